@@ -1,0 +1,20 @@
+export type {
+  ConsensusCore,
+  CoreConfig,
+  CoreFactory,
+  Entry,
+  HardState,
+  NodeId,
+  NotLeader,
+  PeerMessage,
+  PersistedState,
+  ProposeResult,
+  ReadState,
+  Ready,
+  Role,
+  Snapshot,
+  Status,
+} from './types.js'
+export { isNotLeader } from './types.js'
+export { InvariantError, assert, unreachable } from './assert.js'
+export { createRng, type Rng } from './random.js'

@@ -1,0 +1,168 @@
+/**
+ * The consensus contract shared by every core (`@kv/raft`, `@kv/paxos`).
+ *
+ * A core is a pure state machine: it takes ticks, peer messages and proposals, and hands
+ * the shell a `Ready` of work to do. It never awaits, never reads a clock, never touches a
+ * socket or a disk. Randomness comes in through `CoreConfig.random` (seeded).
+ *
+ * Raft's term is Paxos's ballot: both expose one gap-free committed sequence of entries,
+ * indexed from 1.
+ */
+
+/** A replica's id, unique within its group (e.g. "g1-r2"). */
+export type NodeId = string
+
+/**
+ * One slot of the replicated log. `term` is the Raft term (or Paxos ballot) under which
+ * the entry was written. `noop` entries are written by a new leader (Raft: to commit
+ * entries of earlier terms; Paxos: to fill holes) and carry no data for the application.
+ */
+export type Entry =
+  | { readonly type: 'normal'; readonly index: number; readonly term: number; readonly data: Uint8Array }
+  | { readonly type: 'noop'; readonly index: number; readonly term: number }
+
+/**
+ * The small durable state a core must find again after a crash.
+ * Raft: term, vote, commit. Paxos: term = promised ballot, vote unused, commit = chosen
+ * watermark. `commit` may be persisted lazily (it can be re-learned), term and vote may not.
+ */
+export interface HardState {
+  readonly term: number
+  readonly vote: NodeId | null
+  readonly commit: number
+}
+
+/** A point-in-time image of the application state covering the log up to `index`. */
+export interface Snapshot {
+  readonly index: number
+  readonly term: number
+  /** Opaque bytes produced by the application's state machine. */
+  readonly data: Uint8Array
+}
+
+/** What a core is restarted from: everything it was handed to persist, as persisted. */
+export interface PersistedState {
+  readonly hardState: HardState | null
+  readonly snapshot: Snapshot | null
+  /** Log entries after the snapshot, in index order. Paxos logs may have holes. */
+  readonly entries: readonly Entry[]
+}
+
+/** The answer to `readIndex(ctx)`: serve the read once the application has applied `index`. */
+export type ReadState =
+  | { readonly ctx: number; readonly index: number }
+  /** The read could not be confirmed (leadership lost); the caller should retry elsewhere. */
+  | { readonly ctx: number; readonly index: null }
+
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
+
+export interface Status {
+  readonly id: NodeId
+  readonly role: Role
+  readonly term: number
+  readonly leader: NodeId | null
+  readonly commitIndex: number
+  readonly lastIndex: number
+  /** Highest index handed out in `Ready.committed` (and acknowledged by `advance`). */
+  readonly appliedIndex: number
+  /** First index still held in the log (entries below it are in the snapshot). */
+  readonly firstIndex: number
+}
+
+/** Returned by calls that only a leader can serve. `leader` is a hint, possibly stale. */
+export interface NotLeader {
+  readonly type: 'not-leader'
+  readonly leader: NodeId | null
+}
+
+/**
+ * Any message between two replicas of a group. Each core defines its own union of message
+ * types on top of this; the transport carries them as plain objects (MessagePack).
+ */
+export interface PeerMessage {
+  readonly type: string
+  readonly from: NodeId
+  readonly to: NodeId
+  readonly term: number
+}
+
+/**
+ * The work a core hands to its shell. The shell's duties, in this order:
+ *
+ *  1. Send `messagesNow`. They do not depend on anything in this Ready being durable
+ *     (e.g. a leader's AppendEntries, which may go out while the leader writes its own disk).
+ *  2. Make durable, in ONE sync for the whole Ready: `snapshot` (if any), then `truncateFrom`
+ *     (delete every entry with index >= it), then `entries` (each replaces the entry at its
+ *     index), then `hardState`.
+ *  3. Send `messagesAfterPersist`. They promise something about durable state (a vote, an
+ *     AppendEntries ack, a Promise) and must never leave before step 2 completed.
+ *  4. If `snapshot` is set, restore the state machine from it.
+ *  5. Apply `committed` in order. They are durable on this node by now.
+ *  6. Answer `readStates` once the applied index reaches each `index`.
+ *  7. Call `advance(ready)`. Never call `ready()` again before that; ticks, steps and
+ *     proposals may keep arriving while a Ready is in flight and go into the next one.
+ */
+export interface Ready {
+  readonly hardState: HardState | null
+  readonly snapshot: Snapshot | null
+  readonly truncateFrom: number | null
+  readonly entries: readonly Entry[]
+  readonly messagesNow: readonly PeerMessage[]
+  readonly messagesAfterPersist: readonly PeerMessage[]
+  readonly committed: readonly Entry[]
+  readonly readStates: readonly ReadState[]
+}
+
+/** Everything a core is configured with. Timeouts are in ticks; the shell decides a tick's length. */
+export interface CoreConfig {
+  readonly id: NodeId
+  /** Every member of the group, this node included, in a fixed order shared by all members. */
+  readonly members: readonly NodeId[]
+  readonly electionTimeoutTicks: number
+  readonly heartbeatTicks: number
+  /** Seeded randomness in [0, 1): the only source of nondeterminism a core may use. */
+  readonly random: () => number
+  /** Entries carried by one replication message at most. */
+  readonly maxEntriesPerMessage: number
+  /** Replication messages in flight to one follower at most (pipelining). */
+  readonly maxInflightMessages: number
+  /** State found on disk at start; null for a brand-new replica. */
+  readonly persisted: PersistedState | null
+  /** Protocol-specific switches (Raft: preVote, checkQuorum; Paxos: skipSlots...). */
+  readonly options?: Readonly<Record<string, unknown>>
+}
+
+export type ProposeResult = { readonly index: number; readonly term: number } | NotLeader
+
+export interface ConsensusCore {
+  /** One logical clock tick. */
+  tick(): void
+  /** A message from a peer. Malformed or stale messages are ignored, never thrown on. */
+  step(msg: PeerMessage): void
+  /** Append `data` to the log if this node leads; the entry commits later (see `Ready.committed`). */
+  propose(data: Uint8Array): ProposeResult
+  /** Ask for a linearizable read barrier; answered by a `ReadState` with this `ctx` in a later Ready. */
+  readIndex(ctx: number): NotLeader | null
+  /** Work to do now, or null when there is none. */
+  ready(): Ready | null
+  /** The shell finished the Ready returned by the last `ready()` call. */
+  advance(ready: Ready): void
+  status(): Status
+  /**
+   * The application made `snapshot` (covering entries up to `snapshot.index`, which must be
+   * applied) and stored it durably; the core may drop those entries and sends this snapshot
+   * to followers that need entries it no longer has.
+   */
+  compact(snapshot: Snapshot): void
+  /** Hand leadership to `to` (a leader-only request; ignored elsewhere). */
+  transferLeadership(to: NodeId): void
+  /** Throws `InvariantError` if an internal invariant is broken. Cheap enough to call after every step. */
+  checkInvariants(): void
+}
+
+/** Builds a core; the simulator and the real node create cores only through this. */
+export type CoreFactory = (config: CoreConfig) => ConsensusCore
+
+export function isNotLeader(x: unknown): x is NotLeader {
+  return typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'not-leader'
+}
