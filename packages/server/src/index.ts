@@ -1,1 +1,5 @@
-export {}
+export { Replica, type Reply, type ReplicaOptions } from './replica.js'
+export type { ReplicaEnv } from './env.js'
+export { KvStateMachine, type StateChanges } from './state-machine.js'
+export { encodeBatch, decodeBatch, type Command, type CommandBatch } from './command.js'
+export { defaultReplicaLimits, checkReplicaLimits, type ReplicaLimits } from './limits.js'

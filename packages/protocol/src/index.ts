@@ -1,0 +1,13 @@
+export type {
+  AnyClientRequest,
+  ClientRequest,
+  ClientResponse,
+  ErrorCode,
+  KvOp,
+  OpResult,
+  ReplicaStatus,
+  StatusRequest,
+  WriteOp,
+} from './types.js'
+export { parseClientRequest, type ParseResult } from './parse.js'
+export { limits } from './limits.js'

@@ -1,0 +1,82 @@
+import { limits } from './limits.js'
+import type { AnyClientRequest, KvOp } from './types.js'
+
+/** The gateway for everything a client sends: a typed rejection, never a throw past here. */
+export type ParseResult = { readonly ok: true; readonly request: AnyClientRequest } | { readonly ok: false; readonly reason: string }
+
+const encoder = new TextEncoder()
+
+function isBytes(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array
+}
+
+function checkKey(key: unknown, where: string): string | null {
+  if (typeof key !== 'string') return `${where}: key must be a string`
+  if (key.length === 0) return `${where}: key must not be empty`
+  if (key.length > limits.maxKeyBytes || encoder.encode(key).length > limits.maxKeyBytes) {
+    return `${where}: key is longer than ${limits.maxKeyBytes} bytes`
+  }
+  return null
+}
+
+function checkValue(value: unknown, where: string): string | null {
+  if (!isBytes(value)) return `${where}: value must be bytes`
+  if (value.length > limits.maxValueBytes) return `${where}: value is larger than ${limits.maxValueBytes} bytes`
+  return null
+}
+
+function checkBatch(entries: unknown): string | null {
+  if (!Array.isArray(entries)) return 'batchPut: entries must be an array'
+  if (entries.length === 0) return 'batchPut: entries must not be empty'
+  if (entries.length > limits.maxBatchEntries) return `batchPut: more than ${limits.maxBatchEntries} entries`
+  let bytes = 0
+  for (const pair of entries) {
+    if (!Array.isArray(pair) || pair.length !== 2) return 'batchPut: each entry must be [key, value]'
+    const problem = checkKey(pair[0], 'batchPut') ?? checkValue(pair[1], 'batchPut')
+    if (problem !== null) return problem
+    bytes += (pair[0] as string).length + (pair[1] as Uint8Array).length
+  }
+  if (bytes > limits.maxBatchBytes) return `batchPut: larger than ${limits.maxBatchBytes} bytes in all`
+  return null
+}
+
+function checkOp(op: unknown): string | null {
+  if (typeof op !== 'object' || op === null) return 'op must be an object'
+  const o = op as { op?: unknown; key?: unknown; value?: unknown; entries?: unknown; stale?: unknown }
+  switch (o.op) {
+    case 'get':
+      if (o.stale !== undefined && typeof o.stale !== 'boolean') return 'get: stale must be a boolean'
+      return checkKey(o.key, 'get')
+    case 'delete':
+      return checkKey(o.key, 'delete')
+    case 'put':
+    case 'append':
+      return checkKey(o.key, o.op) ?? checkValue(o.value, o.op)
+    case 'batchPut':
+      return checkBatch(o.entries)
+    default:
+      return `unknown operation ${JSON.stringify(o.op)}`
+  }
+}
+
+function isSeq(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+}
+
+/** Validates a decoded client message. */
+export function parseClientRequest(msg: unknown): ParseResult {
+  if (typeof msg !== 'object' || msg === null) return { ok: false, reason: 'request must be an object' }
+  const m = msg as { type?: unknown; clientId?: unknown; seq?: unknown; ackedSeq?: unknown; op?: unknown }
+  if (m.type === 'status') return { ok: true, request: { type: 'status' } }
+  if (m.type !== 'kv') return { ok: false, reason: `unknown request type ${JSON.stringify(m.type)}` }
+  if (typeof m.clientId !== 'string' || m.clientId.length === 0 || m.clientId.length > limits.maxClientIdChars) {
+    return { ok: false, reason: 'clientId must be a non-empty string' }
+  }
+  if (!isSeq(m.seq) || !isSeq(m.ackedSeq)) return { ok: false, reason: 'seq and ackedSeq must be non-negative integers' }
+  const problem = checkOp(m.op)
+  if (problem !== null) return { ok: false, reason: problem }
+  const op = m.op as KvOp
+  if (op.op !== 'get' && m.seq === 0) return { ok: false, reason: 'a write needs seq ≥ 1' }
+  if (m.ackedSeq >= m.seq && op.op !== 'get') return { ok: false, reason: 'ackedSeq must be below seq' }
+  return { ok: true, request: { type: 'kv', clientId: m.clientId, seq: m.seq, ackedSeq: m.ackedSeq, op } }
+}

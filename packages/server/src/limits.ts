@@ -1,0 +1,32 @@
+/** Named bounds of the replica logic. Units are in the names. */
+export interface ReplicaLimits {
+  /** Most client writes folded into one log entry. */
+  readonly maxCommandsPerEntry: number
+  /** Most client requests waiting for an answer on one replica; past it, new ones get UNAVAILABLE. */
+  readonly maxPendingRequests: number
+  /** Take a snapshot (and compact the log) after this many applied entries; 0 = never. */
+  readonly snapshotEveryEntries: number
+  /** A session with no write for this long (by log time) is forgotten. */
+  readonly sessionTtlMs: number
+  /** Most unacknowledged answers kept per session; past it, the oldest are dropped. */
+  readonly maxResultsPerSession: number
+}
+
+export const defaultReplicaLimits: ReplicaLimits = {
+  maxCommandsPerEntry: 512,
+  maxPendingRequests: 20_000,
+  snapshotEveryEntries: 10_000,
+  sessionTtlMs: 10 * 60_000,
+  maxResultsPerSession: 4096,
+}
+
+export function checkReplicaLimits(l: ReplicaLimits): void {
+  const bad = (what: string) => {
+    throw new RangeError(`replica limits: ${what}`)
+  }
+  if (!(l.maxCommandsPerEntry >= 1)) bad('maxCommandsPerEntry must be ≥ 1')
+  if (!(l.maxPendingRequests >= l.maxCommandsPerEntry)) bad('maxPendingRequests must be ≥ maxCommandsPerEntry')
+  if (!(l.snapshotEveryEntries >= 0)) bad('snapshotEveryEntries must be ≥ 0')
+  if (!(l.sessionTtlMs > 0)) bad('sessionTtlMs must be > 0')
+  if (!(l.maxResultsPerSession >= 1)) bad('maxResultsPerSession must be ≥ 1')
+}

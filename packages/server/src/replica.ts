@@ -1,0 +1,305 @@
+import {
+  isNotLeader,
+  type ConsensusCore,
+  type CoreConfig,
+  type CoreFactory,
+  type Entry,
+  type PeerMessage,
+  type ReadState,
+  type Ready,
+  type Snapshot,
+} from '@kv/consensus'
+import type { AnyClientRequest, ClientRequest, ClientResponse, ErrorCode, ReplicaStatus } from '@kv/protocol'
+import { decodeBatch, encodeBatch, type Command } from './command.js'
+import type { ReplicaEnv } from './env.js'
+import { checkReplicaLimits, defaultReplicaLimits, type ReplicaLimits } from './limits.js'
+import { KvStateMachine } from './state-machine.js'
+
+export type Reply = (response: ClientResponse | ReplicaStatus) => void
+
+interface PendingGet {
+  readonly key: string
+  readonly reply: Reply
+}
+
+export interface ReplicaOptions {
+  readonly coreFactory: CoreFactory
+  readonly coreConfig: CoreConfig
+  readonly env: ReplicaEnv
+  readonly limits?: Partial<ReplicaLimits>
+  /** A state machine loaded from a durable mirror; a fresh one when absent. */
+  readonly stateMachine?: KvStateMachine
+}
+
+const waiterKey = (clientId: string, seq: number): string => `${clientId}\u0000${seq}`
+
+/**
+ * One replica of a group: a consensus core, the KV state machine, and the loop between them
+ * (DESIGN.md "The replica loop"). Pure: all I/O goes through `ReplicaEnv`. The shell calls
+ * `tick`, `step` and `request` as events arrive, then `flush()` once per group of events.
+ */
+export class Replica {
+  readonly core: ConsensusCore
+  readonly stateMachine: KvStateMachine
+  private readonly env: ReplicaEnv
+  private readonly limits: ReplicaLimits
+  private readyInFlight = false
+  private driving = false
+  private pendingWrites: Command[] = []
+  private readonly writeWaiters = new Map<string, Reply[]>()
+  private pendingGets: PendingGet[] = []
+  private readonly readBatches = new Map<number, PendingGet[]>()
+  private confirmedReads: Array<{ index: number; gets: PendingGet[] }> = []
+  private nextReadCtx = 1
+  private leaderTerm: number | null = null
+  private snapshotInFlight = false
+  private lastSnapshotIndex: number
+  private pendingCount = 0
+
+  constructor(options: ReplicaOptions) {
+    this.env = options.env
+    this.limits = { ...defaultReplicaLimits, ...options.limits }
+    checkReplicaLimits(this.limits)
+    this.stateMachine =
+      options.stateMachine ??
+      new KvStateMachine({ sessionTtlMs: this.limits.sessionTtlMs, maxResultsPerSession: this.limits.maxResultsPerSession })
+    // The durable snapshot may be ahead of the state machine's mirror: start from it then.
+    const snapshot = options.coreConfig.persisted?.snapshot ?? null
+    if (snapshot !== null && snapshot.index > this.stateMachine.appliedIndex) this.stateMachine.restore(snapshot.data)
+    this.lastSnapshotIndex = snapshot?.index ?? 0
+    this.core = options.coreFactory(options.coreConfig)
+  }
+
+  get id(): string {
+    return this.core.status().id
+  }
+
+  tick(): void {
+    this.core.tick()
+    this.checkLeadership()
+  }
+
+  step(msg: PeerMessage): void {
+    this.core.step(msg)
+    this.checkLeadership()
+  }
+
+  /** A client request that passed the gateway (`parseClientRequest`). */
+  request(req: AnyClientRequest, reply: Reply): void {
+    if (req.type === 'status') return reply(this.replicaStatus())
+    if (req.op.op === 'get' && req.op.stale === true) {
+      return reply({ type: 'result', result: { type: 'value', value: this.stateMachine.get(req.op.key) } })
+    }
+    const status = this.core.status()
+    if (status.role !== 'leader') return reply(notLeader(status.leader))
+    if (this.pendingCount >= this.limits.maxPendingRequests) {
+      return reply(error('UNAVAILABLE', 'too many requests in flight on this replica; retry later'))
+    }
+    this.pendingCount++
+    if (req.op.op === 'get') this.pendingGets.push({ key: req.op.key, reply })
+    else this.enqueueWrite(req, reply)
+  }
+
+  private enqueueWrite(req: ClientRequest, reply: Reply): void {
+    const key = waiterKey(req.clientId, req.seq)
+    const waiting = this.writeWaiters.get(key)
+    if (waiting !== undefined) {
+      // The same write is already on its way through the log: answer both from one apply.
+      waiting.push(reply)
+      return
+    }
+    this.writeWaiters.set(key, [reply])
+    this.pendingWrites.push({ clientId: req.clientId, seq: req.seq, ackedSeq: req.ackedSeq, op: req.op as Command['op'] })
+  }
+
+  /** Propose what has queued up, ask for a read barrier, and run the Ready loop. */
+  flush(): void {
+    // Group commit: while a Ready is being made durable, writes gather into the next entry.
+    if (this.pendingWrites.length > 0 && (!this.readyInFlight || this.pendingWrites.length >= this.limits.maxCommandsPerEntry)) {
+      this.proposeWrites()
+    }
+    if (this.pendingGets.length > 0) this.requestReadBarrier()
+    this.drive()
+  }
+
+  private proposeWrites(): void {
+    const writes = this.pendingWrites
+    this.pendingWrites = []
+    const timeMs = this.env.now()
+    for (let i = 0; i < writes.length; i += this.limits.maxCommandsPerEntry) {
+      const commands = writes.slice(i, i + this.limits.maxCommandsPerEntry)
+      const result = this.core.propose(encodeBatch({ timeMs, commands }))
+      if (isNotLeader(result)) {
+        for (const c of commands) this.answerWrite(c.clientId, c.seq, notLeader(result.leader))
+      }
+    }
+  }
+
+  private requestReadBarrier(): void {
+    const gets = this.pendingGets
+    this.pendingGets = []
+    const ctx = this.nextReadCtx++
+    const refused = this.core.readIndex(ctx)
+    if (refused !== null) {
+      for (const g of gets) this.answer(g.reply, notLeader(refused.leader))
+      return
+    }
+    this.readBatches.set(ctx, gets)
+  }
+
+  private drive(): void {
+    if (this.driving) return
+    this.driving = true
+    try {
+      while (!this.readyInFlight) {
+        const ready = this.core.ready()
+        if (ready === null) break
+        this.readyInFlight = true
+        for (const m of ready.messagesNow) this.env.send(m)
+        this.env.persist(ready, () => this.onPersisted(ready))
+      }
+    } finally {
+      this.driving = false
+    }
+    this.checkLeadership()
+  }
+
+  private onPersisted(ready: Ready): void {
+    for (const m of ready.messagesAfterPersist) this.env.send(m)
+    if (ready.snapshot !== null) this.installSnapshot(ready.snapshot)
+    if (ready.committed.length > 0) {
+      for (const entry of ready.committed) this.apply(entry)
+      this.env.onApplied?.(this.stateMachine)
+    }
+    for (const rs of ready.readStates) this.onReadState(rs)
+    this.serveConfirmedReads()
+    this.core.advance(ready)
+    this.readyInFlight = false
+    this.maybeSnapshot()
+    if (!this.driving) this.flush()
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    if (snapshot.index <= this.stateMachine.appliedIndex) return
+    this.stateMachine.restore(snapshot.data)
+    this.lastSnapshotIndex = snapshot.index
+  }
+
+  private apply(entry: Entry): void {
+    // Entries at or below the state machine's index were applied before a restart.
+    if (entry.index <= this.stateMachine.appliedIndex) return
+    if (entry.type === 'noop') return this.stateMachine.applyNoop(entry.index, entry.term)
+    const batch = decodeBatch(entry.data)
+    const results = this.stateMachine.applyBatch(entry.index, entry.term, batch)
+    for (let i = 0; i < results.length; i++) {
+      const c = batch.commands[i]!
+      this.answerWrite(c.clientId, c.seq, results[i]!)
+    }
+  }
+
+  private answerWrite(clientId: string, seq: number, response: ClientResponse): void {
+    const key = waiterKey(clientId, seq)
+    const replies = this.writeWaiters.get(key)
+    if (replies === undefined) return
+    this.writeWaiters.delete(key)
+    for (const r of replies) this.answer(r, response)
+  }
+
+  private answer(reply: Reply, response: ClientResponse): void {
+    this.pendingCount--
+    reply(response)
+  }
+
+  private onReadState(rs: ReadState): void {
+    const gets = this.readBatches.get(rs.ctx)
+    if (gets === undefined) return
+    this.readBatches.delete(rs.ctx)
+    if (rs.index === null) {
+      for (const g of gets) this.answer(g.reply, notLeader(this.core.status().leader))
+      return
+    }
+    this.confirmedReads.push({ index: rs.index, gets })
+  }
+
+  private serveConfirmedReads(): void {
+    if (this.confirmedReads.length === 0) return
+    const applied = this.stateMachine.appliedIndex
+    const waiting: typeof this.confirmedReads = []
+    for (const batch of this.confirmedReads) {
+      if (batch.index > applied) {
+        waiting.push(batch)
+        continue
+      }
+      for (const g of batch.gets) {
+        this.answer(g.reply, { type: 'result', result: { type: 'value', value: this.stateMachine.get(g.key) } })
+      }
+    }
+    this.confirmedReads = waiting
+  }
+
+  private maybeSnapshot(): void {
+    const every = this.limits.snapshotEveryEntries
+    if (every === 0 || this.snapshotInFlight) return
+    if (this.stateMachine.appliedIndex - this.lastSnapshotIndex < every) return
+    const snapshot: Snapshot = {
+      index: this.stateMachine.appliedIndex,
+      term: this.stateMachine.appliedTerm,
+      data: this.stateMachine.snapshot(),
+    }
+    this.snapshotInFlight = true
+    this.env.saveSnapshot(snapshot, () => {
+      this.snapshotInFlight = false
+      // A snapshot from the leader may have overtaken ours while it was being written.
+      if (snapshot.index > this.core.status().firstIndex - 1) this.core.compact(snapshot)
+      this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, snapshot.index)
+    })
+  }
+
+  /**
+   * When this replica stops leading, no write it was waiting on is sure to commit (a new
+   * leader may overwrite it), and no read barrier it asked for will be confirmed: answer all
+   * of them NOT_LEADER. The client retries elsewhere under the same session and seq, so a
+   * write that did commit is answered from the session, never applied twice. Reads whose
+   * barrier was already confirmed stay: they are still linearizable once applied.
+   */
+  private checkLeadership(): void {
+    const status = this.core.status()
+    const term = status.role === 'leader' ? status.term : null
+    if (this.leaderTerm !== null && term !== this.leaderTerm) this.failPending(status.leader)
+    this.leaderTerm = term
+  }
+
+  private failPending(leader: string | null): void {
+    const response = notLeader(leader)
+    this.pendingWrites = []
+    const waiters = [...this.writeWaiters.values()]
+    this.writeWaiters.clear()
+    for (const replies of waiters) for (const r of replies) this.answer(r, response)
+    const gets = [...this.pendingGets, ...[...this.readBatches.values()].flat()]
+    this.pendingGets = []
+    this.readBatches.clear()
+    for (const g of gets) this.answer(g.reply, response)
+  }
+
+  replicaStatus(): ReplicaStatus {
+    const s = this.core.status()
+    return {
+      type: 'status',
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commitIndex: s.commitIndex,
+      appliedIndex: this.stateMachine.appliedIndex,
+      lastIndex: s.lastIndex,
+    }
+  }
+}
+
+function notLeader(leader: string | null): ClientResponse {
+  return { type: 'error', code: 'NOT_LEADER', message: 'this replica does not lead its group', leader }
+}
+
+function error(code: ErrorCode, message: string): ClientResponse {
+  return { type: 'error', code, message }
+}
