@@ -52,7 +52,8 @@ export type ClientResponse =
 
 export interface ReplicaStatus {
   readonly type: 'status'
-  readonly id: string
+  /** The replica's id. (Not `id`: the transport uses `id` to correlate requests and replies.) */
+  readonly replicaId: string
   readonly role: string
   readonly term: number
   readonly leader: string | null

@@ -285,7 +285,7 @@ export class Replica {
     const s = this.core.status()
     return {
       type: 'status',
-      id: s.id,
+      replicaId: s.id,
       role: s.role,
       term: s.term,
       leader: s.leader,

@@ -1,1 +1,7 @@
-export {}
+export { SimWorld, SimulationError, defaultWorldOptions, type WorldOptions } from './world.js'
+export { runScenario, scenarioFor, type RunResult, type Scenario } from './run.js'
+export { reliableNetwork, unreliableNetwork, type NetworkFaults } from './network.js'
+export { noFaults, type NemesisOptions } from './nemesis.js'
+export { checkAppends, workload, type WorkloadOptions } from './workload.js'
+export { protocols, type Protocol } from './protocols.js'
+export * from './linearizability/index.js'

@@ -1,1 +1,13 @@
-export {}
+export { Wal, type WalOpenResult, type WalOptions, type WalRecovery, type WalStats } from './wal/wal.js'
+export type { WalBatch } from './wal/batch.js'
+export type { WalState } from './wal/log-image.js'
+export type { SnapshotMeta } from './wal/record.js'
+export { SnapshotStore, type SnapshotFile } from './snapshot-store.js'
+export { StateStore, type StateOp, type StateStoreOptions, type StateView, type TableContents } from './state-store.js'
+export {
+  DurableReplicaStorage,
+  type DurableReplicaStorageOptions,
+  type OpenedReplicaStorage,
+} from './durable-storage.js'
+export { StorageError, WalCorruptError, WrongClusterError, type StorageErrorCode } from './errors.js'
+export * as limits from './limits.js'

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, findReplica, generateConfig, parseConfig } from './config.js'
+
+describe('cluster config', () => {
+  it('generates 2f+1 replicas per group on consecutive ports', () => {
+    const c = generateConfig({ f: 1, groups: 2, protocol: 'paxos', basePort: 7000, host: '127.0.0.1' })
+    expect(c.groups).toHaveLength(2)
+    expect(c.groups[1]!.replicas.map((r) => r.port)).toEqual([7003, 7004, 7005])
+    expect(c.groups[0]!.protocol).toBe('paxos')
+    expect(findReplica(c, 'g2-r1').group.id).toBe('g2')
+  })
+
+  it('names the bad field when a config is invalid', () => {
+    const c = generateConfig({ f: 1, groups: 1, protocol: 'raft', basePort: 7000, host: '127.0.0.1' })
+    const bad = JSON.parse(JSON.stringify(c)) as { groups: Array<{ replicas: Array<{ port: unknown }> }> }
+    bad.groups[0]!.replicas[1]!.port = 'seven'
+    expect(() => parseConfig(bad)).toThrow(/groups\[0\]\.replicas\[1\]\.port/)
+  })
+
+  it('refuses duplicate addresses, a bad protocol and an unknown replica id', () => {
+    const c = generateConfig({ f: 1, groups: 1, protocol: 'raft', basePort: 7000, host: '127.0.0.1' })
+    const dup = { ...c, groups: [{ ...c.groups[0]!, replicas: [c.groups[0]!.replicas[0]!, { ...c.groups[0]!.replicas[0]!, id: 'x' }] }] }
+    expect(() => parseConfig(dup)).toThrow(/duplicate address/)
+    expect(() => parseConfig({ ...c, groups: [{ ...c.groups[0]!, protocol: 'zab' }] })).toThrow(/protocol/)
+    expect(() => findReplica(c, 'nope')).toThrow(ConfigError)
+  })
+})

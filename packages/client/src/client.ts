@@ -1,0 +1,200 @@
+import type { KvOp, OpResult, WriteOp } from '@kv/protocol'
+import { runCall, type CallEnv, type CallPlan } from './call.js'
+import { parseEndpoint, type Endpoint } from './config.js'
+import { CallScope } from './deadline.js'
+import { Admission } from './admission.js'
+import { BadRequestError, ClosedError } from './errors.js'
+import { batchOp, checkOp, interpretKvReply, toBytes, type BatchEntries, type Value } from './ops.js'
+import { resolveOptions, type ClientOptions } from './options.js'
+import { ConnectionPool } from './pool.js'
+import { parseReplicaStatus, type ReplicaStatus } from './response.js'
+import type { Router } from './router.js'
+import { WriteSession } from './session.js'
+
+/** The last argument of every call. */
+export interface CallOptions {
+  /** Deadline of this call in ms (default: the client's `timeoutMs`). */
+  readonly timeoutMs?: number
+  /** Abandons the call with AbortError. */
+  readonly signal?: AbortSignal
+}
+
+export interface GetOptions extends CallOptions {
+  /** Read from any replica without a linearizability check: fast, possibly stale. */
+  readonly stale?: boolean
+}
+
+const decoder = new TextDecoder()
+
+/**
+ * A client of one kv cluster. Calls may run concurrently: they are pipelined over one
+ * connection per replica. Writes are exactly-once within this client's session.
+ */
+export class KvClient {
+  readonly #router: Router
+  readonly #env: CallEnv
+  readonly #session = new WriteSession()
+  readonly #admission: Admission
+  /** Calls in flight, cancelled by `close`. */
+  readonly #scopes = new Set<CallScope>()
+  #closed: Promise<void> | null = null
+
+  constructor(options: ClientOptions) {
+    const o = resolveOptions(options)
+    this.#router = o.router
+    const pool = new ConnectionPool({
+      clusterId: o.clusterId,
+      token: o.token,
+      connectTimeoutMs: o.limits.connectTimeoutMs,
+      logger: o.logger,
+      connector: o.connector,
+      onWelcome: (endpoint, nodeId) => o.router.learn(endpoint, nodeId),
+    })
+    this.#env = { pool, limits: o.limits, logger: o.logger, random: o.random }
+    this.#admission = new Admission(this.#session, o.limits)
+  }
+
+  /** This client's session id (sent with every request). */
+  get clientId(): string {
+    return this.#session.clientId
+  }
+
+  /** Every write with seq ≤ this has been answered or abandoned. */
+  get ackedSeq(): number {
+    return this.#session.ackedSeq
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
+    const op: Extract<KvOp, { op: 'get' }> = options.stale === true ? { op: 'get', key, stale: true } : { op: 'get', key }
+    const result = await this.#read(op, options)
+    return result.type === 'value' ? result.value : null
+  }
+
+  async getString(key: string, options: GetOptions = {}): Promise<string | null> {
+    const value = await this.get(key, options)
+    return value === null ? null : decoder.decode(value)
+  }
+
+  async put(key: string, value: Value, options: CallOptions = {}): Promise<void> {
+    await this.#write(() => ({ op: 'put', key, value: toBytes(value, 'put') }), options)
+  }
+
+  /** Resolves true when the key existed. */
+  async delete(key: string, options: CallOptions = {}): Promise<boolean> {
+    const result = await this.#write(() => ({ op: 'delete', key }), options)
+    return result.type === 'deleted' && result.existed
+  }
+
+  async append(key: string, value: Value, options: CallOptions = {}): Promise<void> {
+    await this.#write(() => ({ op: 'append', key, value: toBytes(value, 'append') }), options)
+  }
+
+  /** Writes every entry in one atomic step. */
+  async batchPut(entries: BatchEntries, options: CallOptions = {}): Promise<void> {
+    await this.#write(() => batchOp(entries), options)
+  }
+
+  /** A replica's view of its group: `endpoint` ("host:port"), or any replica (the leader first). */
+  async status(endpoint?: string, options: CallOptions = {}): Promise<ReplicaStatus> {
+    const only: Endpoint | undefined = endpoint === undefined ? undefined : endpointArgument(endpoint)
+    const group = (only === undefined ? null : this.#router.groupWith(only)) ?? this.#router.groups[0]!
+    const plan: CallPlan<ReplicaStatus> = {
+      what: 'status',
+      group,
+      message: () => ({ type: 'status' }),
+      interpret: (raw, from) => {
+        const status = parseReplicaStatus(raw, from)
+        return 'invalid' in status ? { kind: 'invalid', reason: status.invalid } : { kind: 'done', value: status }
+      },
+      tracksLeader: false,
+      ...(only === undefined ? {} : { only }),
+    }
+    this.#assertOpen()
+    return this.#run('read', options, () => plan)
+  }
+
+  /** Closes every connection; calls in flight and later calls fail with ClosedError. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      for (const scope of this.#scopes) scope.cancel(new ClosedError())
+      this.#admission.close()
+      await this.#env.pool.close()
+    })()
+    return this.#closed
+  }
+
+  async #read(op: Extract<KvOp, { op: 'get' }>, options: GetOptions): Promise<OpResult> {
+    this.#assertOpen()
+    checkOp(op)
+    const plan: CallPlan<OpResult> = {
+      what: `get ${JSON.stringify(op.key)}`,
+      group: this.#router.groupFor(op.key),
+      // Reads carry seq 0 and are not deduplicated; the watermark rides along.
+      message: () => ({ type: 'kv', clientId: this.#session.clientId, seq: 0, ackedSeq: this.#session.wireAckedSeq, op }),
+      interpret: (raw) => interpretKvReply(op, raw),
+      tracksLeader: options.stale !== true,
+    }
+    return this.#run('read', options, () => plan)
+  }
+
+  async #write(makeOp: () => WriteOp, options: CallOptions): Promise<OpResult> {
+    this.#assertOpen()
+    const op = makeOp()
+    checkOp(op)
+    const keys = op.op === 'batchPut' ? op.entries.map(([k]) => k) : [op.key]
+    const group = this.#router.groupForAll(keys)
+    return this.#run('write', options, (seq) => ({
+      what: `${op.op} (seq ${seq})`,
+      group,
+      // Same clientId, seq and op on every attempt; only the watermark moves.
+      message: () => ({ type: 'kv', clientId: this.#session.clientId, seq, ackedSeq: this.#session.wireAckedSeq, op }),
+      interpret: (raw) => {
+        const meaning = interpretKvReply(op, raw)
+        if (meaning.kind === 'done') this.#session.markEstablished()
+        return meaning
+      },
+      tracksLeader: true,
+    }))
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== null) throw new ClosedError()
+  }
+
+  /**
+   * One call, validated already: wait for admission (a write gets its seq there), run the
+   * retry loop, then settle the write's seq whatever happened (answered, or abandoned at
+   * the deadline or on abort) so that the watermark can pass it.
+   */
+  async #run<T>(kind: 'read' | 'write', options: CallOptions, makePlan: (seq: number) => CallPlan<T>): Promise<T> {
+    this.#assertOpen()
+    const timeoutMs = CallScope.checkTimeout(options.timeoutMs ?? this.#env.limits.defaultTimeoutMs)
+    const scope = new CallScope({ timeoutMs, callerSignal: options.signal, what: kind })
+    this.#scopes.add(scope)
+    let admitted = false
+    let seq = 0
+    try {
+      seq = await this.#admission.admit(kind, scope.signal)
+      admitted = true
+      return await runCall(makePlan(seq), scope, this.#env)
+    } finally {
+      this.#scopes.delete(scope)
+      scope.dispose()
+      if (seq > 0) this.#session.settle(seq)
+      if (admitted) this.#admission.release()
+    }
+  }
+}
+
+function endpointArgument(text: string): Endpoint {
+  try {
+    return parseEndpoint(text)
+  } catch (err) {
+    throw new BadRequestError(err instanceof Error ? err.message : String(err))
+  }
+}
+
+/** Creates a client. Nothing connects until the first call. */
+export function createClient(options: ClientOptions): KvClient {
+  return new KvClient(options)
+}

@@ -1,0 +1,115 @@
+/**
+ * Every error the client throws is a `KvError` with a stable `code`; match on the code or
+ * the class, never on the message.
+ */
+export type KvErrorCode =
+  | 'NOT_LEADER'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'BAD_REQUEST'
+  | 'SESSION_EXPIRED'
+  | 'WRONG_SHARD'
+  | 'CLOSED'
+  | 'ABORT_ERR'
+  | 'BAD_CONFIG'
+  | 'PROTOCOL_ERROR'
+
+export class KvError extends Error {
+  readonly code: KvErrorCode
+  constructor(code: KvErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = 'KvError'
+  }
+}
+
+/** Every attempt was answered NOT_LEADER until the attempt bound ran out. */
+export class NotLeaderError extends KvError {
+  /** The replica last named as leader, if any. */
+  readonly leader: string | null
+  constructor(message: string, leader: string | null) {
+    super('NOT_LEADER', message)
+    this.name = 'NotLeaderError'
+    this.leader = leader
+  }
+}
+
+/**
+ * The call's deadline passed. A write that fails with it was abandoned: it may have been
+ * applied once, and it will never be applied after this client's next write is answered.
+ */
+export class TimeoutError extends KvError {
+  readonly timeoutMs: number
+  constructor(message: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super('TIMEOUT', message, options)
+    this.name = 'TimeoutError'
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** No replica could be reached (or the replicas refused work as overloaded). */
+export class UnavailableError extends KvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNAVAILABLE', message, options)
+    this.name = 'UnavailableError'
+  }
+}
+
+/** The request is invalid: a bad key or value (caught before sending), or refused by a replica. */
+export class BadRequestError extends KvError {
+  constructor(message: string) {
+    super('BAD_REQUEST', message)
+    this.name = 'BadRequestError'
+  }
+}
+
+/**
+ * The replicas forgot this client's session (it was idle longer than their session TTL), so
+ * they cannot tell whether a retried write was applied. Create a new client.
+ */
+export class SessionExpiredError extends KvError {
+  constructor(message: string) {
+    super('SESSION_EXPIRED', message)
+    this.name = 'SessionExpiredError'
+  }
+}
+
+/** The key's shard is moving; every attempt until the bound ran out was refused. */
+export class WrongShardError extends KvError {
+  constructor(message: string) {
+    super('WRONG_SHARD', message)
+    this.name = 'WrongShardError'
+  }
+}
+
+/** The client was closed (before or during the call). */
+export class ClosedError extends KvError {
+  constructor(message = 'the client is closed') {
+    super('CLOSED', message)
+    this.name = 'ClosedError'
+  }
+}
+
+/** The caller's `AbortSignal` fired. Same name and code as Node's own AbortError. */
+export class AbortError extends KvError {
+  constructor(reason?: unknown) {
+    super('ABORT_ERR', 'the operation was aborted', { cause: reason })
+    this.name = 'AbortError'
+  }
+}
+
+/** The options or the cluster config are invalid; the message names the field. */
+export class ConfigError extends KvError {
+  constructor(message: string) {
+    super('BAD_CONFIG', message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** A replica answered something that is not a valid answer to the request. */
+export class ProtocolError extends KvError {
+  constructor(message: string) {
+    super('PROTOCOL_ERROR', message)
+    this.name = 'ProtocolError'
+  }
+}

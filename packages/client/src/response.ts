@@ -1,0 +1,103 @@
+import type { ClientResponse, ErrorCode, OpResult, ReplicaStatus as WireReplicaStatus } from '@kv/protocol'
+
+/*
+ * The gateway for what replicas send back: a reply off the network is `unknown` until it
+ * passes here. An invalid reply is a typed rejection (`{ invalid }`), never a throw.
+ */
+
+/**
+ * A replica's view of its group, as `status()` returns it. Declared here so that the
+ * published types stand alone; the checks below keep it equal to `@kv/protocol`'s.
+ */
+export interface ReplicaStatus {
+  readonly type: 'status'
+  /** The replica's id. */
+  readonly replicaId: string
+  readonly role: string
+  readonly term: number
+  readonly leader: string | null
+  readonly commitIndex: number
+  readonly appliedIndex: number
+  readonly lastIndex: number
+}
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const sameAsWire: Same<ReplicaStatus, WireReplicaStatus> = true
+void sameAsWire
+
+export type Parsed<T> = T | { readonly invalid: string }
+
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'NOT_LEADER',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'BAD_REQUEST',
+  'WRONG_SHARD',
+  'SESSION_EXPIRED',
+])
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** msgpackr hands back Buffers; callers get plain Uint8Arrays (a view, no copy). */
+export function toPlainBytes(v: Uint8Array): Uint8Array {
+  return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+}
+
+function parseResult(raw: unknown): Parsed<OpResult> {
+  if (!isObject(raw)) return { invalid: 'result must be an object' }
+  switch (raw.type) {
+    case 'ok':
+      return { type: 'ok' }
+    case 'deleted':
+      return typeof raw.existed === 'boolean' ? { type: 'deleted', existed: raw.existed } : { invalid: 'deleted without a boolean existed' }
+    case 'value':
+      if (raw.value === null) return { type: 'value', value: null }
+      if (raw.value instanceof Uint8Array) return { type: 'value', value: toPlainBytes(raw.value) }
+      return { invalid: 'value result must carry bytes or null' }
+    default:
+      return { invalid: `unknown result type ${JSON.stringify(raw.type)}` }
+  }
+}
+
+/** A reply to a `kv` request. */
+export function parseClientResponse(raw: unknown): Parsed<ClientResponse> {
+  if (!isObject(raw)) return { invalid: 'reply must be an object' }
+  if (raw.type === 'result') {
+    const result = parseResult(raw.result)
+    return 'invalid' in result ? result : { type: 'result', result }
+  }
+  if (raw.type !== 'error') return { invalid: `unknown reply type ${JSON.stringify(raw.type)}` }
+  if (typeof raw.code !== 'string' || !ERROR_CODES.has(raw.code)) return { invalid: `unknown error code ${JSON.stringify(raw.code)}` }
+  const code = raw.code as ErrorCode
+  const message = typeof raw.message === 'string' ? raw.message : code
+  const leader = typeof raw.leader === 'string' && raw.leader !== '' ? raw.leader : null
+  return code === 'NOT_LEADER' ? { type: 'error', code, message, leader } : { type: 'error', code, message }
+}
+
+/**
+ * A reply to a `status` request. `from` is the replica id of the connection's welcome, used
+ * when a replica leaves `replicaId` out.
+ */
+export function parseReplicaStatus(raw: unknown, from: string): Parsed<ReplicaStatus> {
+  if (!isObject(raw) || raw.type !== 'status') return { invalid: 'status reply must be an object of type "status"' }
+  const { role, term, leader, commitIndex, appliedIndex, lastIndex } = raw
+  const id = typeof raw.replicaId === 'string' ? raw.replicaId : from
+  if (typeof id !== 'string' || typeof role !== 'string') return { invalid: 'status reply without a string id and role' }
+  if (leader !== null && typeof leader !== 'string') return { invalid: 'status leader must be a string or null' }
+  const counts = [term, commitIndex, appliedIndex, lastIndex]
+  if (!counts.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) {
+    return { invalid: 'status term and indexes must be non-negative integers' }
+  }
+  return {
+    type: 'status',
+    replicaId: id,
+    role,
+    term: term as number,
+    leader,
+    commitIndex: commitIndex as number,
+    appliedIndex: appliedIndex as number,
+    lastIndex: lastIndex as number,
+  }
+}

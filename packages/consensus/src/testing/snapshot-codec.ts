@@ -1,0 +1,69 @@
+import type { Entry } from '../types.js'
+
+/**
+ * The harness's "state machine" is the applied log itself, so a snapshot's data is the whole
+ * applied sequence: a node restored from it can still be checked entry by entry.
+ *
+ * Layout (little endian): "KVS1", u32 count, then per entry: u32 index, u8 kind
+ * (0 normal, 1 noop), f64 term, u32 length, bytes.
+ */
+const MAGIC = [0x4b, 0x56, 0x53, 0x31] as const
+const HEADER_BYTES = 8
+const ENTRY_HEAD_BYTES = 4 + 1 + 8 + 4
+
+export function encodeAppliedLog(entries: readonly Entry[]): Uint8Array {
+  let size = HEADER_BYTES
+  for (const e of entries) size += ENTRY_HEAD_BYTES + (e.type === 'normal' ? e.data.length : 0)
+  const bytes = new Uint8Array(size)
+  const view = new DataView(bytes.buffer)
+  bytes.set(MAGIC, 0)
+  view.setUint32(4, entries.length, true)
+  let at = HEADER_BYTES
+  for (const e of entries) {
+    view.setUint32(at, e.index, true)
+    view.setUint8(at + 4, e.type === 'normal' ? 0 : 1)
+    view.setFloat64(at + 5, e.term, true)
+    const data = e.type === 'normal' ? e.data : new Uint8Array(0)
+    view.setUint32(at + 13, data.length, true)
+    bytes.set(data, at + ENTRY_HEAD_BYTES)
+    at += ENTRY_HEAD_BYTES + data.length
+  }
+  return bytes
+}
+
+/** The entries encoded in `data`, or null if the bytes are not a harness snapshot. */
+export function decodeAppliedLog(data: Uint8Array): Entry[] | null {
+  if (data.length < HEADER_BYTES || MAGIC.some((b, i) => data[i] !== b)) return null
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  const count = view.getUint32(4, true)
+  const entries: Entry[] = []
+  let at = HEADER_BYTES
+  for (let n = 0; n < count; n++) {
+    if (at + ENTRY_HEAD_BYTES > data.length) return null
+    const index = view.getUint32(at, true)
+    const kind = view.getUint8(at + 4)
+    const term = view.getFloat64(at + 5, true)
+    const length = view.getUint32(at + 13, true)
+    const start = at + ENTRY_HEAD_BYTES
+    if (start + length > data.length || kind > 1) return null
+    entries.push(
+      kind === 0
+        ? { type: 'normal', index, term, data: data.slice(start, start + length) }
+        : { type: 'noop', index, term },
+    )
+    at = start + length
+  }
+  return at === data.length ? entries : null
+}
+
+const decoded = new WeakMap<Uint8Array, Entry[] | null>()
+
+/** `decodeAppliedLog`, remembered per byte array (checkers look into the same snapshot often). */
+export function snapshotEntries(data: Uint8Array): Entry[] | null {
+  let entries = decoded.get(data)
+  if (entries === undefined) {
+    entries = decodeAppliedLog(data)
+    decoded.set(data, entries)
+  }
+  return entries
+}

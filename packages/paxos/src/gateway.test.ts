@@ -1,0 +1,60 @@
+import { createRng, type PeerMessage } from '@kv/consensus'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { createPaxos } from './index.js'
+import { bytes } from './test-cluster.js'
+
+function follower() {
+  const rng = createRng(3)
+  return createPaxos({
+    id: 'n2',
+    members: ['n1', 'n2', 'n3'],
+    electionTimeoutTicks: 10,
+    heartbeatTicks: 2,
+    random: () => rng.next(),
+    maxEntriesPerMessage: 4,
+    maxInflightMessages: 2,
+    persisted: null,
+  })
+}
+
+const valid: PeerMessage[] = [
+  { type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 0 } as PeerMessage,
+  { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [{ type: 'normal', index: 1, term: 4, data: bytes('x') }] } as PeerMessage,
+  { type: 'heartbeat', from: 'n1', to: 'n2', term: 4, commitIndex: 0, readRound: 0 } as PeerMessage,
+]
+
+describe('the message gateway', () => {
+  it.each([
+    ['a non-member sender', { type: 'prepare', from: 'n9', to: 'n2', term: 9, commitIndex: 0 }],
+    ['a ballot its sender does not own', { type: 'prepare', from: 'n1', to: 'n2', term: 2, commitIndex: 0 }],
+    ['another recipient', { type: 'prepare', from: 'n1', to: 'n3', term: 4, commitIndex: 0 }],
+    ['an unknown type', { type: 'vote', from: 'n1', to: 'n2', term: 4 }],
+    ['a negative watermark', { type: 'commit', from: 'n1', to: 'n2', term: 4, commitIndex: -1 }],
+    ['an Accept at another ballot', { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [{ type: 'noop', index: 1, term: 1 }] }],
+    ['a batch over the limit', { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [1, 2, 3, 4, 5].map((index) => ({ type: 'noop', index, term: 4 })) }],
+    ['entries out of order', { type: 'learn', from: 'n1', to: 'n2', term: 4, commitIndex: 2, entries: [{ type: 'noop', index: 2, term: 4 }, { type: 'noop', index: 1, term: 4 }] }],
+    ['data that is not bytes', { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [{ type: 'normal', index: 1, term: 4, data: 'x' }] }],
+  ])('ignores %s', (_, raw) => {
+    const core = follower()
+    core.step(raw)
+    expect(core.ready()).toBeNull()
+    expect(core.status().term).toBe(0)
+  })
+
+  it('never throws on arbitrary input or on mangled valid messages', () => {
+    const mangled = fc.tuple(fc.constantFrom(...valid), fc.string(), fc.anything()).map(([m, key, value]) => ({ ...m, [key]: value }))
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.anything(), mangled), { maxLength: 20 }), (inputs) => {
+        const core = follower()
+        for (const input of inputs) {
+          core.step(input as PeerMessage)
+          core.checkInvariants()
+        }
+        const ready = core.ready()
+        if (ready !== null) core.advance(ready)
+      }),
+      { numRuns: 300 },
+    )
+  })
+})

@@ -1,0 +1,115 @@
+import type { Entry, NodeId, Snapshot } from '@kv/consensus'
+import { ballotOwner } from './ballot.js'
+import { MAX_PROMISE_SLOTS } from './limits.js'
+import { LEADER_MESSAGES, REPLY_MESSAGES, type PaxosMessage, type PaxosMessageType } from './messages.js'
+
+/**
+ * The gateway for peer messages (STYLE: gateways, then assertions). Anything that arrives
+ * over the wire is checked here for shape and for the facts the protocol relies on (the
+ * ballot's owner sent it, entries are well formed and in slot order). A message that fails
+ * is ignored; past this point the core asserts.
+ */
+
+export interface GatewayContext {
+  readonly id: NodeId
+  readonly members: readonly NodeId[]
+  readonly maxEntriesPerMessage: number
+}
+
+type Fields = Record<string, unknown>
+
+const isObject = (x: unknown): x is Fields => typeof x === 'object' && x !== null
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+const isPositive = (x: unknown): x is number => isCount(x) && x >= 1
+
+function isEntry(x: unknown): x is Entry {
+  if (!isObject(x) || !isPositive(x['index']) || !isPositive(x['term'])) return false
+  if (x['type'] === 'noop') return true
+  return x['type'] === 'normal' && x['data'] instanceof Uint8Array
+}
+
+function isSnapshot(x: unknown): x is Snapshot {
+  return isObject(x) && isCount(x['index']) && isCount(x['term']) && x['data'] instanceof Uint8Array
+}
+
+/** Entries in strictly increasing slot order, each accepted at a ballot no higher than `maxTerm`. */
+function isEntryList(x: unknown, maxLength: number, maxTerm: number): x is readonly Entry[] {
+  if (!Array.isArray(x) || x.length > maxLength) return false
+  let previous = 0
+  for (const entry of x) {
+    if (!isEntry(entry) || entry.index <= previous || entry.term > maxTerm) return false
+    previous = entry.index
+  }
+  return true
+}
+
+function isSlotList(x: unknown, maxLength: number): x is readonly number[] {
+  if (!Array.isArray(x) || x.length > maxLength) return false
+  let previous = 0
+  for (const slot of x) {
+    if (!isPositive(slot) || slot <= previous) return false
+    previous = slot
+  }
+  return true
+}
+
+function hasValidBody(m: Fields, type: PaxosMessageType, term: number, ctx: GatewayContext): boolean {
+  const batch = ctx.maxEntriesPerMessage
+  switch (type) {
+    case 'prepare':
+    case 'commit':
+    case 'learn-reply':
+      return isCount(m['commitIndex'])
+    case 'promise':
+      return (
+        isCount(m['commitIndex']) &&
+        isEntryList(m['accepted'], MAX_PROMISE_SLOTS, term) &&
+        (m['snapshot'] === null || isSnapshot(m['snapshot']))
+      )
+    case 'accept':
+      // Phase 2a carries the leader's own proposals: every one at exactly its ballot.
+      return (
+        isCount(m['commitIndex']) &&
+        isEntryList(m['entries'], batch, term) &&
+        m['entries'].every((e) => e.term === term)
+      )
+    case 'accepted':
+      return isCount(m['commitIndex']) && isSlotList(m['slots'], batch)
+    case 'heartbeat':
+    case 'heartbeat-reply':
+      return isCount(m['commitIndex']) && isCount(m['readRound'])
+    case 'learn':
+      return isCount(m['commitIndex']) && isEntryList(m['entries'], batch, term)
+    case 'install-snapshot':
+      return isSnapshot(m['snapshot'])
+    case 'pre-promise':
+      return typeof m['granted'] === 'boolean'
+    case 'pre-prepare':
+    case 'reject':
+    case 'timeout-now':
+      return true
+    default: {
+      const unknownType: never = type
+      return unknownType
+    }
+  }
+}
+
+const MESSAGE_TYPES: ReadonlySet<string> = new Set([...LEADER_MESSAGES, ...REPLY_MESSAGES, 'reject'])
+
+/** True if `raw` is a well-formed message for this node; false means "ignore it". */
+export function isValidMessage(raw: unknown, ctx: GatewayContext): raw is PaxosMessage {
+  if (!isObject(raw)) return false
+  const { type, from, to, term } = raw
+  if (typeof type !== 'string' || !MESSAGE_TYPES.has(type)) return false
+  if (to !== ctx.id || typeof from !== 'string' || from === ctx.id || !ctx.members.includes(from)) {
+    return false
+  }
+  if (!isPositive(term)) return false
+  const kind = type as PaxosMessageType
+  // Ballots are unique per proposer: a leader's message must come from its ballot's owner,
+  // and a reply must answer a ballot this node owns.
+  if (LEADER_MESSAGES.has(kind) && ballotOwner(term, ctx.members) !== from) return false
+  if (REPLY_MESSAGES.has(kind) && ballotOwner(term, ctx.members) !== ctx.id) return false
+  return hasValidBody(raw, kind, term, ctx)
+}

@@ -1,0 +1,120 @@
+import type { CoreConfig, HardState, NodeId, Ready, Role } from '@kv/consensus'
+import type { ResolvedOptions } from './limits.js'
+import { SlotLog } from './log.js'
+import type { PaxosMessage } from './messages.js'
+import { Outbox, type Unaddressed } from './outbox.js'
+import { ReadBarrier } from './read-barrier.js'
+import type { PromiseReport } from './recovery.js'
+
+/** What the leader knows about one acceptor's progress in phase 2 (per ballot). */
+export interface PeerProgress {
+  /** Next slot to consider sending in an Accept. */
+  next: number
+  /** Accept messages sent and not yet answered (pipelining window). */
+  inflight: number
+  /** An Accepted arrived since the last heartbeat round (else a stalled window is resent). */
+  progressed: boolean
+  /** A Learn or InstallSnapshot is on its way (one catch-up chain per replica). */
+  learnOutstanding: boolean
+  /** Highest chosen watermark this acceptor was told. */
+  commitSent: number
+}
+
+/** A node whose ballot is established (phase 1 done). */
+export interface LeaderState {
+  readonly ballot: number
+  /** Next slot a new proposal may take. */
+  nextSlot: number
+  /** Highest slot re-proposed by recovery; reads wait until it is chosen. */
+  readonly recoveryThrough: number
+  /** Acceptors that accepted each undecided slot at this ballot (the leader itself included
+   * only once its own acceptance is durable). */
+  readonly votes: Map<number, Set<NodeId>>
+  readonly peers: Map<NodeId, PeerProgress>
+  heartbeatElapsed: number
+  /** Ticks since the last quorum check; `heardFrom` is the peers heard in that window. */
+  quorumElapsed: number
+  readonly heardFrom: Set<NodeId>
+}
+
+/** A node running phase 1 for `ballot`. */
+export interface CandidateState {
+  readonly ballot: number
+  readonly promises: Map<NodeId, PromiseReport>
+  /** Its own promise counts only once the ballot is durable (after `advance`). */
+  selfPromised: boolean
+}
+
+export interface PaxosState {
+  readonly config: CoreConfig
+  readonly id: NodeId
+  readonly peers: readonly NodeId[]
+  readonly quorum: number
+  readonly options: ResolvedOptions
+  readonly log: SlotLog
+  /** Highest ballot promised ("Paxos Made Simple" phase 1b); durable as HardState.term. */
+  promisedBallot: number
+  role: Role
+  leader: NodeId | null
+  /** Chosen watermark: every slot up to it is chosen and held here (or in the snapshot). */
+  commitIndex: number
+  electionElapsed: number
+  electionTimeout: number
+  /** A pre-candidate's would-be ballot and the replicas that said yes (itself included). */
+  preCandidate: { readonly ballot: number; readonly grants: Set<NodeId> } | null
+  /** The one pre-candidate this replica backs, for `ticksLeft` more ticks (see pre-vote.ts). */
+  preVoteGrant: { readonly to: NodeId; ticksLeft: number } | null
+  candidate: CandidateState | null
+  proposer: LeaderState | null
+  readonly reads: ReadBarrier
+  readonly out: Outbox
+  /** Highest slot put in a Ready's `committed` (or covered by a handed-out snapshot). */
+  handedOut: number
+  /** Highest slot the shell confirmed applied (`advance`). */
+  appliedIndex: number
+  persistedHardState: HardState | null
+  inflightReady: Ready | null
+}
+
+/** A randomized election timeout in [T, 2T): Raft §5.2's cure for duelling proposers. */
+export function randomElectionTimeout(config: CoreConfig): number {
+  const base = config.electionTimeoutTicks
+  return base + Math.min(base - 1, Math.floor(config.random() * base))
+}
+
+export function createState(config: CoreConfig, options: ResolvedOptions): PaxosState {
+  return {
+    config,
+    id: config.id,
+    peers: config.members.filter((m) => m !== config.id),
+    quorum: Math.floor(config.members.length / 2) + 1,
+    options,
+    log: new SlotLog(),
+    promisedBallot: 0,
+    role: 'follower',
+    leader: null,
+    commitIndex: 0,
+    electionElapsed: 0,
+    electionTimeout: randomElectionTimeout(config),
+    preCandidate: null,
+    preVoteGrant: null,
+    candidate: null,
+    proposer: null,
+    reads: new ReadBarrier(),
+    out: new Outbox(),
+    handedOut: 0,
+    appliedIndex: 0,
+    persistedHardState: null,
+    inflightReady: null,
+  }
+}
+
+/** Queue a message that depends on nothing in the pending Ready being durable. */
+export function sendNow(s: PaxosState, to: NodeId, msg: Unaddressed<PaxosMessage>): void {
+  s.out.messagesNow.push({ ...msg, from: s.id, to })
+}
+
+/** Queue a message that announces durable state: it leaves only after the sync. */
+export function sendAfterPersist(s: PaxosState, to: NodeId, msg: Unaddressed<PaxosMessage>): void {
+  s.out.messagesAfterPersist.push({ ...msg, from: s.id, to })
+}

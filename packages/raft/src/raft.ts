@@ -1,0 +1,320 @@
+import {
+  assert,
+  unreachable,
+  type ConsensusCore,
+  type CoreConfig,
+  type HardState,
+  type NodeId,
+  type NotLeader,
+  type PeerMessage,
+  type ProposeResult,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type Status,
+} from '@kv/consensus'
+import { campaign, isInLease, onVoteRequest, onVoteResponse } from './election.js'
+import { checkInvariants } from './invariants.js'
+import { checkConfig, type RaftOptions } from './limits.js'
+import { RaftLog, type ReadyToken } from './log.js'
+import { parseRaftMessage, type RaftMessage } from './messages.js'
+import type { Progress } from './progress.js'
+import { flushReads, ReadIndexQueue, requestRead } from './read-index.js'
+import {
+  broadcastHeartbeat,
+  flushAppends,
+  maybeCommit,
+  onAppendEntries,
+  onAppendEntriesResponse,
+  onCommitAdvanced,
+  onHeartbeat,
+  onHeartbeatResponse,
+} from './replication.js'
+import { becomeFollower } from './roles.js'
+import { onInstallSnapshot } from './snapshot.js'
+import { abortTransfer, onTimeoutNow, startTransfer } from './transfer.js'
+
+/** Where a message waits in the Ready: see the shell's duties on `Ready`. */
+export type SendWhen = 'now' | 'afterPersist'
+
+type Outgoing<M> = M extends RaftMessage ? Omit<M, 'from' | 'term'> & { readonly term?: number } : never
+
+/**
+ * One Raft replica (Raft paper, extended with the thesis's PreVote, CheckQuorum, ReadIndex
+ * and leadership transfer). The protocol lives in election.ts, replication.ts, snapshot.ts,
+ * read-index.ts and transfer.ts, as functions of this state; this class is the
+ * `ConsensusCore` face: the gateway for messages, the clock, and the Ready cycle.
+ */
+export class RaftNode implements ConsensusCore {
+  readonly id: NodeId
+  readonly members: readonly NodeId[]
+  readonly memberSet: ReadonlySet<NodeId>
+  readonly peers: readonly NodeId[]
+  /** Raft §5.2: a majority of the members. */
+  readonly quorum: number
+  readonly options: RaftOptions
+  readonly log: RaftLog
+  readonly reads: ReadIndexQueue
+
+  term = 0
+  vote: NodeId | null = null
+  leader: NodeId | null = null
+  role: Role = 'follower'
+  electionElapsed = 0
+  heartbeatElapsed = 0
+  /** Ticks counted while leader: the clock of CheckQuorum. */
+  leaderTicks = 0
+  randomizedElectionTimeout = 0
+  readonly votes = new Map<NodeId, boolean>()
+  progress = new Map<NodeId, Progress>()
+  transferee: NodeId | null = null
+  transferElapsed = 0
+  /** Entries were appended (or commit advanced) since the last flush to followers. */
+  appendsPending = false
+  commitPending = false
+
+  messagesNow: RaftMessage[] = []
+  messagesAfterPersist: RaftMessage[] = []
+  readStates: ReadState[] = []
+  private lastHardState: HardState
+  private inFlight: { readonly ready: Ready; readonly token: ReadyToken } | null = null
+
+  constructor(readonly config: CoreConfig) {
+    this.options = checkConfig(config)
+    this.id = config.id
+    this.members = [...config.members]
+    this.memberSet = new Set(config.members)
+    this.peers = config.members.filter((m) => m !== config.id)
+    this.quorum = Math.floor(config.members.length / 2) + 1
+    this.log = RaftLog.restore(config.persisted)
+    this.reads = new ReadIndexQueue(this.id, this.quorum)
+    const hardState = config.persisted?.hardState ?? null
+    if (hardState !== null) {
+      assert(hardState.vote === null || this.memberSet.has(hardState.vote), 'persisted vote is not a member')
+      this.term = hardState.term
+      this.vote = hardState.vote
+    }
+    this.lastHardState = { term: this.term, vote: this.vote, commit: this.log.commitIndex }
+    becomeFollower(this, this.term, null)
+  }
+
+  /** Queues a message from this node; `term` defaults to the current term. */
+  send(message: Outgoing<RaftMessage>, when: SendWhen): void {
+    const full = { term: this.term, ...message, from: this.id } as RaftMessage
+    if (when === 'now') this.messagesNow.push(full)
+    else this.messagesAfterPersist.push(full)
+  }
+
+  resetRandomizedElectionTimeout(): void {
+    const base = this.config.electionTimeoutTicks
+    this.randomizedElectionTimeout = base + Math.min(base - 1, Math.floor(this.config.random() * base))
+  }
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader()
+    else this.tickElection()
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++
+    if (this.electionElapsed < this.randomizedElectionTimeout) return
+    this.electionElapsed = 0
+    campaign(this, this.options.preVote ? 'pre-vote' : 'election')
+  }
+
+  private tickLeader(): void {
+    this.leaderTicks++
+    this.heartbeatElapsed++
+    this.electionElapsed++
+    if (this.transferee !== null && ++this.transferElapsed >= this.config.electionTimeoutTicks) abortTransfer(this)
+    // Thesis §6.2 (CheckQuorum): a leader cut off from a quorum for an election timeout
+    // steps down, so that its clients are redirected and reads fail instead of waiting.
+    if (this.options.checkQuorum && !this.heardFromQuorum()) {
+      becomeFollower(this, this.term, null)
+      return
+    }
+    // The leader's own lease (isInLease) runs in election timeout periods.
+    if (this.electionElapsed >= this.config.electionTimeoutTicks) this.electionElapsed = 0
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0
+      broadcastHeartbeat(this)
+    }
+  }
+
+  private heardFromQuorum(): boolean {
+    let active = 1
+    for (const pr of this.progress.values()) {
+      if (this.leaderTicks - pr.lastHeardTick < this.config.electionTimeoutTicks) active++
+    }
+    return active >= this.quorum
+  }
+
+  step(raw: PeerMessage): void {
+    const m = parseRaftMessage(raw, this.id, this.memberSet)
+    if (m === null) return
+    if (m.term > this.term) {
+      if (!this.onHigherTerm(m)) return
+    } else if (m.term < this.term) {
+      this.onLowerTerm(m)
+      return
+    }
+    this.dispatch(m)
+  }
+
+  /** Raft §5.1: a higher term makes us a follower; returns false to drop the message. */
+  private onHigherTerm(m: RaftMessage): boolean {
+    if (m.type === 'PreVote' || m.type === 'RequestVote') {
+      // Thesis §4.2.3: while a leader is live, a vote request is a disruption; ignore it
+      // unless the leader itself handed over (TimeoutNow).
+      const forced = m.type === 'RequestVote' && m.transfer
+      if (!forced && isInLease(this)) return false
+    }
+    // Thesis §9.6: a pre-vote changes no one's term; a granted one answers with the term
+    // the candidate would use, which it adopts only when it campaigns for real.
+    if (m.type === 'PreVote' || (m.type === 'PreVoteResponse' && m.granted)) return true
+    const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot'
+    becomeFollower(this, m.term, fromLeader ? m.from : null)
+    return true
+  }
+
+  private onLowerTerm(m: RaftMessage): void {
+    if ((m.type === 'AppendEntries' || m.type === 'Heartbeat') && (this.options.checkQuorum || this.options.preVote)) {
+      // A deposed leader that nobody answers would never learn the new term when our
+      // elections bypass it (lease, pre-vote); tell it, so it steps down.
+      this.send(
+        { type: 'AppendEntriesResponse', to: m.from, success: false, matchIndex: 0, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 },
+        'afterPersist',
+      )
+    } else if (m.type === 'PreVote') {
+      this.send({ type: 'PreVoteResponse', to: m.from, granted: false }, 'now')
+    }
+  }
+
+  private dispatch(m: RaftMessage): void {
+    switch (m.type) {
+      case 'PreVote':
+      case 'RequestVote':
+        return onVoteRequest(this, m)
+      case 'PreVoteResponse':
+      case 'RequestVoteResponse':
+        return onVoteResponse(this, m)
+      case 'AppendEntries':
+        if (this.followLeader(m.from)) onAppendEntries(this, m)
+        return
+      case 'Heartbeat':
+        if (this.followLeader(m.from)) onHeartbeat(this, m)
+        return
+      case 'InstallSnapshot':
+        if (this.followLeader(m.from)) onInstallSnapshot(this, m)
+        return
+      case 'AppendEntriesResponse':
+        if (this.role === 'leader') onAppendEntriesResponse(this, m)
+        return
+      case 'HeartbeatResponse':
+        if (this.role === 'leader') onHeartbeatResponse(this, m)
+        return
+      case 'TimeoutNow':
+        if (this.role === 'follower') onTimeoutNow(this)
+        return
+      default:
+        unreachable(m, 'raft message')
+    }
+  }
+
+  /** A message of the current term from `from`'s leadership (Raft §5.2): it is the leader. */
+  private followLeader(from: NodeId): boolean {
+    // Election Safety (§5.2) makes a second leader in our term impossible; drop, not crash.
+    if (this.role === 'leader') return false
+    if (this.role !== 'follower') becomeFollower(this, this.term, from)
+    this.leader = from
+    this.electionElapsed = 0
+    return true
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return this.notLeader()
+    // Thesis §3.10: during a transfer new entries would only delay the target's catch-up.
+    if (this.transferee !== null) return { type: 'not-leader', leader: this.transferee }
+    const index = this.log.lastIndex() + 1
+    this.log.append({ type: 'normal', index, term: this.term, data })
+    this.appendsPending = true
+    return { index, term: this.term }
+  }
+
+  readIndex(ctx: number): NotLeader | null {
+    if (this.role !== 'leader') return this.notLeader()
+    requestRead(this, ctx)
+    return null
+  }
+
+  private notLeader(): NotLeader {
+    return { type: 'not-leader', leader: this.leader }
+  }
+
+  ready(): Ready | null {
+    assert(this.inFlight === null, 'ready() called before advance() of the previous Ready')
+    if (this.role === 'leader') {
+      flushAppends(this)
+      flushReads(this)
+    }
+    const current: HardState = { term: this.term, vote: this.vote, commit: this.log.commitIndex }
+    const last = this.lastHardState
+    const hardStateChanged = current.term !== last.term || current.vote !== last.vote || current.commit !== last.commit
+    const idle =
+      !hardStateChanged && !this.log.hasUnstable() && !this.log.hasCommittedToApply() &&
+      this.messagesNow.length === 0 && this.messagesAfterPersist.length === 0 && this.readStates.length === 0
+    if (idle) return null
+    const { entries, committed, truncateFrom, token } = this.log.beginReady()
+    const ready: Ready = {
+      hardState: hardStateChanged ? current : null,
+      snapshot: token.snapshot,
+      truncateFrom,
+      entries,
+      messagesNow: this.messagesNow,
+      messagesAfterPersist: this.messagesAfterPersist,
+      committed,
+      readStates: this.readStates,
+    }
+    this.messagesNow = []
+    this.messagesAfterPersist = []
+    this.readStates = []
+    this.lastHardState = current
+    this.inFlight = { ready, token }
+    return ready
+  }
+
+  advance(ready: Ready): void {
+    assert(this.inFlight !== null && this.inFlight.ready === ready, 'advance() of a Ready that is not in flight')
+    this.log.endReady(this.inFlight.token)
+    this.inFlight = null
+    // Our own copy of the entries just became durable: only now does it count toward a
+    // quorum (a leader that crashed before its write must not have been counted).
+    if (this.role === 'leader' && maybeCommit(this)) onCommitAdvanced(this)
+  }
+
+  status(): Status {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      commitIndex: this.log.commitIndex,
+      lastIndex: this.log.lastIndex(),
+      appliedIndex: this.log.appliedIndex,
+      firstIndex: this.log.firstIndex(),
+    }
+  }
+
+  compact(snapshot: Snapshot): void {
+    this.log.compact(snapshot)
+  }
+
+  transferLeadership(to: NodeId): void {
+    startTransfer(this, to)
+  }
+
+  checkInvariants(): void {
+    checkInvariants(this)
+  }
+}

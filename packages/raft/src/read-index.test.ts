@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { createRng } from '@kv/consensus'
+import { createRaft } from './index.js'
+import { Cluster } from './test-cluster.js'
+
+function heartbeatsSent(c: Cluster): number {
+  return c.trace.filter((l) => /now +n1->n\d Heartbeat/.test(l)).length
+}
+
+describe('ReadIndex', () => {
+  it('answers N reads with one heartbeat round', () => {
+    const c = new Cluster({ seed: 1, trace: true })
+    c.electNode('n1')
+    c.run(2)
+    const commit = c.core('n1').status().commitIndex
+    c.trace.length = 0
+    for (let ctx = 1; ctx <= 5; ctx++) expect(c.core('n1').readIndex(ctx)).toBeNull()
+    c.processReady('n1')
+    c.deliverAll()
+    expect(heartbeatsSent(c)).toBe(2) // one round: one heartbeat per follower
+    expect(c.replica('n1').readStates).toEqual([1, 2, 3, 4, 5].map((ctx) => ({ ctx, index: commit })))
+  })
+
+  it('reads arriving during a round share the next round', () => {
+    const c = new Cluster({ seed: 2, trace: true })
+    c.electNode('n1')
+    c.run(2)
+    c.trace.length = 0
+    c.core('n1').readIndex(1)
+    c.processReady('n1')
+    for (let ctx = 2; ctx <= 4; ctx++) c.core('n1').readIndex(ctx)
+    c.processReady('n1')
+    expect(heartbeatsSent(c)).toBe(2)
+    c.deliverAll()
+    expect(heartbeatsSent(c)).toBe(4) // round 1 for read 1, round 2 for reads 2..4
+    expect(c.replica('n1').readStates.map((r) => r.ctx)).toEqual([1, 2, 3, 4])
+  })
+
+  it('waits until the leader committed an entry of its term', () => {
+    const c = new Cluster({ seed: 3, options: { checkQuorum: false } })
+    c.electNode('n1')
+    c.run(2)
+    c.propose('n1', 'a')
+    c.deliverAll()
+    c.isolate('n1')
+    c.electNode('n2') // n2's no-op is not committed yet: n3 has not acknowledged it
+    c.network = []
+    expect(c.core('n2').readIndex(7)).toBeNull()
+    c.processReady('n2')
+    expect(c.replica('n2').readStates).toEqual([])
+    c.deliverAll()
+    c.run(2)
+    const commit = c.core('n2').status().commitIndex
+    expect(commit).toBe(3)
+    expect(c.replica('n2').readStates).toEqual([{ ctx: 7, index: 3 }])
+  })
+
+  it('fails pending reads when leadership is lost', () => {
+    const c = new Cluster({ seed: 4 })
+    c.electNode('n1')
+    c.run(2)
+    c.isolate('n1')
+    c.core('n1').readIndex(1)
+    c.core('n1').readIndex(2)
+    c.run(25) // CheckQuorum: no answers for an election timeout
+    expect(c.replica('n1').readStates).toEqual([{ ctx: 1, index: null }, { ctx: 2, index: null }])
+    expect(c.core('n1').readIndex(3)).toMatchObject({ type: 'not-leader' })
+  })
+
+  it('redirects a read on a follower to the leader', () => {
+    const c = new Cluster({ seed: 5 })
+    c.electNode('n1')
+    expect(c.core('n2').readIndex(1)).toEqual({ type: 'not-leader', leader: 'n1' })
+  })
+
+  it('answers at once in a single-node group', () => {
+    const rng = createRng(1)
+    const n1 = createRaft({
+      id: 'n1', members: ['n1'], electionTimeoutTicks: 5, heartbeatTicks: 1, random: () => rng.next(),
+      maxEntriesPerMessage: 8, maxInflightMessages: 2, persisted: null,
+    })
+    while (n1.status().role !== 'leader') n1.tick()
+    n1.advance(n1.ready()!) // the no-op commits
+    n1.advance(n1.ready()!)
+    expect(n1.readIndex(9)).toBeNull()
+    expect(n1.ready()!.readStates).toEqual([{ ctx: 9, index: 1 }])
+  })
+})

@@ -1,0 +1,169 @@
+import type { Rng } from '@kv/consensus'
+import type { ClientRequest, ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
+import type { EventQueue } from './event-queue.js'
+import type { HistoryRecorder, KvInput, KvOutput } from './linearizability/index.js'
+import type { SimNetwork } from './network.js'
+
+export interface ClientTiming {
+  /** Wait this long for an answer before trying the next replica with the same request. */
+  requestTimeoutMs: number
+  /** Give up on an operation after this long; its outcome is then unknown. */
+  opDeadlineMs: number
+  /** Pause after NOT_LEADER / UNAVAILABLE before the next try. */
+  retryBackoffMs: number
+  /** Pause between one operation's answer and the next call. */
+  thinkMs: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+interface InFlight {
+  readonly opId: number
+  readonly input: KvInput
+  readonly req: ClientRequest
+  readonly startedAt: number
+  rid: number
+}
+
+/**
+ * A simulated client with the real client's retry rules: one request never answered is
+ * resent (to the next replica) under the same session seq, so it applies at most once; on
+ * NOT_LEADER it follows the hint. One operation at a time, like a kvraft clerk.
+ */
+export class SimClient {
+  private seq = 0
+  private ackedSeq = 0
+  private leader = 0
+  private rid = 0
+  private current: InFlight | null = null
+  private stopped = false
+  completed = 0
+  gaveUp = 0
+  unexpected: string[] = []
+
+  constructor(
+    readonly name: string,
+    readonly clientNo: number,
+    private readonly servers: readonly string[],
+    private readonly next: (rng: Rng) => KvInput | null,
+    private readonly timing: ClientTiming,
+    private readonly queue: EventQueue,
+    private readonly net: SimNetwork,
+    private readonly rng: Rng,
+    private readonly history: HistoryRecorder,
+  ) {
+    this.leader = rng.int(servers.length)
+  }
+
+  get idle(): boolean {
+    return this.current === null
+  }
+
+  start(): void {
+    this.queue.after(this.rng.next() * this.timing.thinkMs, () => this.startNext())
+  }
+
+  /** Finish the operation in flight, then make no new call. */
+  stop(): void {
+    this.stopped = true
+  }
+
+  private startNext(): void {
+    if (this.stopped || this.current !== null) return
+    const input = this.next(this.rng)
+    if (input === null) return
+    const op = toOp(input)
+    const isWrite = op.op !== 'get'
+    const seq = isWrite ? ++this.seq : 0
+    const req: ClientRequest = { type: 'kv', clientId: this.name, seq, ackedSeq: this.ackedSeq, op }
+    const opId = this.history.invoke(this.clientNo, input, this.queue.now)
+    this.current = { opId, input, req, startedAt: this.queue.now, rid: 0 }
+    this.attempt()
+  }
+
+  private attempt(): void {
+    const op = this.current
+    if (op === null) return
+    if (this.queue.now - op.startedAt > this.timing.opDeadlineMs) return this.giveUp(op)
+    op.rid = ++this.rid
+    const rid = op.rid
+    this.net.sendRequest(this.name, this.servers[this.leader]!, rid, op.req)
+    this.queue.after(this.timing.requestTimeoutMs, () => {
+      if (this.current !== op || op.rid !== rid) return
+      this.leader = (this.leader + 1) % this.servers.length
+      this.attempt()
+    })
+  }
+
+  onReply(rid: number, resp: ClientResponse | ReplicaStatus): void {
+    const op = this.current
+    if (op === null || rid !== op.rid || resp.type === 'status') return
+    if (resp.type === 'result') return this.finish(op, toOutput(resp))
+    op.rid = -1 // this attempt is over; ignore its timer
+    switch (resp.code) {
+      case 'NOT_LEADER': {
+        const hinted = resp.leader === null || resp.leader === undefined ? -1 : this.servers.indexOf(resp.leader)
+        this.leader = hinted >= 0 && hinted !== this.leader ? hinted : (this.leader + 1) % this.servers.length
+        break
+      }
+      case 'UNAVAILABLE':
+      case 'TIMEOUT':
+        this.leader = (this.leader + 1) % this.servers.length
+        break
+      default:
+        // BAD_REQUEST, SESSION_EXPIRED, WRONG_SHARD: a bug in the system under test here.
+        this.unexpected.push(`${this.name} ${JSON.stringify(op.input)}: ${resp.code} ${resp.message}`)
+        return this.giveUp(op)
+    }
+    this.queue.after(this.timing.retryBackoffMs, () => {
+      if (this.current === op) this.attempt()
+    })
+  }
+
+  private finish(op: InFlight, output: KvOutput): void {
+    this.history.complete(op.opId, output, this.queue.now)
+    this.done(op)
+    this.completed++
+  }
+
+  private giveUp(op: InFlight): void {
+    this.history.completeUnknown(op.opId)
+    this.done(op)
+    this.gaveUp++
+  }
+
+  private done(op: InFlight): void {
+    // One operation at a time: its answer (or our giving up on it) acknowledges its seq,
+    // so a late copy of it can never apply after the next one.
+    if (op.req.seq > 0) this.ackedSeq = op.req.seq
+    this.current = null
+    this.queue.after(this.rng.next() * this.timing.thinkMs, () => this.startNext())
+  }
+}
+
+function toOp(input: KvInput): KvOp {
+  switch (input.op) {
+    case 'get':
+      return { op: 'get', key: input.key }
+    case 'delete':
+      return { op: 'delete', key: input.key }
+    case 'put':
+    case 'append':
+      return { op: input.op, key: input.key, value: encoder.encode(input.value) }
+    case 'batchPut':
+      return { op: 'batchPut', entries: input.entries.map(([k, v]) => [k, encoder.encode(v)] as const) }
+  }
+}
+
+function toOutput(resp: Extract<ClientResponse, { type: 'result' }>): KvOutput {
+  const r = resp.result
+  switch (r.type) {
+    case 'value':
+      return { type: 'value', value: r.value === null ? null : decoder.decode(r.value) }
+    case 'deleted':
+      return { type: 'deleted', existed: r.existed }
+    case 'ok':
+      return { type: 'ok' }
+  }
+}

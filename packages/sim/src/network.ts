@@ -1,0 +1,100 @@
+import type { PeerMessage } from '@kv/consensus'
+import type { Rng } from '@kv/consensus'
+import type { AnyClientRequest, ClientResponse, ReplicaStatus } from '@kv/protocol'
+import type { EventQueue } from './event-queue.js'
+
+/** How the simulated network misbehaves. Delays are in virtual milliseconds. */
+export interface NetworkFaults {
+  dropRate: number
+  duplicateRate: number
+  minDelayMs: number
+  maxDelayMs: number
+  /** Chance that a message takes a long detour (reordering it past many others). */
+  longDelayRate: number
+  longDelayMaxMs: number
+}
+
+export const reliableNetwork: NetworkFaults = {
+  dropRate: 0, duplicateRate: 0, minDelayMs: 0.1, maxDelayMs: 1, longDelayRate: 0, longDelayMaxMs: 0,
+}
+
+/** kvraft's unreliable network: a tenth of messages lost, short random delays, some long reorderings. */
+export const unreliableNetwork: NetworkFaults = {
+  dropRate: 0.1, duplicateRate: 0.05, minDelayMs: 0.1, maxDelayMs: 27, longDelayRate: 0.05, longDelayMaxMs: 300,
+}
+
+export interface NetworkHandlers {
+  peer(msg: PeerMessage): void
+  request(to: string, from: string, rid: number, req: AnyClientRequest): void
+  reply(to: string, rid: number, resp: ClientResponse | ReplicaStatus): void
+}
+
+/**
+ * A network of endpoints (replica ids and client names). Partitions split the endpoints into
+ * sides; a message between two sides is lost. A replica named on no side is alone; a client
+ * named on no side reaches every replica.
+ */
+export class SimNetwork {
+  faults: NetworkFaults = reliableNetwork
+  private side = new Map<string, number>()
+  delivered = 0
+  dropped = 0
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly rng: Rng,
+    private readonly handlers: NetworkHandlers,
+    private readonly replicas: ReadonlySet<string>,
+  ) {}
+
+  /** Each array is one side (replica ids and client names). */
+  partition(sides: readonly (readonly string[])[]): void {
+    this.side = new Map()
+    sides.forEach((ids, i) => ids.forEach((id) => this.side.set(id, i)))
+  }
+
+  heal(): void {
+    this.side = new Map()
+  }
+
+  get partitioned(): boolean {
+    return this.side.size > 0
+  }
+
+  canReach(a: string, b: string): boolean {
+    if (this.side.size === 0) return true
+    const sa = this.side.get(a), sb = this.side.get(b)
+    if (sa === undefined && !this.replicas.has(a)) return true
+    if (sb === undefined && !this.replicas.has(b)) return true
+    return sa !== undefined && sa === sb
+  }
+
+  sendPeer(msg: PeerMessage): void {
+    this.transmit(msg.from, msg.to, () => this.handlers.peer(msg))
+  }
+
+  sendRequest(from: string, to: string, rid: number, req: AnyClientRequest): void {
+    this.transmit(from, to, () => this.handlers.request(to, from, rid, req))
+  }
+
+  sendReply(from: string, to: string, rid: number, resp: ClientResponse | ReplicaStatus): void {
+    this.transmit(from, to, () => this.handlers.reply(to, rid, resp))
+  }
+
+  private transmit(from: string, to: string, deliver: () => void): void {
+    const f = this.faults
+    if (!this.canReach(from, to)) return void this.dropped++
+    if (f.dropRate > 0 && this.rng.chance(f.dropRate)) return void this.dropped++
+    const copies = f.duplicateRate > 0 && this.rng.chance(f.duplicateRate) ? 2 : 1
+    for (let i = 0; i < copies; i++) {
+      let delay = f.minDelayMs + this.rng.next() * (f.maxDelayMs - f.minDelayMs)
+      if (f.longDelayRate > 0 && this.rng.chance(f.longDelayRate)) delay += this.rng.next() * f.longDelayMaxMs
+      this.queue.after(delay, () => {
+        // A partition made while the message was in flight cuts it too.
+        if (!this.canReach(from, to)) return void this.dropped++
+        this.delivered++
+        deliver()
+      })
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import type { CoreConfig, CoreFactory, Entry, Ready, Rng, Snapshot } from '@kv/consensus'
+import { Replica, type ReplicaLimits } from '@kv/server'
+import { SimDisk } from './disk.js'
+import type { EventQueue } from './event-queue.js'
+import type { SimNetwork } from './network.js'
+
+export interface NodeTiming {
+  tickMs: number
+  electionTimeoutTicks: number
+  heartbeatTicks: number
+  diskMinMs: number
+  diskMaxMs: number
+}
+
+export interface NodeHooks {
+  /** Called with the entries a node is about to apply (they are durable on it by then). */
+  committed(node: SimNode, entries: readonly Entry[]): void
+  /** Called after every event the node handled. */
+  afterEvent(node: SimNode): void
+}
+
+/**
+ * One simulated replica: the same `Replica` the real node runs, with a virtual clock, the
+ * simulated network and a simulated disk as its environment. A crash throws the replica and
+ * everything in flight away; a restart builds a new one from what the disk kept.
+ */
+export class SimNode {
+  readonly disk = new SimDisk()
+  replica: Replica | null = null
+  /** Bumped by every crash and restart: events of an older incarnation are ignored. */
+  incarnation = 0
+  crashes = 0
+
+  constructor(
+    readonly id: string,
+    private readonly members: readonly string[],
+    private readonly factory: CoreFactory,
+    private readonly coreOptions: Readonly<Record<string, unknown>>,
+    private readonly limits: Partial<ReplicaLimits>,
+    private readonly timing: NodeTiming,
+    private readonly queue: EventQueue,
+    private readonly net: SimNetwork,
+    private readonly rng: Rng,
+    private readonly hooks: NodeHooks,
+  ) {}
+
+  get alive(): boolean {
+    return this.replica !== null
+  }
+
+  start(): void {
+    this.incarnation++
+    const incarnation = this.incarnation
+    const coreRng = this.rng.fork()
+    const config: CoreConfig = {
+      id: this.id,
+      members: this.members,
+      electionTimeoutTicks: this.timing.electionTimeoutTicks,
+      heartbeatTicks: this.timing.heartbeatTicks,
+      random: () => coreRng.next(),
+      maxEntriesPerMessage: 64,
+      maxInflightMessages: 4,
+      persisted: this.disk.persisted(),
+      options: this.coreOptions,
+    }
+    this.replica = new Replica({
+      coreFactory: this.factory,
+      coreConfig: config,
+      limits: this.limits,
+      env: {
+        now: () => this.queue.now,
+        send: (msg) => this.net.sendPeer(msg),
+        persist: (ready, done) => this.later(incarnation, () => this.completeWrite(ready, done)),
+        saveSnapshot: (snapshot, done) => this.later(incarnation, () => this.completeSnapshot(snapshot, done)),
+      },
+    })
+    // Stagger the first tick so the nodes' clocks are not in lockstep.
+    this.queue.after(this.rng.next() * this.timing.tickMs, () => this.tickLoop(incarnation))
+  }
+
+  crash(): void {
+    if (this.replica === null) return
+    this.replica = null
+    this.incarnation++
+    this.crashes++
+  }
+
+  private tickLoop(incarnation: number): void {
+    if (this.incarnation !== incarnation || this.replica === null) return
+    this.replica.tick()
+    this.hooks.afterEvent(this)
+    this.queue.after(this.timing.tickMs, () => this.tickLoop(incarnation))
+  }
+
+  /** A disk write finishes after a random sync delay, unless the node crashed meanwhile. */
+  private later(incarnation: number, complete: () => void): void {
+    const delay = this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs)
+    this.queue.after(delay, () => {
+      if (this.incarnation !== incarnation || this.replica === null) return
+      complete()
+      this.hooks.afterEvent(this)
+    })
+  }
+
+  private completeWrite(ready: Ready, done: () => void): void {
+    this.disk.write(ready)
+    this.hooks.committed(this, ready.committed)
+    done()
+  }
+
+  private completeSnapshot(snapshot: Snapshot, done: () => void): void {
+    this.disk.installSnapshot(snapshot)
+    done()
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The latest snapshot as a file, replaced atomically and durably: write a temp file, fsync it,
+ * rename it into place, fsync the directory. A reader sees the old snapshot or the new one,
+ * never a mix, whatever the moment of a crash.
+ *
+ * File `<index:16 hex>-<term:16 hex>.snap`:
+ *   magic "KVSNAP01" | index u64 LE | term u64 LE | data length u64 LE | crc32 u32 LE | data
+ * The CRC-32 covers the 32 header bytes before it and the data.
+ */
+import { randomBytes } from 'node:crypto'
+import { promises as fsp } from 'node:fs'
+import path from 'node:path'
+import { crc32 } from 'node:zlib'
+import type { Snapshot } from '@kv/consensus'
+import { StorageError } from './errors.js'
+import { ensureDir, fsyncDir, writeAllAt } from './fsutil.js'
+import { SNAPSHOT_MAX_BYTES } from './limits.js'
+
+const MAGIC = Buffer.from('KVSNAP01', 'latin1')
+const HEADER_BYTES = 36
+const SNAPSHOT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/
+
+export interface SnapshotFile {
+  readonly index: number
+  readonly term: number
+  readonly name: string
+}
+
+export class SnapshotStore {
+  private constructor(private readonly dir: string) {}
+
+  /** Opens (creating) the directory and removes temp files left by a crash mid-save. */
+  static async open(dir: string): Promise<SnapshotStore> {
+    await ensureDir(dir)
+    for (const name of await fsp.readdir(dir)) {
+      if (name.startsWith('.tmp-')) await fsp.rm(path.join(dir, name), { force: true })
+    }
+    return new SnapshotStore(dir)
+  }
+
+  /** Stores `snapshot` durably; resolves once it would survive a crash. Keeps older files (see `pruneExcept`). */
+  async save(snapshot: Snapshot): Promise<void> {
+    checkSnapshot(snapshot)
+    const tmp = path.join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`)
+    const handle = await fsp.open(tmp, 'w')
+    try {
+      await writeAllAt(handle, [header(snapshot), snapshot.data], 0)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await fsp.rename(tmp, path.join(this.dir, fileName(snapshot.index, snapshot.term)))
+    await fsyncDir(this.dir)
+  }
+
+  /** The newest snapshot (highest index, then term), or null when there is none. */
+  async load(): Promise<Snapshot | null> {
+    const newest = (await this.list()).at(-1)
+    return newest === undefined ? null : this.read(newest)
+  }
+
+  /** The snapshot with exactly this index and term, or null. */
+  async loadAt(index: number, term: number): Promise<Snapshot | null> {
+    const file = (await this.list()).find((f) => f.index === index && f.term === term)
+    return file === undefined ? null : this.read(file)
+  }
+
+  /** Snapshot files, oldest first. */
+  async list(): Promise<SnapshotFile[]> {
+    const files: SnapshotFile[] = []
+    for (const name of await fsp.readdir(this.dir)) {
+      const m = SNAPSHOT_NAME.exec(name)
+      if (m?.[1] === undefined || m[2] === undefined) continue
+      files.push({ index: parseInt(m[1], 16), term: parseInt(m[2], 16), name })
+    }
+    return files.sort((a, b) => a.index - b.index || a.term - b.term)
+  }
+
+  /**
+   * Deletes every snapshot but the one at (`index`, `term`) and, if `keepOlder`, the newest one
+   * below it. The caller names the snapshot its WAL marker points at, so that one never goes.
+   */
+  async pruneExcept(index: number, term: number, keepOlder = true): Promise<void> {
+    const files = await this.list()
+    const older = files.filter((f) => f.index < index || (f.index === index && f.term < term)).at(-1)
+    let removed = false
+    for (const f of files) {
+      if ((f.index === index && f.term === term) || (keepOlder && f === older)) continue
+      await fsp.rm(path.join(this.dir, f.name), { force: true })
+      removed = true
+    }
+    if (removed) await fsyncDir(this.dir)
+  }
+
+  private async read(file: SnapshotFile): Promise<Snapshot> {
+    const buf = await fsp.readFile(path.join(this.dir, file.name))
+    const corrupt = (why: string) => new StorageError('SNAPSHOT_CORRUPT', `snapshot ${file.name}: ${why}`)
+    if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) throw corrupt('bad header')
+    const index = Number(buf.readBigUInt64LE(8))
+    const term = Number(buf.readBigUInt64LE(16))
+    const length = Number(buf.readBigUInt64LE(24))
+    if (length !== buf.length - HEADER_BYTES) throw corrupt(`length ${length} but ${buf.length - HEADER_BYTES} data bytes`)
+    const data = buf.subarray(HEADER_BYTES)
+    if (crc32(data, crc32(buf.subarray(0, 32))) !== buf.readUInt32LE(32)) throw corrupt('checksum mismatch')
+    if (index !== file.index || term !== file.term) throw corrupt('name and header disagree')
+    return { index, term, data: new Uint8Array(data) }
+  }
+}
+
+function checkSnapshot(s: Snapshot): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0
+  if (!ok(s.index) || !ok(s.term)) throw new StorageError('BAD_ARGUMENT', 'snapshot index and term must be integers >= 0')
+  if (!(s.data instanceof Uint8Array)) throw new StorageError('BAD_ARGUMENT', 'snapshot data must be a Uint8Array')
+  if (s.data.length > SNAPSHOT_MAX_BYTES) throw new StorageError('BAD_ARGUMENT', `snapshot of ${s.data.length} bytes exceeds ${SNAPSHOT_MAX_BYTES}`)
+}
+
+function fileName(index: number, term: number): string {
+  return `${index.toString(16).padStart(16, '0')}-${term.toString(16).padStart(16, '0')}.snap`
+}
+
+function header(s: Snapshot): Buffer {
+  const h = Buffer.alloc(HEADER_BYTES)
+  MAGIC.copy(h, 0)
+  h.writeBigUInt64LE(BigInt(s.index), 8)
+  h.writeBigUInt64LE(BigInt(s.term), 16)
+  h.writeBigUInt64LE(BigInt(s.data.length), 24)
+  h.writeUInt32LE(crc32(s.data, crc32(h.subarray(0, 32))), 32)
+  return h
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest'
+import { DropOldestQueue } from './bounded-queue.js'
+
+describe('DropOldestQueue', () => {
+  it('is first in, first out below capacity', () => {
+    const q = new DropOldestQueue<number>(100)
+    for (let i = 0; i < 50; i++) expect(q.push(i)).toBeUndefined()
+    const out: number[] = []
+    for (let v = q.shift(); v !== undefined; v = q.shift()) out.push(v)
+    expect(out).toEqual(Array.from({ length: 50 }, (_, i) => i))
+  })
+
+  it('when full, evicts and returns the oldest item, keeping the newest', () => {
+    const q = new DropOldestQueue<number>(3)
+    const evicted = [1, 2, 3, 4, 5].map((n) => q.push(n))
+    expect(evicted).toEqual([undefined, undefined, undefined, 1, 2])
+    expect(q.length).toBe(3)
+    expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([3, 4, 5, undefined])
+  })
+
+  it('keeps order across wrap-around and growth', () => {
+    const q = new DropOldestQueue<number>(1000)
+    let next = 0
+    let expected = 0
+    for (let round = 0; round < 200; round++) {
+      for (let i = 0; i < 7; i++) q.push(next++)
+      for (let i = 0; i < 5; i++) expect(q.shift()).toBe(expected++)
+    }
+    expect(q.length).toBe(400)
+    expect(q.peek()).toBe(expected)
+  })
+
+  it('refuses a non-positive capacity', () => {
+    expect(() => new DropOldestQueue(0)).toThrow(RangeError)
+  })
+})

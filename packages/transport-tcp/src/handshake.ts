@@ -1,0 +1,60 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { TransportMessage } from './message.js'
+
+/*
+ * The handshake. The connecting side speaks first with a Hello; the listener answers Welcome
+ * or Refused (and then closes). Nothing else may come before the Hello.
+ */
+
+export type Role = 'peer' | 'client'
+
+export interface Hello {
+  readonly type: 'hello'
+  readonly clusterId: string
+  readonly token: string
+  readonly role: Role
+  /** Required for peers (it names the sender of every later message); optional for clients. */
+  readonly nodeId?: string
+}
+
+export interface Welcome {
+  readonly type: 'welcome'
+  readonly nodeId: string
+}
+
+export interface Refused {
+  readonly type: 'refused'
+  readonly reason: string
+}
+
+/** A Hello, or the reason the message is not an acceptable one. */
+export function parseHello(msg: TransportMessage): Hello | { readonly invalid: string } {
+  if (msg.type !== 'hello') return { invalid: `expected hello, got ${JSON.stringify(msg.type)}` }
+  const { clusterId, token, role, nodeId } = msg
+  if (typeof clusterId !== 'string') return { invalid: 'hello without a string clusterId' }
+  if (typeof token !== 'string') return { invalid: 'hello without a string token' }
+  if (role !== 'peer' && role !== 'client') return { invalid: 'hello with a role other than peer or client' }
+  if (nodeId !== undefined && typeof nodeId !== 'string') return { invalid: 'hello with a non-string nodeId' }
+  if (role === 'peer' && (nodeId === undefined || nodeId === '')) return { invalid: 'peer hello without a nodeId' }
+  return nodeId === undefined ? { type: 'hello', clusterId, token, role } : { type: 'hello', clusterId, token, role, nodeId }
+}
+
+/** Null when the Hello belongs to this cluster and carries its token; else why not. */
+export function checkCredentials(hello: Hello, clusterId: string, token: string): string | null {
+  if (hello.clusterId !== clusterId) return `wrong cluster id ${JSON.stringify(hello.clusterId)}`
+  if (!sameSecret(hello.token, token)) return 'wrong token'
+  return null
+}
+
+/** Constant-time comparison (hashing first makes the lengths equal). */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
+  return timingSafeEqual(digest(a), digest(b))
+}
+
+/** The listener's answer, or the reason it is not one. */
+export function parseAnswer(msg: TransportMessage): Welcome | Refused | { readonly invalid: string } {
+  if (msg.type === 'welcome' && typeof msg.nodeId === 'string') return { type: 'welcome', nodeId: msg.nodeId }
+  if (msg.type === 'refused' && typeof msg.reason === 'string') return { type: 'refused', reason: msg.reason }
+  return { invalid: `expected welcome or refused, got ${JSON.stringify(msg.type)}` }
+}
