@@ -1,0 +1,74 @@
+import { sortByCall } from './describe.js'
+import { buildEvents } from './events.js'
+import { explainDeadEnd } from './explain.js'
+import { projectOnKeys } from './hints.js'
+import { defaultTimeBudgetMs } from './limits.js'
+import { KvModel } from './model.js'
+import { partitionByKey, type Partition } from './partition.js'
+import { LinearizationSearch, type SearchClock, type SearchOutcome } from './search.js'
+import type { CheckOptions, CheckResult, KvOperation } from './types.js'
+import { validateHistory } from './validate.js'
+
+/**
+ * Whether a history of the key-value store is linearizable: whether its ops can be put in
+ * one order that respects real time (an op that returned before another was called comes
+ * first) and in which every recorded answer is what a single map would have given.
+ *
+ * Never answers 'ok' unless it is sure: out of time, the answer is 'unknown'.
+ * Throws HistoryError when the history is malformed (see validateHistory).
+ */
+export function checkLinearizability(history: readonly KvOperation[], options: CheckOptions = {}): CheckResult {
+  validateHistory(history)
+  const now = options.now ?? (() => performance.now())
+  const budgetMs = options.timeBudgetMs ?? defaultTimeBudgetMs
+  const clock: SearchClock = { now, deadline: now() + budgetMs }
+  const partitions = partitionByKey(history)
+  for (let i = 0; i < partitions.length; i++) {
+    const partition = partitions[i]!
+    if (now() > clock.deadline) return outOfTime(budgetMs, i, partitions.length)
+    const outcome = checkPartition(partition, clock)
+    switch (outcome.type) {
+      case 'linearizable':
+        continue
+      case 'outOfTime':
+        return outOfTime(budgetMs, i, partitions.length)
+      case 'illegal':
+        return { result: 'illegal', key: outcome.key, ops: sortByCall(outcome.ops), explanation: outcome.explanation }
+      default:
+        return outcome satisfies never
+    }
+  }
+  return { result: 'ok' }
+}
+
+type PartitionOutcome =
+  | Exclude<SearchOutcome, { type: 'illegal' }>
+  | { type: 'illegal'; key: string; ops: readonly KvOperation[]; explanation: string }
+
+function checkPartition(partition: Partition, clock: SearchClock): PartitionOutcome {
+  // Writes alone always linearize (in any real-time order): only answers can contradict.
+  if (!partition.ops.some(hasConstrainingAnswer)) return { type: 'linearizable' }
+  const model = new KvModel(partition)
+  let hints: readonly Int32Array[] | null = null
+  if (partition.keys.length > 1) {
+    const projected = projectOnKeys(partition, model, clock)
+    if (projected.type !== 'hints') return projected
+    hints = projected.positions
+  }
+  const search = new LinearizationSearch(model, buildEvents(partition.ops), partition.ops.length, clock, hints)
+  const outcome = search.run()
+  if (outcome.type !== 'illegal') return outcome
+  const explanation = explainDeadEnd(partition, model, outcome.deadEnd)
+  return { type: 'illegal', key: partition.keys[0]!, ops: partition.ops, explanation }
+}
+
+function hasConstrainingAnswer(op: KvOperation): boolean {
+  return op.output.type === 'value' || op.output.type === 'deleted'
+}
+
+function outOfTime(budgetMs: number, partition: number, partitions: number): CheckResult {
+  return {
+    result: 'unknown',
+    reason: `the ${budgetMs} ms budget ran out checking partition ${partition + 1} of ${partitions} (the earlier ones are linearizable)`,
+  }
+}

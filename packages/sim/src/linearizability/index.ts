@@ -1,0 +1,5 @@
+export type { CheckOptions, CheckResult, KvInput, KvOperation, KvOutput } from './types.js'
+export { checkLinearizability } from './check.js'
+export { describeHistory, describeOperation } from './describe.js'
+export { HistoryRecorder } from './recorder.js'
+export { HistoryError } from './validate.js'
