@@ -95,13 +95,13 @@ export class KvClient {
   }
 
   /** A replica's view of its group: `endpoint` ("host:port"), or any replica (the leader first). */
-  async status(endpoint?: string, options: CallOptions = {}): Promise<ReplicaStatus> {
+  async status(endpoint?: string, options: CallOptions & { digest?: boolean } = {}): Promise<ReplicaStatus> {
     const only: Endpoint | undefined = endpoint === undefined ? undefined : endpointArgument(endpoint)
     const group = (only === undefined ? null : this.#router.groupWith(only)) ?? this.#router.groups[0]!
     const plan: CallPlan<ReplicaStatus> = {
       what: 'status',
       group,
-      message: () => ({ type: 'status' }),
+      message: () => ({ type: 'status', digest: options.digest === true }),
       interpret: (raw, from) => {
         const status = parseReplicaStatus(raw, from)
         return 'invalid' in status ? { kind: 'invalid', reason: status.invalid } : { kind: 'done', value: status }

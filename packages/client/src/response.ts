@@ -19,6 +19,8 @@ export interface ReplicaStatus {
   readonly commitIndex: number
   readonly appliedIndex: number
   readonly lastIndex: number
+  /** When asked for: a digest of the replica's data, equal on replicas at one applied index. */
+  readonly digest?: string
 }
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
@@ -99,5 +101,6 @@ export function parseReplicaStatus(raw: unknown, from: string): Parsed<ReplicaSt
     commitIndex: commitIndex as number,
     appliedIndex: appliedIndex as number,
     lastIndex: lastIndex as number,
+    ...(typeof raw.digest === 'string' ? { digest: raw.digest } : {}),
   }
 }

@@ -29,6 +29,8 @@ export interface ClientRequest {
 /** A status query (for `kv status`): answered by any replica without consensus. */
 export interface StatusRequest {
   readonly type: 'status'
+  /** Also compute a digest of the replica's whole state (costs a pass over it). */
+  readonly digest?: boolean
 }
 
 export type AnyClientRequest = ClientRequest | StatusRequest
@@ -60,4 +62,6 @@ export interface ReplicaStatus {
   readonly commitIndex: number
   readonly appliedIndex: number
   readonly lastIndex: number
+  /** With `StatusRequest.digest`: a digest of the user-visible data, equal on replicas at one applied index. */
+  readonly digest?: string
 }

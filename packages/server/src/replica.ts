@@ -86,7 +86,7 @@ export class Replica {
 
   /** A client request that passed the gateway (`parseClientRequest`). */
   request(req: AnyClientRequest, reply: Reply): void {
-    if (req.type === 'status') return reply(this.replicaStatus())
+    if (req.type === 'status') return reply(this.replicaStatus(req.digest === true))
     if (req.op.op === 'get' && req.op.stale === true) {
       return reply({ type: 'result', result: { type: 'value', value: this.stateMachine.get(req.op.key) } })
     }
@@ -167,10 +167,8 @@ export class Replica {
   private onPersisted(ready: Ready): void {
     for (const m of ready.messagesAfterPersist) this.env.send(m)
     if (ready.snapshot !== null) this.installSnapshot(ready.snapshot)
-    if (ready.committed.length > 0) {
-      for (const entry of ready.committed) this.apply(entry)
-      this.env.onApplied?.(this.stateMachine)
-    }
+    for (const entry of ready.committed) this.apply(entry)
+    if (ready.snapshot !== null || ready.committed.length > 0) this.env.onApplied?.(this.stateMachine)
     for (const rs of ready.readStates) this.onReadState(rs)
     this.serveConfirmedReads()
     this.core.advance(ready)
@@ -281,9 +279,10 @@ export class Replica {
     for (const g of gets) this.answer(g.reply, response)
   }
 
-  replicaStatus(): ReplicaStatus {
+  replicaStatus(withDigest = false): ReplicaStatus {
     const s = this.core.status()
     return {
+      ...(withDigest ? { digest: this.stateMachine.digest() } : {}),
       type: 'status',
       replicaId: s.id,
       role: s.role,

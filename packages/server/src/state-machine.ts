@@ -12,6 +12,8 @@ const OK: OpResult = { type: 'ok' }
 export interface StateChanges {
   readonly keys: ReadonlySet<string>
   readonly sessions: ReadonlySet<string>
+  /** The whole state was replaced from a snapshot: a mirror must replace everything. */
+  readonly restored: boolean
 }
 
 interface SnapshotImage {
@@ -30,6 +32,7 @@ export class KvStateMachine {
   private sessions = new Map<string, Session>()
   private dirtyKeys = new Set<string>()
   private dirtySessions = new Set<string>()
+  private restored = false
   appliedIndex = 0
   appliedTerm = 0
 
@@ -145,10 +148,16 @@ export class KvStateMachine {
   }
 
   drainChanges(): StateChanges {
-    const changes = { keys: this.dirtyKeys, sessions: this.dirtySessions }
+    const changes = { keys: this.dirtyKeys, sessions: this.dirtySessions, restored: this.restored }
     this.dirtyKeys = new Set()
     this.dirtySessions = new Set()
+    this.restored = false
     return changes
+  }
+
+  /** Every session in its encoded form (for a mirror replacing its whole state). */
+  *encodedSessions(): IterableIterator<[string, Uint8Array]> {
+    for (const id of this.sessions.keys()) yield [id, this.encodeSession(id)!]
   }
 
   /** The session's encoded form for a durable mirror (null when it no longer exists). */
@@ -185,8 +194,9 @@ export class KvStateMachine {
     this.appliedIndex = image.appliedIndex
     this.appliedTerm = image.appliedTerm
     if (this.options.trackChanges === true) {
-      for (const k of this.data.keys()) this.dirtyKeys.add(k)
-      for (const id of this.sessions.keys()) this.dirtySessions.add(id)
+      this.restored = true
+      this.dirtyKeys.clear()
+      this.dirtySessions.clear()
     }
   }
 

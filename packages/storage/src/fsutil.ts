@@ -28,7 +28,7 @@ export async function writeAllAt(handle: fsp.FileHandle, buffers: readonly Uint8
   let pending = buffers.filter((b) => b.length > 0)
   let at = position
   while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending as Uint8Array[], at)
+    const { bytesWritten } = await handle.writev(pending, at)
     at += bytesWritten
     pending = dropBytes(pending, bytesWritten)
   }

@@ -75,7 +75,7 @@ export class StateStore {
     const found = meta.get(K_CLUSTER)
     if (found !== undefined && found !== options.clusterId) {
       await root.close()
-      throw new WrongClusterError(options.clusterId, String(found))
+      throw new WrongClusterError(options.clusterId, typeof found === 'string' ? found : JSON.stringify(found))
     }
     if (found === undefined) {
       await root.transaction(() => {
@@ -270,6 +270,6 @@ function asIndex(v: unknown): number {
 }
 
 function asNames(v: unknown): string[] {
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v
   throw new StorageError('STATE_CORRUPT', 'state store meta holds a bad table list')
 }

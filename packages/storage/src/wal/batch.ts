@@ -44,7 +44,7 @@ function checkBatch(batch: WalBatch): void {
   const { hardState, truncateFrom, entries = [], snapshotMeta } = batch
   if (hardState != null && (!isUint(hardState.term) || !isUint(hardState.commit))) bad('hardState: term and commit must be integers >= 0')
   if (hardState != null && hardState.vote !== null && typeof hardState.vote !== 'string') bad('hardState.vote must be a string or null')
-  if (truncateFrom != null && !isIndex(truncateFrom)) bad(`truncateFrom must be an integer >= 1, got ${truncateFrom}`)
+  if (truncateFrom != null && !isIndex(truncateFrom)) bad(`truncateFrom must be an integer >= 1, got ${String(truncateFrom)}`)
   if (snapshotMeta != null && (!isUint(snapshotMeta.index) || !isUint(snapshotMeta.term))) bad('snapshotMeta: index and term must be integers >= 0')
   let prev = 0
   for (const e of entries) {

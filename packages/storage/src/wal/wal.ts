@@ -66,7 +66,7 @@ export class Wal {
   /** Bytes at the start of the current segment that only repeat live state (no reason to roll). */
   private headerEnd = 0
   /** The next segment, zero-filled in the background; resolves to the error if that failed. */
-  private prepared: Promise<unknown>
+  private prepared: Promise<Error | null>
 
   private constructor(
     private readonly dir: string,
@@ -201,7 +201,10 @@ export class Wal {
       const head = this.queue[0]!
       if (head.kind === 'control') {
         this.queue.shift()
-        await head.run().then(head.resolve, head.reject)
+        await head.run().then(
+          (v) => head.resolve(v),
+          (e: unknown) => head.reject(e),
+        )
         continue
       }
       const group = this.takeWriteGroup()
@@ -280,10 +283,10 @@ export class Wal {
     return header
   }
 
-  private prepareNext(): Promise<unknown> {
+  private prepareNext(): Promise<Error | null> {
     return prepareSegment(this.dir, this.maxSegmentBytes).then(
       () => null,
-      (e: unknown) => e,
+      (e: unknown) => (e instanceof Error ? e : new Error('preallocating the next WAL segment failed', { cause: e })),
     )
   }
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The `kv` command: one binary for running replicas and talking to them.
+ *   kv config generate -f 1 -o cluster.json      a cluster description
+ *   kv node --config cluster.json --id g1-r1     one replica, in the foreground
+ *   kv cluster up                                a whole local cluster as child processes
+ *   kv --config cluster.json put|get|delete|append|batch-put|status ...
+ */
+import { Command } from 'commander'
+import { intArg, protocolArg } from './args.js'
+import { writeFileSync } from 'node:fs'
+import { addClientCommands, UsageError } from './client-commands.js'
+import { addClusterCommands } from './cluster.js'
+import { ConfigError, generateConfig } from './config.js'
+import { addNodeCommand } from './node-command.js'
+
+const program = new Command('kv')
+  .description('kv: a sharded, replicated, fault-tolerant key-value store')
+  .option('--config <file>', 'the cluster description (cluster.json)')
+  .option('--json', 'machine-readable output')
+  .option('--timeout <ms>', 'per-call timeout for client commands', intArg(1, 3_600_000))
+  .showHelpAfterError()
+
+program
+  .command('config')
+  .description('cluster descriptions')
+  .command('generate')
+  .description('write a cluster description: every replica id, host and port')
+  .option('-f, --faults <f>', 'faults tolerated per group (2f+1 replicas)', intArg(0, 4), 1)
+  .option('--groups <g>', 'number of shard groups', intArg(1, 64), 1)
+  .option('--protocol <p>', 'raft or paxos', protocolArg, 'raft')
+  .option('--base-port <port>', 'first port; the rest follow', intArg(1, 65535), 7001)
+  .option('--host <host>', 'the address every replica listens on', '127.0.0.1')
+  .requiredOption('-o, --out <file>', 'where to write it')
+  .action((o: { faults: number; groups: number; protocol: 'raft' | 'paxos'; basePort: number; host: string; out: string }) => {
+    const config = generateConfig({ f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: o.host })
+    writeFileSync(o.out, JSON.stringify(config, null, 2) + '\n')
+    const n = config.groups.reduce((s, g) => s + g.replicas.length, 0)
+    console.log(`wrote ${o.out}: ${config.groups.length} group(s), ${n} replicas, ${o.protocol}`)
+  })
+
+addNodeCommand(program)
+addClusterCommands(program)
+addClientCommands(program)
+
+program.parseAsync().catch((e: unknown) => {
+  if (e instanceof ConfigError || e instanceof UsageError || isCodedError(e)) {
+    console.error(`kv: ${e.message}`)
+    process.exit(2)
+  }
+  console.error(e)
+  process.exit(1)
+})
+
+/** Typed errors of our packages (WRONG_CLUSTER, PORT_IN_USE...) carry an upper-case code and a clear message. */
+function isCodedError(e: unknown): e is Error {
+  const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined
+  return typeof code === 'string' && /^[A-Z_]+$/.test(code)
+}

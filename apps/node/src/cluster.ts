@@ -1,0 +1,178 @@
+import { createClient } from '@kv/client'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { generateConfig, loadConfig, type ClusterConfig } from './config.js'
+import { intArg, protocolArg } from './args.js'
+import { collectStatus, formatTable } from './status.js'
+
+interface UpFlags {
+  faults: number
+  groups: number
+  protocol: 'raft' | 'paxos'
+  basePort: number
+  dir: string
+  fresh?: boolean
+  dropRate?: string
+  dropKinds?: string
+  clients: number
+  clientTimeout: number
+  duration?: number
+}
+
+const stateFile = (dir: string) => path.join(dir, 'cluster-state.json')
+const controlDir = (dir: string) => path.join(dir, 'control')
+
+/** `kv cluster up | kill | restart`: a local cluster as child processes, steerable from another terminal. */
+export function addClusterCommands(program: Command): void {
+  const cluster = program.command('cluster').description('a whole local cluster as child processes')
+  cluster
+    .command('up')
+    .description('start every replica of the cluster (Ctrl-C stops it and prints each replica\'s applied index and digest)')
+    .option('-f, --faults <f>', 'faults tolerated per group (2f+1 replicas)', intArg(0, 4), 1)
+    .option('--groups <g>', 'shard groups', intArg(1, 64), 1)
+    .option('--protocol <p>', 'raft or paxos', protocolArg, 'raft')
+    .option('--base-port <port>', 'first port', intArg(1, 65535), 7001)
+    .option('--dir <dir>', 'data folder (cluster.json, one folder and log per replica)', '.kv-data')
+    .option('--fresh', 'delete the data folder first')
+    .option('--drop-rate <rate>', 'passed to every replica: low, medium, high or a probability')
+    .option('--drop-kinds <kinds>', 'passed to every replica')
+    .option('--clients <n>', 'load clients to run against the cluster', intArg(0, 1024), 0)
+    .option('--client-timeout <s>', 'each load client\'s per-call timeout, seconds', intArg(1, 3600), 5)
+    .option('--duration <s>', 'stop by itself after this many seconds', intArg(1, 86_400))
+    .action((o: UpFlags) => clusterUp(o))
+  cluster
+    .command('kill <id>')
+    .description('SIGKILL one replica of the running local cluster')
+    .option('--dir <dir>', 'data folder of the running cluster', '.kv-data')
+    .action((id: string, o: { dir: string }) => {
+      const pid = readState(o.dir).nodes[id]
+      if (pid === undefined) throw new Error(`no replica ${id} in ${stateFile(o.dir)}`)
+      process.kill(pid, 'SIGKILL')
+      console.log(`killed ${id} (pid ${pid})`)
+    })
+  cluster
+    .command('restart <id>')
+    .description('restart one replica of the running local cluster')
+    .option('--dir <dir>', 'data folder of the running cluster', '.kv-data')
+    .action((id: string, o: { dir: string }) => {
+      if (readState(o.dir).nodes[id] === undefined) throw new Error(`no replica ${id} in ${stateFile(o.dir)}`)
+      mkdirSync(controlDir(o.dir), { recursive: true })
+      writeFileSync(path.join(controlDir(o.dir), `restart-${id}`), '')
+      console.log(`asked the cluster to restart ${id}`)
+    })
+}
+
+function readState(dir: string): { up: number; nodes: Record<string, number> } {
+  if (!existsSync(stateFile(dir))) throw new Error(`no local cluster running from ${dir} (start one with kv cluster up)`)
+  return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { up: number; nodes: Record<string, number> }
+}
+
+async function clusterUp(o: UpFlags): Promise<void> {
+  if (o.fresh === true) rmSync(o.dir, { recursive: true, force: true })
+  mkdirSync(o.dir, { recursive: true })
+  const configPath = path.join(o.dir, 'cluster.json')
+  if (!existsSync(configPath)) {
+    const c = generateConfig({ f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: '127.0.0.1' })
+    writeFileSync(configPath, JSON.stringify(c, null, 2) + '\n')
+  }
+  const config = loadConfig(configPath)
+  const children = new Map<string, ChildProcess>()
+  const pids: Record<string, number> = {}
+  const start = (id: string) => {
+    const child = spawnReplica(o, configPath, id)
+    children.set(id, child)
+    pids[id] = child.pid ?? -1
+    writeFileSync(stateFile(o.dir), JSON.stringify({ up: process.pid, nodes: pids }))
+    child.on('exit', (code, signal) => {
+      if (children.get(id) === child) console.log(`${id} exited (${signal ?? `code ${code}`})`)
+    })
+  }
+  for (const g of config.groups) for (const r of g.replicas) start(r.id)
+  console.log(`cluster up: ${children.size} replicas (${config.groups.map((g) => `${g.id}: ${g.protocol}`).join(', ')}), data in ${o.dir}`)
+  console.log(`try: pnpm kv --config ${configPath} put hello world && pnpm kv --config ${configPath} get hello`)
+  const load = o.clients > 0 ? startLoad(config, o.clients, o.clientTimeout * 1000) : null
+  let stopping = false
+  const leaders = new Map<string, string>()
+  const watch = setInterval(() => {
+    if (stopping) return
+    for (const id of takeRestartRequests(o.dir)) {
+      children.get(id)?.kill('SIGKILL')
+      start(id)
+      console.log(`${id} restarted`)
+    }
+    void collectStatus(config, false, 800).then((rows) => {
+      for (const r of rows.filter((x) => x.role === 'leader')) {
+        const now = `${r.replica} (term ${r.term})`
+        if (leaders.get(r.group) !== now) console.log(`${r.group}: leader ${now}`)
+        leaders.set(r.group, now)
+      }
+      if (load !== null) console.log(`load: ${load.ok} ok, ${load.failed} failed`)
+    })
+  }, 1000)
+  const stop = async () => {
+    if (stopping) return
+    stopping = true
+    clearInterval(watch)
+    if (load !== null) await load.stop()
+    const rows = await collectStatus(config, true, 2000)
+    console.log(formatTable(rows, true))
+    const digests = new Set(rows.filter((r) => r.digest !== null).map((r) => `${r.group}:${r.appliedIndex}:${r.digest}`))
+    console.log(digests.size <= config.groups.length ? 'replicas agree' : 'replicas differ (some may still be catching up)')
+    for (const c of children.values()) c.kill('SIGTERM')
+    rmSync(stateFile(o.dir), { force: true })
+    setTimeout(() => process.exit(0), 1500).unref()
+  }
+  process.once('SIGINT', () => void stop())
+  process.once('SIGTERM', () => void stop())
+  if (o.duration !== undefined) setTimeout(() => void stop(), o.duration * 1000)
+}
+
+function spawnReplica(o: UpFlags, configPath: string, id: string): ChildProcess {
+  const log = openSync(path.join(o.dir, `${id}.log`), 'a')
+  const args = [...process.execArgv, process.argv[1]!, '--config', configPath, 'node', '--id', id, '--data', path.join(o.dir, id)]
+  if (o.dropRate !== undefined) args.push('--drop-rate', o.dropRate)
+  if (o.dropKinds !== undefined) args.push('--drop-kinds', o.dropKinds)
+  return spawn(process.execPath, args, { stdio: ['ignore', log, log] })
+}
+
+function takeRestartRequests(dir: string): string[] {
+  const d = controlDir(dir)
+  if (!existsSync(d)) return []
+  const ids: string[] = []
+  for (const f of readdirSync(d)) {
+    if (!f.startsWith('restart-')) continue
+    unlinkSync(path.join(d, f))
+    ids.push(f.slice('restart-'.length))
+  }
+  return ids
+}
+
+/** N clients writing and reading random keys until stopped. */
+function startLoad(config: ClusterConfig, n: number, timeoutMs: number) {
+  const state = { ok: 0, failed: 0, running: true }
+  const loops = Array.from({ length: n }, async (_, i) => {
+    const client = createClient({ config, timeoutMs })
+    let k = 0
+    while (state.running) {
+      const key = `load-${i}-${k++ % 100}`
+      try {
+        await client.put(key, `v${k}`)
+        await client.get(key)
+        state.ok += 2
+      } catch {
+        state.failed++
+      }
+    }
+    await client.close()
+  })
+  return {
+    get ok() { return state.ok },
+    get failed() { return state.failed },
+    async stop() {
+      state.running = false
+      await Promise.all(loops)
+    },
+  }
+}

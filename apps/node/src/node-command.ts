@@ -1,0 +1,80 @@
+import { parseDropRate, type FaultConfig } from '@kv/transport-tcp'
+import { InvalidArgumentError, type Command } from 'commander'
+import path from 'node:path'
+import { pino } from 'pino'
+import { loadConfig } from './config.js'
+import { parseDropKinds } from './message-kinds.js'
+import { startNode } from './runtime.js'
+
+interface NodeFlags {
+  id: string
+  data?: string
+  dropRate?: number
+  dropKinds?: string[]
+  delayMs?: number
+  skipSlots?: number[]
+  logLevel: string
+}
+
+function dropRateArg(v: string): number {
+  try {
+    return parseDropRate(v)
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message)
+  }
+}
+
+function kindsArg(v: string): string[] {
+  try {
+    return parseDropKinds(v)
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message)
+  }
+}
+
+function slotsArg(v: string): number[] {
+  const slots = v.split(',').map(Number)
+  if (slots.some((s) => !Number.isInteger(s) || s < 1)) throw new InvalidArgumentError('expected slot numbers ≥ 1, e.g. 3,5')
+  return slots
+}
+
+const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function addNodeCommand(program: Command): void {
+  program
+    .command('node')
+    .description('run one replica in the foreground')
+    .requiredOption('--id <id>', 'this replica\'s id in the config')
+    .option('--data <dir>', 'data folder (default .kv-data/<id>)')
+    .option('--drop-rate <rate>', 'drop outgoing messages: low (1%), medium (10%), high (30%) or a probability', dropRateArg)
+    .option('--drop-kinds <kinds>', 'only drop these kinds: append,vote,client-request,client-reply', kindsArg)
+    .option('--delay-ms <ms>', 'delay every outgoing message', (v) => {
+      const n = Number(v)
+      if (!(n >= 0 && n <= 10_000)) throw new InvalidArgumentError('expected 0..10000')
+      return n
+    })
+    .option('--skip-slots <slots>', 'Paxos test option: leave these slots empty while leading', slotsArg)
+    .option('--log-level <level>', `one of ${levels.join(', ')}`, (v) => {
+      if (!levels.includes(v)) throw new InvalidArgumentError(`expected one of ${levels.join(', ')}`)
+      return v
+    }, 'info')
+    .action(async (o: NodeFlags, cmd: Command) => {
+      const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
+      if (configPath === undefined) throw new InvalidArgumentError('--config <cluster.json> is required')
+      const config = loadConfig(configPath)
+      const logger = pino({ level: o.logLevel, base: { node: o.id } })
+      const faults: FaultConfig = { dropRate: o.dropRate ?? 0, dropKinds: o.dropKinds ?? null, delayMs: o.delayMs ?? 0 }
+      const node = await startNode({
+        config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
+      })
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down')
+        node.close().then(() => process.exit(0), (e: unknown) => {
+          logger.error({ err: e }, 'shutdown failed')
+          process.exit(1)
+        })
+      }
+      process.once('SIGINT', () => stop('SIGINT'))
+      process.once('SIGTERM', () => stop('SIGTERM'))
+    })
+}

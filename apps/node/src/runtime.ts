@@ -1,0 +1,190 @@
+import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
+import { createPaxos } from '@kv/paxos'
+import { parseClientRequest } from '@kv/protocol'
+import { createRaft } from '@kv/raft'
+import { KvStateMachine, Replica, defaultReplicaLimits, type ReplicaEnv } from '@kv/server'
+import { DurableReplicaStorage, type StateOp } from '@kv/storage'
+import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
+import type { Logger } from 'pino'
+import { findReplica, type ClusterConfig } from './config.js'
+import { classifyMessage } from './message-kinds.js'
+
+const factories: Readonly<Record<'raft' | 'paxos', CoreFactory>> = { raft: createRaft, paxos: createPaxos }
+
+export interface NodeOptions {
+  config: ClusterConfig
+  id: string
+  dataDir: string
+  faults: FaultConfig
+  skipSlots: number[]
+  logger: Logger
+}
+
+export interface RunningNode {
+  readonly replica: Replica
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** Tables of the state store (LMDB). */
+const KV = 'kv'
+const SESSIONS = 'sessions'
+const META = 'meta'
+const encoder = new TextEncoder()
+
+/**
+ * Starts one replica: the same `Replica` as the simulator, with the write-ahead log, LMDB,
+ * TCP and the wall clock as its environment.
+ */
+export async function startNode(o: NodeOptions): Promise<RunningNode> {
+  const { group, replica: me } = findReplica(o.config, o.id)
+  const log = o.logger
+  const opened = await DurableReplicaStorage.open(o.dataDir, { clusterId: o.config.clusterId })
+  const storage = opened.storage
+  if (opened.recovery !== null) log.warn({ recovery: opened.recovery }, 'cut a torn tail off the write-ahead log')
+  const stateMachine = loadStateMachine(storage, opened.appliedIndex)
+  log.info({ appliedIndex: opened.appliedIndex, keys: stateMachine.size, logEntries: opened.persisted.entries.length }, 'storage opened')
+
+  const fatal = (what: string) => (e: unknown) => {
+    // A failed disk write leaves no safe way on: stop loudly rather than acknowledge anything.
+    log.fatal({ err: e }, `${what} failed; stopping`)
+    process.exit(70)
+  }
+  const peers = Object.fromEntries(group.replicas.filter((r) => r.id !== o.id).map((r) => [r.id, { host: r.host, port: r.port }]))
+  const peerTransport = new PeerTransport({
+    nodeId: o.id, clusterId: o.config.clusterId, token: o.config.token, peers, logger: log, faults: o.faults, classify: classifyMessage,
+  })
+  let lastHard: HardState | null = opened.persisted.hardState
+  const env: ReplicaEnv = {
+    now: () => Date.now(),
+    send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
+    persist: (ready, done) => {
+      if (!needsSync(ready, lastHard)) return done()
+      if (ready.hardState !== null) lastHard = ready.hardState
+      storage.persistReady(ready).then(done, fatal('write-ahead log write'))
+    },
+    saveSnapshot: (snapshot, done) => {
+      storage.saveSnapshot(snapshot).then(() => done(), fatal('snapshot save'))
+    },
+    onApplied: (sm) => mirror(storage, sm).catch(fatal('state store write')),
+  }
+  const replica = new Replica({
+    coreFactory: factories[group.protocol],
+    coreConfig: {
+      id: o.id,
+      members: group.replicas.map((r) => r.id),
+      electionTimeoutTicks: o.config.electionTimeoutTicks,
+      heartbeatTicks: o.config.heartbeatTicks,
+      random: Math.random,
+      maxEntriesPerMessage: 256,
+      maxInflightMessages: 8,
+      persisted: opened.persisted,
+      options: o.skipSlots.length > 0 ? { skipSlots: o.skipSlots } : {},
+    },
+    env,
+    stateMachine,
+  })
+
+  let flushScheduled = false
+  const flushSoon = () => {
+    if (flushScheduled) return
+    flushScheduled = true
+    setImmediate(() => {
+      flushScheduled = false
+      replica.flush()
+    })
+  }
+  const server = await TransportServer.listen({
+    host: me.host, port: me.port, clusterId: o.config.clusterId, token: o.config.token, nodeId: o.id, logger: log,
+    faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
+    onPeerMessage: (from, msg) => {
+      const m = msg as unknown as PeerMessage
+      if (m.from !== from || m.to !== o.id) return log.warn({ from, type: msg.type }, 'peer message with wrong addresses dropped')
+      replica.step(m)
+      flushSoon()
+    },
+    onClientRequest: (msg, reply, conn) => {
+      const parsed = parseClientRequest(msg)
+      if (!parsed.ok) {
+        log.warn({ remote: conn.remoteAddress, reason: parsed.reason }, 'bad client request')
+        return reply({ type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
+      }
+      replica.request(parsed.request, (resp) => reply(resp as unknown as Parameters<typeof reply>[0]))
+      flushSoon()
+    },
+  })
+  const logRoles = roleLogger(replica, log)
+  const ticker = setInterval(() => {
+    replica.tick()
+    flushSoon()
+    logRoles()
+  }, o.config.tickMs)
+  log.info({ id: o.id, group: group.id, protocol: group.protocol, port: me.port }, 'replica serving')
+  return {
+    replica,
+    port: me.port,
+    async close() {
+      clearInterval(ticker)
+      await server.close()
+      peerTransport.close()
+      await storage.close()
+    },
+  }
+}
+
+/** Only entries, a snapshot, a truncation or a new term/vote need a sync; the commit index can be learned again. */
+function needsSync(ready: Ready, last: HardState | null): boolean {
+  const hs = ready.hardState
+  const termOrVote = hs !== null && (last === null || hs.term !== last.term || hs.vote !== last.vote)
+  return ready.entries.length > 0 || ready.snapshot !== null || ready.truncateFrom !== null || termOrVote
+}
+
+function loadStateMachine(storage: DurableReplicaStorage, appliedIndex: number): KvStateMachine {
+  const sm = new KvStateMachine({
+    sessionTtlMs: defaultReplicaLimits.sessionTtlMs,
+    maxResultsPerSession: defaultReplicaLimits.maxResultsPerSession,
+    trackChanges: true,
+  })
+  const view = storage.state.readSnapshot()
+  try {
+    for (const [k, v] of view.entries(KV)) sm.loadKey(k, v)
+    for (const [id, v] of view.entries(SESSIONS)) sm.loadSession(id, v)
+    const term = view.get(META, 'appliedTerm')
+    sm.appliedIndex = appliedIndex
+    sm.appliedTerm = term === undefined ? 0 : Number(new TextDecoder().decode(term))
+  } finally {
+    view.close()
+  }
+  return sm
+}
+
+/** Writes what the last applied batch changed to LMDB (off the sync path: one transaction, no fsync wait). */
+function mirror(storage: DurableReplicaStorage, sm: KvStateMachine): Promise<void> {
+  const changes = sm.drainChanges()
+  const term = encoder.encode(String(sm.appliedTerm))
+  if (changes.restored) {
+    return storage.state.replaceAll(sm.appliedIndex, {
+      [KV]: sm.entries(),
+      [SESSIONS]: sm.encodedSessions(),
+      [META]: [['appliedTerm', term]],
+    })
+  }
+  const ops: StateOp[] = []
+  for (const key of changes.keys) ops.push({ table: KV, key, value: sm.get(key) })
+  for (const id of changes.sessions) ops.push({ table: SESSIONS, key: id, value: sm.encodeSession(id) })
+  ops.push({ table: META, key: 'appliedTerm', value: term })
+  return storage.state.applyBatch(sm.appliedIndex, ops)
+}
+
+
+/** Logs each change of role, term or leader once. */
+function roleLogger(replica: Replica, log: Logger): () => void {
+  let last = ''
+  return () => {
+    const s = replica.core.status()
+    const now = `${s.role}/${s.term}/${s.leader ?? '-'}`
+    if (now === last) return
+    last = now
+    log.info({ role: s.role, term: s.term, leader: s.leader }, s.role === 'leader' ? 'leading the group' : 'role changed')
+  }
+}
