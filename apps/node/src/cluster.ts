@@ -69,7 +69,7 @@ function readState(dir: string): { up: number; nodes: Record<string, number> } {
   return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { up: number; nodes: Record<string, number> }
 }
 
-async function clusterUp(o: UpFlags): Promise<void> {
+function clusterUp(o: UpFlags): void {
   if (o.fresh === true) rmSync(o.dir, { recursive: true, force: true })
   mkdirSync(o.dir, { recursive: true })
   const configPath = path.join(o.dir, 'cluster.json')

@@ -66,7 +66,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     saveSnapshot: (snapshot, done) => {
       storage.saveSnapshot(snapshot).then(() => done(), fatal('snapshot save'))
     },
-    onApplied: (sm) => mirror(storage, sm).catch(fatal('state store write')),
+    onApplied: (sm) => void mirror(storage, sm).catch(fatal('state store write')),
   }
   const replica = new Replica({
     coreFactory: factories[group.protocol],
@@ -126,7 +126,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     async close() {
       clearInterval(ticker)
       await server.close()
-      peerTransport.close()
+      await peerTransport.close()
       await storage.close()
     },
   }

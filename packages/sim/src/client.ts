@@ -111,8 +111,10 @@ export class SimClient {
       case 'TIMEOUT':
         this.leader = (this.leader + 1) % this.servers.length
         break
-      default:
-        // BAD_REQUEST, SESSION_EXPIRED, WRONG_SHARD: a bug in the system under test here.
+      case 'BAD_REQUEST':
+      case 'SESSION_EXPIRED':
+      case 'WRONG_SHARD':
+        // None of these can happen to a well-behaved client of one group: a bug under test.
         this.unexpected.push(`${this.name} ${JSON.stringify(op.input)}: ${resp.code} ${resp.message}`)
         return this.giveUp(op)
     }

@@ -17,11 +17,13 @@ import type { KvModel, ModelState } from './model.js'
  *    those ops after R breaks neither real time nor the model. So the next op can be
  *    chosen among the candidates whose keys connect to R's keys through candidates.
  * 3. A read-only candidate (a get, a delete that found nothing) whose step is legal now
- *    can go first in any linearization from here: it was called before every pending op
- *    returns, it reads what it read, and it changes nothing for the ops it moves ahead
- *    of. It is then the only one tried. This needs an op that changes no state wherever
- *    it is legal; one that merely changes nothing here (a delete of an absent key whose
- *    answer is unknown) may be needed later, where it does.
+ *    and leaves the state as it is can go first in any linearization from here: it was
+ *    called before every pending op returns, it reads what it read, and it changes
+ *    nothing for the ops it moves ahead of. It is then the only one tried. This needs an
+ *    op that changes no state wherever it is legal; one that merely changes nothing here
+ *    (a delete of an absent key whose answer is unknown) may be needed later, where it
+ *    does. A get that fixes the order of pending appends changes the state: a later read
+ *    may need another order.
  *
  * And one ordering heuristic (see hints.ts): candidates that precede R in the
  * linearization found for a key they share with R go before R, in that order.
@@ -142,7 +144,7 @@ export class CandidateChooser {
   private preferLegalRead(state: ModelState, buffer: Int32Array, start: number, count: number): number {
     for (let i = 0; i < count; i++) {
       const op = buffer[start + i]!
-      if (this.model.isReadOnly(op) && this.model.step(op, state) !== null) {
+      if (this.model.isLegalRead(op, state)) {
         buffer[start] = op
         return 1
       }

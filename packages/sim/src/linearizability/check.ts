@@ -32,6 +32,8 @@ export function checkLinearizability(history: readonly KvOperation[], options: C
         continue
       case 'outOfTime':
         return outOfTime(budgetMs, i, partitions.length)
+      case 'inconclusive':
+        return { result: 'unknown', reason: `partition ${i + 1} of ${partitions.length}: ${outcome.reason}` }
       case 'illegal':
         return { result: 'illegal', key: outcome.key, ops: sortByCall(outcome.ops), explanation: outcome.explanation }
       default:

@@ -26,3 +26,8 @@ export function cellHash(key: number, value: number): number {
 export function configHash(linearizedHash: number, stateHash: number): number {
   return mix32(linearizedHash ^ Math.imul(stateHash, 0x165667b1))
 }
+
+/** The hash of an append pending (not yet observed) on its key, by the append's op index. */
+export function pendingHash(op: number): number {
+  return mix32(Math.imul(op + 1, 0x2545f491) ^ 0x5bd1e995)
+}

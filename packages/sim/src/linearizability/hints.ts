@@ -21,6 +21,7 @@ export type ProjectionOutcome =
   | { readonly type: 'hints'; readonly positions: readonly Int32Array[] }
   | { readonly type: 'illegal'; readonly key: string; readonly ops: readonly KvOperation[]; readonly explanation: string }
   | { readonly type: 'outOfTime' }
+  | { readonly type: 'inconclusive'; readonly reason: string }
 
 export function projectOnKeys(partition: Partition, model: KvModel, clock: SearchClock): ProjectionOutcome {
   const positions = partition.ops.map((_, op) => new Int32Array(model.keysOfOp[op]!.length).fill(-1))
@@ -34,7 +35,7 @@ export function projectOnKeys(partition: Partition, model: KvModel, clock: Searc
     const projectionModel = new KvModel(projection)
     const search = new LinearizationSearch(projectionModel, buildEvents(projection.ops), projection.ops.length, clock)
     const outcome = search.run()
-    if (outcome.type === 'outOfTime') return outcome
+    if (outcome.type === 'outOfTime' || outcome.type === 'inconclusive') return outcome
     if (outcome.type === 'illegal') return illegalProjection(partition, projection, projectionModel, original, outcome.deadEnd)
     search.linearization().forEach((projected, position) => {
       const op = original[projected]!

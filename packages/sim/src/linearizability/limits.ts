@@ -22,3 +22,17 @@ export const maxDistinctValuesPerPartition = 1 << 26
 
 /** describeHistory shortens longer values to this many characters. */
 export const maxDescribedValueChars = 40
+
+/**
+ * A read of a key with this many appends pending (appended since its last observation)
+ * or fewer memoizes the dead ends of matching them against the value read, on a bitmask.
+ */
+export const maxMemoizedPendingAppends = 24
+
+/**
+ * Steps one read may spend matching its value against the pending appends. Unique
+ * tokens match in one step per append; only values that are prefixes of one another
+ * branch. Past it the read counts as illegal there, and the search may no longer answer
+ * 'illegal' (see PendingAppends.gaveUp).
+ */
+export const maxPendingMatchSteps = 1_000_000

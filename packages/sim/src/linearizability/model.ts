@@ -1,18 +1,23 @@
 import { assert, unreachable } from '@kv/consensus'
-import { cellHash } from './hash.js'
+import { PendingAppends } from './appends.js'
+import { cellHash, pendingHash } from './hash.js'
 import type { Partition } from './partition.js'
 import type { KvOperation } from './types.js'
 import { ABSENT, ValueTable } from './values.js'
 
 /**
  * The sequential specification of one partition: a map from the partition's keys to
- * values. States are immutable; a step that changes nothing returns the same object, so
- * the cache's equality check usually ends at the reference.
+ * values, where the appends to a key since it was last observed are a set, not a sequence
+ * (see appends.ts): the key holds its observed value followed by them in an order that
+ * the next read chooses. States are immutable; a step that changes nothing returns the
+ * same object, so the cache's equality check usually ends at the reference.
  */
 export interface ModelState {
-  /** The value id held by each key index, or ABSENT. */
+  /** By key index: the value id last observed or written, or ABSENT. */
   readonly values: readonly number[]
-  /** XOR of cellHash(key, value) over all keys. */
+  /** By key index: the appends (op indices, ascending) since, in no order yet. */
+  readonly pending: readonly (readonly number[])[]
+  /** XOR of cellHash(key, value) over all keys and pendingHash(op) over all pending appends. */
   readonly hash: number
 }
 
@@ -26,6 +31,7 @@ const BATCH_PUT = 4
 const EXISTED_UNKNOWN = -1
 
 const noEntries = new Int32Array(0)
+const noPending: readonly number[] = []
 
 /**
  * The partition's operations compiled to flat arrays, indexed by the op's position in
@@ -44,6 +50,7 @@ export class KvModel {
   /** The key indices and value ids of a batchPut; empty for other ops. */
   private readonly batchKeys: Int32Array[]
   private readonly batchValues: Int32Array[]
+  private readonly appends: PendingAppends
 
   constructor(private readonly partition: Partition) {
     const n = partition.ops.length
@@ -58,7 +65,18 @@ export class KvModel {
       this.kind[op] === BATCH_PUT ? this.batchKeys[op]! : Int32Array.of(this.key[op]!),
     )
     const empty = partition.keys.map(() => ABSENT)
-    this.initial = { values: empty, hash: hashValues(empty) }
+    this.initial = { values: empty, pending: partition.keys.map(() => noPending), hash: hashValues(empty) }
+    const callOfOp = Float64Array.from(partition.ops, (op) => op.call)
+    const returnOfOp = Float64Array.from(partition.ops, (op) => (op.output.type === 'unknown' ? Infinity : op.return))
+    this.appends = new PendingAppends(this.values, this.argument, callOfOp, returnOfOp)
+  }
+
+  /**
+   * Whether some read ran out of steps matching pending appends and was taken as illegal
+   * without proof: the search may then answer 'linearizable' but not 'illegal'.
+   */
+  get gaveUp(): boolean {
+    return this.appends.gaveUp
   }
 
   get keyCount(): number {
@@ -66,59 +84,74 @@ export class KvModel {
   }
 
   /**
-   * Whether `op` leaves every state it is legal in unchanged: a get, or a delete known to
-   * have found nothing. (A put of the current value is not: elsewhere it changes things.)
+   * Whether `op` is legal in `state` and leaves it unchanged however the search goes on:
+   * a get of a key with no pending appends, or a delete known to have found nothing. (A
+   * put of the current value is not: elsewhere it changes things. Nor is a get that fixes
+   * the order of pending appends: a later read may need another order.)
    */
-  isReadOnly(op: number): boolean {
-    return this.kind[op] === GET || (this.kind[op] === DELETE && this.argument[op] === 0)
+  isLegalRead(op: number, state: ModelState): boolean {
+    const kind = this.kind[op]
+    if (kind !== GET && !(kind === DELETE && this.argument[op] === 0)) return false
+    return this.step(op, state) === state
   }
 
   /** The state after `op`, or null when its recorded output is not what the model answers. */
   step(op: number, state: ModelState): ModelState | null {
     switch (this.kind[op]!) {
       case GET:
-        return state.values[this.key[op]!] === this.argument[op] ? state : null
+        return this.stepGet(op, state)
       case PUT:
         return withValue(state, this.key[op]!, this.argument[op]!)
       case DELETE:
         return this.stepDelete(op, state)
-      case APPEND: {
-        const key = this.key[op]!
-        return withValue(state, key, this.values.append(state.values[key]!, this.argument[op]!))
-      }
+      case APPEND:
+        return withPending(state, this.key[op]!, op)
       default:
         return this.stepBatchPut(op, state)
     }
   }
 
-  /** The state as text for explanations: `{a="1", b=absent}`. */
+  /**
+   * The state as text for explanations: `{a="1", b=absent}`; pending appends follow their
+   * key's value, `a="1"+any order of ["x", "y"]`.
+   */
   describeState(state: ModelState): string {
     const cells = this.partition.keys.map((key, index) => {
       const text = this.values.text(state.values[index]!)
-      return `${key}=${text === null ? 'absent' : JSON.stringify(text)}`
+      const pending = state.pending[index]!
+      if (pending.length === 0) return `${key}=${text === null ? 'absent' : JSON.stringify(text)}`
+      const appended = pending.map((op) => JSON.stringify(this.values.text(this.argument[op]!)))
+      return `${key}=${text === null ? '' : `${JSON.stringify(text)}+`}any order of [${appended.join(', ')}]`
     })
     return `{${cells.join(', ')}}`
   }
 
+  /** A read fixes the order of its key's pending appends: the value it saw is now observed. */
+  private stepGet(op: number, state: ModelState): ModelState | null {
+    const key = this.key[op]!
+    const read = this.argument[op]!
+    const pending = state.pending[key]!
+    if (pending.length === 0) return state.values[key] === read ? state : null
+    if (read === ABSENT || !this.appends.matches(state.values[key]!, read, pending)) return null
+    return withValue(state, key, read)
+  }
+
   private stepDelete(op: number, state: ModelState): ModelState | null {
     const key = this.key[op]!
-    const existed = state.values[key] !== ABSENT
+    // An append to an absent key makes it present, whatever the order.
+    const existed = state.values[key] !== ABSENT || state.pending[key]!.length > 0
     const expected = this.argument[op]
     if (expected !== EXISTED_UNKNOWN && expected !== (existed ? 1 : 0)) return null
     return existed ? withValue(state, key, ABSENT) : state
   }
 
+  /** Each key written gets its value and loses its pending appends, unobserved. */
   private stepBatchPut(op: number, state: ModelState): ModelState {
     const keys = this.batchKeys[op]!
     const values = this.batchValues[op]!
-    const next = state.values.slice()
-    let hash = state.hash
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!
-      hash ^= cellHash(key, next[key]!) ^ cellHash(key, values[i]!)
-      next[key] = values[i]!
-    }
-    return { values: next, hash }
+    let next = state
+    for (let i = 0; i < keys.length; i++) next = withValue(next, keys[i]!, values[i]!)
+    return next
   }
 
   private compile(i: number, op: KvOperation, keyIndex: ReadonlyMap<string, number>): void {
@@ -153,12 +186,30 @@ export class KvModel {
   }
 }
 
+/** The state with `key` holding `value` and no pending appends. */
 function withValue(state: ModelState, key: number, value: number): ModelState {
   const old = state.values[key]!
-  if (old === value) return state
+  const oldPending = state.pending[key]!
+  if (old === value && oldPending.length === 0) return state
+  let hash = state.hash ^ cellHash(key, old) ^ cellHash(key, value)
+  for (const op of oldPending) hash ^= pendingHash(op)
   const values = state.values.slice()
   values[key] = value
-  return { values, hash: state.hash ^ cellHash(key, old) ^ cellHash(key, value) }
+  if (oldPending.length === 0) return { values, pending: state.pending, hash }
+  const pending = state.pending.slice()
+  pending[key] = noPending
+  return { values, pending, hash }
+}
+
+/** The state with append `op` added to its key's pending set, kept in ascending op order. */
+function withPending(state: ModelState, key: number, op: number): ModelState {
+  const old = state.pending[key]!
+  let at = old.length
+  while (at > 0 && old[at - 1]! > op) at--
+  const set = [...old.slice(0, at), op, ...old.slice(at)]
+  const pending = state.pending.slice()
+  pending[key] = set
+  return { values: state.values, pending, hash: state.hash ^ pendingHash(op) }
 }
 
 function hashValues(values: readonly number[]): number {
@@ -167,10 +218,20 @@ function hashValues(values: readonly number[]): number {
   return hash
 }
 
-/** Whether two states hold the same values (equal hashes are checked first by the caller). */
+/**
+ * Whether two states hold the same values and pending sets. Pending sets are kept sorted,
+ * so two orders of the same appends compare equal.
+ */
 export function sameState(a: ModelState, b: ModelState): boolean {
   if (a === b) return true
   if (a.hash !== b.hash) return false
-  for (let i = 0; i < a.values.length; i++) if (a.values[i] !== b.values[i]) return false
+  for (let i = 0; i < a.values.length; i++) {
+    if (a.values[i] !== b.values[i]) return false
+    const pa = a.pending[i]!
+    const pb = b.pending[i]!
+    if (pa === pb) continue
+    if (pa.length !== pb.length) return false
+    for (let j = 0; j < pa.length; j++) if (pa[j] !== pb[j]) return false
+  }
   return true
 }

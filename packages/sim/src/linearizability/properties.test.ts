@@ -137,3 +137,57 @@ describe('checkLinearizability: agrees with the definition', () => {
     expect(illegal).toBeLessThan(1200)
   })
 })
+
+/**
+ * Runs of overlapping appends, mostly to one key, read now and then: reads see some
+ * order of the appends (or not), which exercises matching a read against a pending set.
+ * Values include '' and values that are prefixes of others; a batchPut sometimes joins b.
+ */
+const appendRunOpArb: fc.Arbitrary<KvOperation> = fc
+  .record({
+    kind: fc.integer({ min: 0, max: 19 }),
+    value: fc.constantFrom('x', 'y', 'xy', ''),
+    call: fc.nat({ max: 20 }),
+    duration: fc.nat({ max: 12 }),
+    unknown: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
+    readValue: fc.constantFrom(null, '', 'x', 'y', 'xy', 'yx', 'xxy', 'xyx', 'yxy', 'yyx', 'xyxy', 'xyyx'),
+    existed: fc.boolean(),
+    clientId: fc.nat({ max: 4 }),
+  })
+  .map(({ kind, value, call, duration, unknown, readValue, existed, clientId }): KvOperation => {
+    const key = kind === 19 ? 'b' : 'a'
+    const input: KvInput =
+      kind < 11
+        ? { op: 'append', key, value }
+        : kind < 16
+          ? { op: 'get', key }
+          : kind === 16
+            ? { op: 'put', key, value }
+            : kind === 17
+              ? { op: 'delete', key }
+              : kind === 18
+                ? { op: 'batchPut', entries: [['a', value], ['b', 'y']] }
+                : { op: 'append', key, value }
+    if (unknown) return { clientId, input, call, return: Infinity, output: { type: 'unknown' } }
+    const ret = call + duration
+    if (input.op === 'get') return { clientId, input, call, return: ret, output: { type: 'value', value: readValue } }
+    if (input.op === 'delete') return { clientId, input, call, return: ret, output: { type: 'deleted', existed } }
+    return { clientId, input, call, return: ret, output: { type: 'ok' } }
+  })
+
+describe('checkLinearizability: agrees with the definition on runs of appends', () => {
+  it('gives the brute-force verdict on small histories of overlapping appends and reads', () => {
+    let illegal = 0
+    const runs = 1500
+    fc.assert(
+      fc.property(fc.array(appendRunOpArb, { maxLength: 8 }), (history) => {
+        const expected = bruteForceLinearizable(history) ? 'ok' : 'illegal'
+        if (expected === 'illegal') illegal++
+        expect(checkLinearizability(history).result).toBe(expected)
+      }),
+      { numRuns: runs },
+    )
+    expect(illegal).toBeGreaterThan(runs / 5)
+    expect(illegal).toBeLessThan((runs * 4) / 5)
+  })
+})

@@ -2,7 +2,7 @@ import { CandidateChooser } from './candidates.js'
 import { ConfigCache, NOT_RECORDED, SEEN } from './cache.js'
 import { NIL, type Events } from './events.js'
 import { opHash } from './hash.js'
-import { clockCheckIntervalSteps } from './limits.js'
+import { clockCheckIntervalSteps, maxPendingMatchSteps } from './limits.js'
 import type { KvModel, ModelState } from './model.js'
 
 /** Where the search got furthest before it had to give up on a history. */
@@ -19,6 +19,8 @@ export type SearchOutcome =
   | { readonly type: 'linearizable' }
   | { readonly type: 'illegal'; readonly deadEnd: DeadEnd }
   | { readonly type: 'outOfTime' }
+  /** No linearization found, but the model gave up on some step (see KvModel.gaveUp). */
+  | { readonly type: 'inconclusive'; readonly reason: string }
 
 export interface SearchClock {
   readonly now: () => number
@@ -120,10 +122,18 @@ export class LinearizationSearch {
         }
       } else {
         this.noteDeadEnd()
-        if (depth === 0) return { type: 'illegal', deadEnd: this.deepestDeadEnd() }
+        if (depth === 0) return this.exhausted()
         this.unlift(this.pop())
       }
     }
+  }
+
+  /** Every candidate failed: the history is illegal, unless the model rejected a step unproven. */
+  private exhausted(): SearchOutcome {
+    if (this.model.gaveUp) {
+      return { type: 'inconclusive', reason: `a read's value could not be matched against its key's pending appends within ${maxPendingMatchSteps} steps` }
+    }
+    return { type: 'illegal', deadEnd: this.deepestDeadEnd() }
   }
 
   /** Fills the frame of the current depth with its candidates. */

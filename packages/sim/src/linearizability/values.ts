@@ -6,13 +6,12 @@ export const ABSENT = -1
 
 /**
  * Interns a partition's values as small integers, so the model state is an array of ids,
- * compared and hashed without touching strings. Appends build new strings; each
- * (value, suffix) pair is concatenated once and remembered.
+ * compared and hashed without touching strings.
  */
 export class ValueTable {
   private readonly ids = new Map<string, number>()
   private readonly texts: string[] = []
-  private readonly appended = new Map<number, number>()
+  private readonly prefixLengths = new Map<number, number>()
 
   id(text: string): number {
     let id = this.ids.get(text)
@@ -29,16 +28,20 @@ export class ValueTable {
     return id === ABSENT ? null : this.texts[id]!
   }
 
-  /** The id of `current` with `suffix` appended; an absent value appends to ''. */
-  append(current: number, suffix: number): number {
-    if (current === ABSENT) return suffix
+  /**
+   * The length of `prefix`'s text when it starts the text of `id` ('' for ABSENT), or -1.
+   * Remembered: a search asks about the same few pairs again and again.
+   */
+  prefixLength(prefix: number, id: number): number {
+    if (prefix === ABSENT) return 0
     // Both ids are below 2^26, so the pair packs exactly into a double.
-    const pair = current * maxDistinctValuesPerPartition + suffix
-    let id = this.appended.get(pair)
-    if (id === undefined) {
-      id = this.id(this.texts[current]! + this.texts[suffix]!)
-      this.appended.set(pair, id)
+    const pair = prefix * maxDistinctValuesPerPartition + id
+    let length = this.prefixLengths.get(pair)
+    if (length === undefined) {
+      const text = this.texts[prefix]!
+      length = this.texts[id]!.startsWith(text) ? text.length : -1
+      this.prefixLengths.set(pair, length)
     }
-    return id
+    return length
   }
 }
