@@ -91,6 +91,27 @@ describe.each(Object.keys(protocols) as Protocol[])('kvraft suite: %s', (protoco
     expect(checkLinearizability(w.history.operations()).result).toBe('ok')
   })
 
+  it('the leader dies f times (f = 2, five replicas): service continues after each death', () => {
+    const w = new SimWorld({ seed: 114, protocol, replicas: 5 })
+    w.addClients(4, mixed)
+    const killed: string[] = []
+    for (let death = 1; death <= 2; death++) {
+      expect(w.runUntil(() => w.leader() !== null, 5000), `a leader before death ${death}`).toBe(true)
+      const before = w.history.operations().filter((o) => o.output.type !== 'unknown').length
+      w.runFor(500)
+      const leader = w.leader()!
+      leader.crash()
+      killed.push(leader.id)
+      expect(w.runUntil(() => w.leader() !== null, 5000), `a new leader after death ${death}`).toBe(true)
+      w.runFor(1000)
+      const after = w.history.operations().filter((o) => o.output.type !== 'unknown').length
+      expect(after, `operations completed after death ${death}`).toBeGreaterThan(before + 20)
+    }
+    expect(new Set(killed).size).toBe(2)
+    expect(w.quiesce()).toBe(true)
+    expect(checkLinearizability(w.history.operations(), { timeBudgetMs: 20_000 }).result).toBe('ok')
+  })
+
   it('many partitions, one client', () => {
     runAndCheck(protocol, 106, { clients: 1, load: mixed, durationMs: 4000, nemesis: { partitions: true, intervalMs: 300 } })
   })
