@@ -31,9 +31,12 @@ program
   .option('--protocol <p>', 'raft or paxos', protocolArg, 'raft')
   .option('--base-port <port>', 'first port; the rest follow', intArg(1, 65535), 7001)
   .option('--host <host>', 'the address every replica listens on', '127.0.0.1')
+  .option('--spread-hosts', 'give each replica its own loopback address 127.0.<group>.<replica> (for partition tests)')
   .requiredOption('-o, --out <file>', 'where to write it')
-  .action((o: { faults: number; groups: number; protocol: 'raft' | 'paxos'; basePort: number; host: string; out: string }) => {
-    const config = generateConfig({ f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: o.host })
+  .action((o: { faults: number; groups: number; protocol: 'raft' | 'paxos'; basePort: number; host: string; spreadHosts?: boolean; out: string }) => {
+    const config = generateConfig({
+      f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: o.host, spreadHosts: o.spreadHosts === true,
+    })
     writeFileSync(o.out, JSON.stringify(config, null, 2) + '\n')
     const n = config.groups.reduce((s, g) => s + g.replicas.length, 0)
     console.log(`wrote ${o.out}: ${config.groups.length} group(s), ${n} replicas, ${o.protocol}`)

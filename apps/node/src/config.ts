@@ -89,6 +89,8 @@ export interface GenerateOptions {
   protocol: 'raft' | 'paxos'
   basePort: number
   host: string
+  /** Give replica i of each group its own loopback address 127.0.g.i (for partition tests with a firewall). */
+  spreadHosts?: boolean
 }
 
 export function generateConfig(o: GenerateOptions): ClusterConfig {
@@ -97,7 +99,11 @@ export function generateConfig(o: GenerateOptions): ClusterConfig {
   const groups = Array.from({ length: o.groups }, (_, g) => ({
     id: `g${g + 1}`,
     protocol: o.protocol,
-    replicas: Array.from({ length: replicas }, (_, r) => ({ id: `g${g + 1}-r${r + 1}`, host: o.host, port: port++ })),
+    replicas: Array.from({ length: replicas }, (_, r) => ({
+      id: `g${g + 1}-r${r + 1}`,
+      host: o.spreadHosts === true ? `127.0.${g + 1}.${r + 1}` : o.host,
+      port: port++,
+    })),
   }))
   return parseConfig({
     clusterId: `kv-${randomBytes(6).toString('hex')}`,

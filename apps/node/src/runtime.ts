@@ -53,6 +53,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const peers = Object.fromEntries(group.replicas.filter((r) => r.id !== o.id).map((r) => [r.id, { host: r.host, port: r.port }]))
   const peerTransport = new PeerTransport({
     nodeId: o.id, clusterId: o.config.clusterId, token: o.config.token, peers, logger: log, faults: o.faults, classify: classifyMessage,
+    // Connect from our own address: peers (and a firewall cutting a partition) see who we are.
+    ...(isLoopbackAlias(me.host) ? { localAddress: me.host } : {}),
   })
   let lastHard: HardState | null = opened.persisted.hardState
   const env: ReplicaEnv = {
@@ -130,6 +132,11 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       await storage.close()
     },
   }
+}
+
+/** 127.x.y.z other than the default address: a replica given its own loopback address. */
+function isLoopbackAlias(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) && host !== '127.0.0.1'
 }
 
 /** Only entries, a snapshot, a truncation or a new term/vote need a sync; the commit index can be learned again. */

@@ -10,6 +10,8 @@ import type { TransportStats } from './stats.js'
 export interface DialOptions {
   readonly host: string
   readonly port: number
+  /** The local address to connect from (a replica connects from its own listen address, so its peers' traffic is identifiable by address). */
+  readonly localAddress?: string
   readonly hello: Hello
   readonly limits: TransportLimits
   readonly queue: DropOldestQueue<OutgoingMessage>
@@ -64,7 +66,7 @@ export function dial(options: DialOptions): Promise<Dialed> {
         resolve({ conn, welcome: answer })
       }
     }
-    const socket = connect({ host, port })
+    const socket = connect({ host, port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) })
     socket.once('connect', () => options.stats.connectionsOpened++)
     const conn: FramedConnection = new FramedConnection({
       socket,

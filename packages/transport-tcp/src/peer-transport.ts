@@ -28,6 +28,8 @@ export interface PeerTransportOptions {
   readonly token: string
   /** The address book: nodeId → where that replica listens. */
   readonly peers: Readonly<Record<string, PeerAddress>> | ReadonlyMap<string, PeerAddress>
+  /** Connect from this local address (a replica's own listen address). Default: the OS picks. */
+  readonly localAddress?: string
   readonly maxFrameBytes?: number
   readonly limits?: Partial<TransportLimits>
   readonly logger?: Logger
@@ -45,6 +47,7 @@ function peerEntries(peers: PeerTransportOptions['peers']): [string, PeerAddress
 
 interface LinkContext {
   readonly hello: Hello
+  readonly localAddress: string | undefined
   readonly limits: TransportLimits
   readonly logger: Logger
   readonly random: () => number
@@ -114,6 +117,7 @@ class PeerLink {
       signal: abort.signal,
       ...this.address,
       hello: this.#ctx.hello,
+      ...(this.#ctx.localAddress === undefined ? {} : { localAddress: this.#ctx.localAddress }),
       limits: this.#ctx.limits,
       queue: this.queue,
       stats: this.stats,
@@ -199,6 +203,7 @@ export class PeerTransport {
     this.#delays = new DelayLine(this.#faults.delayMs, limits.maxQueuedMessages)
     const ctx: LinkContext = {
       hello: { type: 'hello', clusterId: options.clusterId, token: options.token, role: 'peer', nodeId: options.nodeId },
+      localAddress: options.localAddress,
       limits,
       logger: options.logger ?? noopLogger,
       random,
