@@ -50,7 +50,7 @@ function runAndCheck(protocol: Protocol, seed: number, run: Run): SimWorld {
   return w
 }
 
-describe.each(Object.keys(protocols) as Protocol[])('kvraft suite: %s', (protocol) => {
+describe.each(Object.keys(protocols) as Protocol[])('%s protocol, kvraft suite', (protocol) => {
   it('one client', () => {
     runAndCheck(protocol, 101, { clients: 1, load: mixed, durationMs: 3000 })
   })
