@@ -56,7 +56,7 @@ export class Nemesis {
     const o = this.options
     const choices: Array<() => void> = []
     if (o.partitions) choices.push(() => this.partition(), () => this.heal())
-    if (o.crashes) choices.push(() => this.crashOne(), () => this.restartOne())
+    if (o.crashes) choices.push(() => this.crashOne(), () => this.restartOne(), () => this.bounce())
     if (o.crashAll) choices.push(() => this.crashAll())
     if (o.flakyNetwork) choices.push(() => this.flipNetwork())
     if (choices.length === 0) return
@@ -100,6 +100,23 @@ export class Nemesis {
     const node = down[this.rng.int(down.length)]!
     node.start()
     this.log(`restart ${node.id}`)
+  }
+
+  /**
+   * Crash one replica and restart it within about an election timeout: the window where a
+   * replica that voted, crashed and came back could vote again in the same term if it had
+   * not made its vote durable.
+   */
+  private bounce(): void {
+    const up = this.nodes.filter((n) => n.alive)
+    const f = Math.floor((this.nodes.length - 1) / 2)
+    if (this.nodes.length - up.length >= f || up.length === 0) return this.restartOne()
+    const victim = up[this.rng.int(up.length)]!
+    victim.crash()
+    this.log(`bounce ${victim.id}`)
+    this.queue.after(20 + this.rng.next() * 200, () => {
+      if (!victim.alive) victim.start()
+    })
   }
 
   private crashAll(): void {
