@@ -116,10 +116,14 @@ function clusterUp(o: UpFlags): void {
     stopping = true
     clearInterval(watch)
     if (load !== null) await load.stop()
-    const rows = await collectStatus(config, true, 2000)
+    // Followers may be an entry or two behind the moment load stops: let them catch up first.
+    let rows = await collectStatus(config, true, 2000)
+    for (let i = 0; i < 20 && !caughtUp(rows); i++) {
+      await new Promise((r) => setTimeout(r, 250))
+      rows = await collectStatus(config, true, 2000)
+    }
     console.log(formatTable(rows, true))
-    const digests = new Set(rows.filter((r) => r.digest !== null).map((r) => `${r.group}:${r.appliedIndex}:${r.digest}`))
-    console.log(digests.size <= config.groups.length ? 'replicas agree' : 'replicas differ (some may still be catching up)')
+    console.log(agreement(rows, config.groups.length))
     for (const c of children.values()) c.kill('SIGTERM')
     rmSync(stateFile(o.dir), { force: true })
     setTimeout(() => process.exit(0), 1500).unref()
@@ -175,4 +179,19 @@ function startLoad(config: ClusterConfig, n: number, timeoutMs: number) {
       await Promise.all(loops)
     },
   }
+}
+
+/** Every replica that answered has applied what its group committed. */
+function caughtUp(rows: ReadonlyArray<{ group: string; appliedIndex: number | null; commitIndex: number | null }>): boolean {
+  const commit = new Map<string, number>()
+  for (const r of rows) commit.set(r.group, Math.max(commit.get(r.group) ?? 0, r.commitIndex ?? 0))
+  return rows.every((r) => r.appliedIndex === null || r.appliedIndex === commit.get(r.group))
+}
+
+/** One line on whether every replica holds the same state (replicas that did not answer are named). */
+export function agreement(rows: ReadonlyArray<{ replica: string; group: string; appliedIndex: number | null; digest: string | null }>, groups: number): string {
+  const down = rows.filter((r) => r.digest === null).map((r) => r.replica)
+  const states = new Set(rows.filter((r) => r.digest !== null).map((r) => `${r.group}:${r.appliedIndex}:${r.digest}`))
+  const same = states.size <= groups ? 'agree' : 'differ (some may still be catching up)'
+  return down.length === 0 ? `replicas ${same}` : `${down.length} replica(s) did not answer (${down.join(', ')}); the others ${same}`
 }

@@ -39,7 +39,7 @@ const encoder = new TextEncoder()
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const { group, replica: me } = findReplica(o.config, o.id)
   const log = o.logger
-  const opened = await DurableReplicaStorage.open(o.dataDir, { clusterId: o.config.clusterId })
+  const opened = await DurableReplicaStorage.open(o.dataDir, { clusterId: o.config.clusterId, replicaId: o.id })
   const storage = opened.storage
   if (opened.recovery !== null) log.warn({ recovery: opened.recovery }, 'cut a torn tail off the write-ahead log')
   const stateMachine = loadStateMachine(storage, opened.appliedIndex)
@@ -57,18 +57,26 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     ...(isLoopbackAlias(me.host) ? { localAddress: me.host } : {}),
   })
   let lastHard: HardState | null = opened.persisted.hardState
+  // Set by close(): storage is closing, so nothing new may be written (a write to the closed log
+  // would be taken for a disk failure). Writes already under way finish; nothing new is acknowledged.
+  let closing = false
   const env: ReplicaEnv = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
     persist: (ready, done) => {
+      if (closing) return
       if (!needsSync(ready, lastHard)) return done()
       if (ready.hardState !== null) lastHard = ready.hardState
       storage.persistReady(ready).then(done, fatal('write-ahead log write'))
     },
     saveSnapshot: (snapshot, done) => {
+      if (closing) return
       storage.saveSnapshot(snapshot).then(() => done(), fatal('snapshot save'))
     },
-    onApplied: (sm) => void mirror(storage, sm).catch(fatal('state store write')),
+    // Skipped while closing: LMDB may lag the log; a restart replays the log past its applied index.
+    onApplied: (sm) => {
+      if (!closing) void mirror(storage, sm).catch(fatal('state store write'))
+    },
   }
   const replica = new Replica({
     coreFactory: factories[group.protocol],
@@ -126,6 +134,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     replica,
     port: me.port,
     async close() {
+      closing = true
       clearInterval(ticker)
       await server.close()
       await peerTransport.close()

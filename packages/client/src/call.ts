@@ -78,7 +78,10 @@ async function runRound<T>(plan: CallPlan<T>, scope: CallScope, env: CallEnv, st
   const { group } = plan
   const queue = plan.only !== undefined ? [plan.only] : group.roundOrder()
   const tried = new Set<string>()
-  // Bounded: each replica is tried at most once per round (a hint re-queues only untried ones).
+  // A replica named leader by another may be tried once more in the round: its earlier
+  // attempt may have lost only its answer (a dropped reply), and the hint says it still leads.
+  const rehinted = new Set<string>()
+  // Bounded: each replica is tried at most twice per round (once more only on a hint).
   while (queue.length > 0 && state.attempts < env.limits.maxAttemptsPerCall && !scope.stopped) {
     const endpoint = queue.shift()!
     if (tried.has(endpointKey(endpoint))) continue
@@ -98,6 +101,11 @@ async function runRound<T>(plan: CallPlan<T>, scope: CallScope, env: CallEnv, st
         const hinted = outcome.hint === null ? null : group.endpointOf(outcome.hint)
         if (hinted !== null) {
           group.believeLeader(hinted)
+          const key = endpointKey(hinted)
+          if (tried.has(key) && !rehinted.has(key) && key !== endpointKey(endpoint)) {
+            rehinted.add(key)
+            tried.delete(key)
+          }
           queue.unshift(hinted)
         }
         break

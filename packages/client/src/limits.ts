@@ -16,7 +16,10 @@ export interface ClientLimits {
   readonly backoffMinMs: number
   /** Ceiling of the backoff between rounds. */
   readonly backoffMaxMs: number
-  /** Most attempts (replica tries) in one call, whatever its deadline. */
+  /**
+   * Most attempts (replica tries) in one call: a safety bound only. The deadline ends a call
+   * normally; while no leader is known the client keeps backing off until then.
+   */
   readonly maxAttemptsPerCall: number
   /** Most calls in flight at once (`maxInflight` option); more wait, in order. */
   readonly maxInflight: number
@@ -36,7 +39,7 @@ export const defaultClientLimits: ClientLimits = {
   connectTimeoutMs: 1_000,
   backoffMinMs: 10,
   backoffMaxMs: 250,
-  maxAttemptsPerCall: 64,
+  maxAttemptsPerCall: 10_000,
   maxInflight: 1_024,
   maxWaitingCalls: 100_000,
   maxWriteWindow: 1_024,

@@ -19,6 +19,8 @@ import { Wal, type WalOptions, type WalRecovery } from './wal/wal.js'
 
 export interface DurableReplicaStorageOptions {
   readonly clusterId: string
+  /** Recorded in the folder on first open; a folder of another replica is refused. */
+  readonly replicaId?: string
   readonly wal?: WalOptions
 }
 
@@ -45,7 +47,10 @@ export class DurableReplicaStorage {
 
   static async open(dir: string, options: DurableReplicaStorageOptions): Promise<OpenedReplicaStorage> {
     // The state store first: a directory of another cluster is refused before anything is touched.
-    const state = await StateStore.open(path.join(dir, 'state'), { clusterId: options.clusterId })
+    const state = await StateStore.open(path.join(dir, 'state'), {
+      clusterId: options.clusterId,
+      ...(options.replicaId === undefined ? {} : { replicaId: options.replicaId }),
+    })
     try {
       const snapshots = await SnapshotStore.open(path.join(dir, 'snap'))
       const { wal, state: log, recovery } = await Wal.open(path.join(dir, 'wal'), options.wal ?? {})

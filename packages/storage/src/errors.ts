@@ -7,6 +7,7 @@ export type StorageErrorCode =
   | 'RECORD_TOO_LARGE'
   | 'BAD_ARGUMENT'
   | 'WRONG_CLUSTER'
+  | 'WRONG_REPLICA'
   | 'SNAPSHOT_CORRUPT'
   | 'SNAPSHOT_MISSING'
   | 'STATE_CLOSED'
@@ -44,6 +45,17 @@ export class WrongClusterError extends StorageError {
   constructor(expected: string, found: string) {
     super('WRONG_CLUSTER', `state store belongs to cluster "${found}", not "${expected}"`)
     this.name = 'WrongClusterError'
+    this.expected = expected
+    this.found = found
+  }
+}
+
+export class WrongReplicaError extends StorageError {
+  readonly expected: string
+  readonly found: string
+  constructor(expected: string, found: string) {
+    super('WRONG_REPLICA', `data folder belongs to replica "${found}", not "${expected}"`)
+    this.name = 'WrongReplicaError'
     this.expected = expected
     this.found = found
   }

@@ -9,5 +9,5 @@ export {
   type DurableReplicaStorageOptions,
   type OpenedReplicaStorage,
 } from './durable-storage.js'
-export { StorageError, WalCorruptError, WrongClusterError, type StorageErrorCode } from './errors.js'
+export { StorageError, WalCorruptError, WrongClusterError, WrongReplicaError, type StorageErrorCode } from './errors.js'
 export * as limits from './limits.js'

@@ -95,3 +95,18 @@ describe('StateStore', () => {
     await store.close()
   })
 })
+
+describe('StateStore replica ownership', () => {
+  it('refuses the folder of another replica of the same cluster', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const first = await StateStore.open(dir, { clusterId: 'c1', replicaId: 'g1-r1' })
+      await first.close()
+      await expect(StateStore.open(dir, { clusterId: 'c1', replicaId: 'g1-r2' })).rejects.toMatchObject({ code: 'WRONG_REPLICA' })
+      const again = await StateStore.open(dir, { clusterId: 'c1', replicaId: 'g1-r1' })
+      await again.close()
+    } finally {
+      await cleanup()
+    }
+  })
+})

@@ -9,7 +9,7 @@
  * is known durable: only below it may the WAL be released.
  */
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb'
-import { StorageError, WrongClusterError } from './errors.js'
+import { StorageError, WrongClusterError, WrongReplicaError } from './errors.js'
 import { ensureDir } from './fsutil.js'
 import { STATE_MAX_KEY_BYTES, STATE_MAX_TABLES, STATE_MAX_TABLE_NAME_CHARS } from './limits.js'
 
@@ -23,6 +23,11 @@ export interface StateOp {
 export interface StateStoreOptions {
   /** The cluster this replica belongs to; a directory of another cluster is refused. */
   readonly clusterId: string
+  /**
+   * The replica this folder belongs to. Recorded on first open; a folder of another replica is
+   * refused (two replicas sharing one log and one vote would break quorum intersection).
+   */
+  readonly replicaId?: string
 }
 
 /** A consistent read-only view of every table at one applied index (an LMDB read transaction). */
@@ -41,6 +46,7 @@ export type TableContents = Readonly<Record<string, Iterable<readonly [string, U
 // The store's own bookkeeping lives in a table applications cannot name ('$' is reserved).
 const META = '$meta'
 const K_CLUSTER = 'clusterId'
+const K_REPLICA = 'replicaId'
 const K_APPLIED = 'appliedIndex'
 const K_TABLES = 'tables'
 
@@ -76,6 +82,15 @@ export class StateStore {
     if (found !== undefined && found !== options.clusterId) {
       await root.close()
       throw new WrongClusterError(options.clusterId, typeof found === 'string' ? found : JSON.stringify(found))
+    }
+    const owner = meta.get(K_REPLICA)
+    if (options.replicaId !== undefined && owner !== undefined && owner !== options.replicaId) {
+      await root.close()
+      throw new WrongReplicaError(options.replicaId, typeof owner === 'string' ? owner : JSON.stringify(owner))
+    }
+    if (options.replicaId !== undefined && owner === undefined) {
+      await root.transaction(() => void meta.put(K_REPLICA, options.replicaId))
+      await root.flushed
     }
     if (found === undefined) {
       await root.transaction(() => {
