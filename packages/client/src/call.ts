@@ -5,6 +5,7 @@ import { within, sleep, type CallScope } from './deadline.js'
 import { KvError, NotLeaderError, TimeoutError, UnavailableError, WrongShardError } from './errors.js'
 import type { ClientLimits } from './limits.js'
 import type { ConnectionPool } from './pool.js'
+import { HandshakeRefusedError } from '@kv/transport-tcp'
 import type { ReplicaGroup } from './router.js'
 
 /** What a reply means for the call. */
@@ -139,6 +140,11 @@ async function attempt<T>(endpoint: Endpoint, plan: CallPlan<T>, scope: CallScop
   try {
     conn = await within(env.pool.get(endpoint), attemptMs, scope.signal, `connecting to ${endpointKey(endpoint)}`)
   } catch (err) {
+    // A refused handshake (wrong token or cluster id) is this client's configuration, not a
+    // passing fault: retrying until the deadline would only hide it.
+    if (err instanceof HandshakeRefusedError) {
+      return { kind: 'fail', error: new UnavailableError(`${endpointKey(endpoint)} refused this client: ${errorMessage(err)}`) }
+    }
     return { kind: 'unreachable', message: errorMessage(err) }
   }
   state.reached = true
