@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeEach, type TestContext } from 'vitest'
-import { generateConfig, type ClusterConfig } from '../src/config.js'
+import { generateConfig, parseConfig, type ClusterConfig } from '../src/config.js'
 import { RecordingClient } from './recording.js'
 
 export { attempt, errorCode, expectLinearizable, RecordingClient, type Outcome } from './recording.js'
@@ -148,6 +148,30 @@ export interface ClusterOptions {
   flagsById?: Readonly<Record<string, readonly string[]>>
   /** Which replicas to start at once (default: all). */
   start?: readonly string[]
+  /**
+   * Give replica r its own loopback address 127.0.<hostGroup>.<r> (r from 1); a replica with
+   * such an address connects to its peers from it, so a firewall rule on the source and
+   * destination addresses cuts one link. Each test that uses it takes its own hostGroup.
+   * Default: every replica on 127.0.0.1.
+   */
+  hostGroup?: number
+}
+
+/** Moves every replica of the config to its own address 127.0.<hostGroup>.<r>. */
+function spreadOverHostGroup(config: ClusterConfig, hostGroup: number): ClusterConfig {
+  // 127.0.0.x holds the default address and 127.0.1.x is what `config generate --spread-hosts` uses.
+  if (!Number.isInteger(hostGroup) || hostGroup < 2 || hostGroup > 254) throw new Error(`hostGroup ${hostGroup} is not in 2..254`)
+  return parseConfig({
+    ...config,
+    groups: config.groups.map((g) => ({ ...g, replicas: g.replicas.map((r, i) => ({ ...r, host: `127.0.${hostGroup}.${i + 1}` })) })),
+  })
+}
+
+export interface ClusterClientOptions {
+  /** Each call's deadline (default 10 s). */
+  timeoutMs?: number
+  /** Talk to this replica only. */
+  pinnedTo?: string
 }
 
 interface NodeProcess {
@@ -169,9 +193,10 @@ export class ProcessCluster {
     this.#options = options
     this.dir = mkdtempSync(path.join(os.tmpdir(), `kv-ptest-${options.name}-`))
     this.configPath = path.join(this.dir, 'cluster.json')
-    this.config = generateConfig({
+    const generated = generateConfig({
       f: options.f ?? 1, groups: 1, protocol: options.protocol ?? 'raft', basePort: options.basePort, host: '127.0.0.1',
     })
+    this.config = options.hostGroup === undefined ? generated : spreadOverHostGroup(generated, options.hostGroup)
     writeFileSync(this.configPath, JSON.stringify(this.config, null, 2) + '\n')
     this.ids = this.config.groups[0]!.replicas.map((r) => r.id)
   }
@@ -205,6 +230,11 @@ export class ProcessCluster {
 
   port(id: string): number {
     return Number(this.address(id).split(':')[1])
+  }
+
+  /** The replica's IP address (its own with `hostGroup`, else 127.0.0.1). */
+  host(id: string): string {
+    return this.address(id).split(':')[0]!
   }
 
   /** Whether the replica's process is alive (running or paused). */
@@ -294,16 +324,37 @@ export class ProcessCluster {
     }, timeoutMs)
   }
 
-  /** A client of this cluster, closed by `stop()`. */
-  client(options: { timeoutMs?: number } = {}): KvClient {
-    const c = createClient({ config: this.config, timeoutMs: options.timeoutMs ?? 10_000 })
+  /**
+   * A client of this cluster, closed by `stop()`. With `pinnedTo` it knows that one replica
+   * only: it never follows a leader hint elsewhere, so it gets answers from that replica or none.
+   */
+  client(options: ClusterClientOptions = {}): KvClient {
+    const timeoutMs = options.timeoutMs ?? 10_000
+    const c = options.pinnedTo === undefined
+      ? createClient({ config: this.config, timeoutMs })
+      : createClient({ endpoints: [this.address(options.pinnedTo)], clusterId: this.config.clusterId, token: this.config.token, timeoutMs })
     this.#clients.push(c)
     return c
   }
 
   /** A client whose every call is recorded into `history` as client `clientId`. */
-  recordingClient(history: HistoryRecorder, clientId: number, options: { timeoutMs?: number } = {}): RecordingClient {
+  recordingClient(history: HistoryRecorder, clientId: number, options: ClusterClientOptions = {}): RecordingClient {
     return new RecordingClient(this.client(options), history, clientId)
+  }
+
+  /**
+   * Waits until every replica in `ids` answers with one applied index and one digest of its
+   * data (nothing new being written meanwhile), and returns that index.
+   */
+  async waitForConvergence(ids: readonly string[] = this.running(), timeoutMs = 30_000): Promise<number> {
+    const probe = this.#internalClient()
+    return waitFor(`replicas ${ids.join(', ')} to agree on applied index and digest`, async () => {
+      const rows = await Promise.all(ids.map((id) => probe.status(this.address(id), { digest: true, timeoutMs: 1000 }).catch(() => null)))
+      const first = rows[0]
+      if (first === null || first === undefined || first.digest === undefined) return undefined
+      const same = rows.every((r) => r !== null && r.appliedIndex === first.appliedIndex && r.digest === first.digest)
+      return same ? first.appliedIndex : undefined
+    }, timeoutMs, 250)
   }
 
   #probe: KvClient | null = null
