@@ -7,7 +7,7 @@
  *   kv --config cluster.json put|get|delete|append|batch-put|status ...
  */
 import { Command } from 'commander'
-import { intArg, protocolArg } from './args.js'
+import { intArg, withLayoutOptions, type LayoutFlags } from './args.js'
 import { writeFileSync } from 'node:fs'
 import { addClientCommands, UsageError } from './client-commands.js'
 import { addClusterCommands } from './cluster.js'
@@ -21,19 +21,12 @@ const program = new Command('kv')
   .option('--timeout <ms>', 'per-call timeout for client commands', intArg(1, 3_600_000))
   .showHelpAfterError()
 
-program
-  .command('config')
-  .description('cluster descriptions')
-  .command('generate')
+withLayoutOptions(program.command('config').description('cluster descriptions').command('generate'))
   .description('write a cluster description: every replica id, host and port')
-  .option('-f, --faults <f>', 'faults tolerated per group (2f+1 replicas)', intArg(0, 4), 1)
-  .option('--groups <g>', 'number of shard groups', intArg(1, 64), 1)
-  .option('--protocol <p>', 'raft or paxos', protocolArg, 'raft')
-  .option('--base-port <port>', 'first port; the rest follow', intArg(1, 65535), 7001)
   .option('--host <host>', 'the address every replica listens on', '127.0.0.1')
   .option('--spread-hosts', 'give each replica its own loopback address 127.0.<group>.<replica> (for partition tests)')
   .requiredOption('-o, --out <file>', 'where to write it')
-  .action((o: { faults: number; groups: number; protocol: 'raft' | 'paxos'; basePort: number; host: string; spreadHosts?: boolean; out: string }) => {
+  .action((o: LayoutFlags & { host: string; spreadHosts?: boolean; out: string }) => {
     const config = generateConfig({
       f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: o.host, spreadHosts: o.spreadHosts === true,
     })

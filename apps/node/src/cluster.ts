@@ -4,14 +4,10 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unl
 import path from 'node:path'
 import type { Command } from 'commander'
 import { generateConfig, loadConfig, type ClusterConfig } from './config.js'
-import { intArg, protocolArg } from './args.js'
+import { intArg, withLayoutOptions, type LayoutFlags } from './args.js'
 import { collectStatus, formatTable } from './status.js'
 
-interface UpFlags {
-  faults: number
-  groups: number
-  protocol: 'raft' | 'paxos'
-  basePort: number
+interface UpFlags extends LayoutFlags {
   dir: string
   fresh?: boolean
   dropRate?: string
@@ -27,13 +23,8 @@ const controlDir = (dir: string) => path.join(dir, 'control')
 /** `kv cluster up | kill | restart`: a local cluster as child processes, steerable from another terminal. */
 export function addClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('a whole local cluster as child processes')
-  cluster
-    .command('up')
+  withLayoutOptions(cluster.command('up'))
     .description('start every replica of the cluster (Ctrl-C stops it and prints each replica\'s applied index and digest)')
-    .option('-f, --faults <f>', 'faults tolerated per group (2f+1 replicas)', intArg(0, 4), 1)
-    .option('--groups <g>', 'shard groups', intArg(1, 64), 1)
-    .option('--protocol <p>', 'raft or paxos', protocolArg, 'raft')
-    .option('--base-port <port>', 'first port', intArg(1, 65535), 7001)
     .option('--dir <dir>', 'data folder (cluster.json, one folder and log per replica)', '.kv-data')
     .option('--fresh', 'delete the data folder first')
     .option('--drop-rate <rate>', 'passed to every replica: low, medium, high or a probability')

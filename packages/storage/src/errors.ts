@@ -38,25 +38,29 @@ export class WalCorruptError extends StorageError {
   }
 }
 
-/** The state store's directory belongs to another cluster. */
-export class WrongClusterError extends StorageError {
+/** A data folder that belongs to someone else: another cluster, or another replica. */
+abstract class WrongOwnerError extends StorageError {
   readonly expected: string
   readonly found: string
-  constructor(expected: string, found: string) {
-    super('WRONG_CLUSTER', `state store belongs to cluster "${found}", not "${expected}"`)
-    this.name = 'WrongClusterError'
+  constructor(code: 'WRONG_CLUSTER' | 'WRONG_REPLICA', what: string, expected: string, found: string) {
+    super(code, `${what} belongs to ${code === 'WRONG_CLUSTER' ? 'cluster' : 'replica'} "${found}", not "${expected}"`)
     this.expected = expected
     this.found = found
   }
 }
 
-export class WrongReplicaError extends StorageError {
-  readonly expected: string
-  readonly found: string
+/** The state store's directory belongs to another cluster. */
+export class WrongClusterError extends WrongOwnerError {
   constructor(expected: string, found: string) {
-    super('WRONG_REPLICA', `data folder belongs to replica "${found}", not "${expected}"`)
+    super('WRONG_CLUSTER', 'state store', expected, found)
+    this.name = 'WrongClusterError'
+  }
+}
+
+/** The data folder belongs to another replica of the cluster. */
+export class WrongReplicaError extends WrongOwnerError {
+  constructor(expected: string, found: string) {
+    super('WRONG_REPLICA', 'data folder', expected, found)
     this.name = 'WrongReplicaError'
-    this.expected = expected
-    this.found = found
   }
 }
