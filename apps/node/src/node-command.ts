@@ -13,6 +13,7 @@ interface NodeFlags {
   dropKinds?: string[]
   delayMs?: number
   skipSlots?: number[]
+  walSegmentMb: number
   logLevel: string
 }
 
@@ -54,6 +55,11 @@ export function addNodeCommand(program: Command): void {
       return n
     })
     .option('--skip-slots <slots>', 'Paxos test option: leave these slots empty while leading', slotsArg)
+    .option('--wal-segment-mb <mb>', 'size of each write-ahead log segment file (preallocated)', (v) => {
+      const n = Number(v)
+      if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('expected an integer from 1 to 1024')
+      return n
+    }, 64)
     .option('--log-level <level>', `one of ${levels.join(', ')}`, (v) => {
       if (!levels.includes(v)) throw new InvalidArgumentError(`expected one of ${levels.join(', ')}`)
       return v
@@ -66,6 +72,7 @@ export function addNodeCommand(program: Command): void {
       const faults: FaultConfig = { dropRate: o.dropRate ?? 0, dropKinds: o.dropKinds ?? null, delayMs: o.delayMs ?? 0 }
       const node = await startNode({
         config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
+        walSegmentBytes: o.walSegmentMb * 1024 * 1024,
       })
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down')

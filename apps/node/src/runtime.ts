@@ -18,6 +18,8 @@ export interface NodeOptions {
   faults: FaultConfig
   skipSlots: number[]
   logger: Logger
+  /** Size of each write-ahead log segment (default 64 MiB). */
+  walSegmentBytes?: number
 }
 
 export interface RunningNode {
@@ -39,7 +41,11 @@ const encoder = new TextEncoder()
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const { group, replica: me } = findReplica(o.config, o.id)
   const log = o.logger
-  const opened = await DurableReplicaStorage.open(o.dataDir, { clusterId: o.config.clusterId, replicaId: o.id })
+  const opened = await DurableReplicaStorage.open(o.dataDir, {
+    clusterId: o.config.clusterId,
+    replicaId: o.id,
+    ...(o.walSegmentBytes === undefined ? {} : { wal: { maxSegmentBytes: o.walSegmentBytes } }),
+  })
   const storage = opened.storage
   if (opened.recovery !== null) log.warn({ recovery: opened.recovery }, 'cut a torn tail off the write-ahead log')
   const stateMachine = loadStateMachine(storage, opened.appliedIndex)

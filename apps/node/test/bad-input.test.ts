@@ -34,7 +34,7 @@ describe.each(protocols)('$protocol: bad input at a replica', ({ protocol, baseP
     leader = await cluster.waitForLeader()
     good = cluster.recordingClient(history, 0)
     await goodWrite()
-  })
+  }, 120_000)
   afterAll(async () => {
     await cluster?.stop()
   })

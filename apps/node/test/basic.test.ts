@@ -19,7 +19,7 @@ describe.each(protocols)('$protocol: basic operations', ({ protocol, basePort })
   beforeAll(async () => {
     cluster = ProcessCluster.start({ name: `basic-${protocol}`, basePort, protocol })
     await cluster.waitForLeader()
-  })
+  }, 120_000)
   afterAll(async () => {
     await cluster?.stop()
   })

@@ -21,7 +21,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(path.join(os.tmpdir(), 'kv-ptest-cli-'))
   cluster = ProcessCluster.start({ name: 'cli', basePort: 21700 })
   await cluster.waitForLeader()
-})
+}, 120_000)
 afterAll(async () => {
   await cluster?.stop()
   if (scratch !== '') rmSync(scratch, { recursive: true, force: true })

@@ -259,7 +259,9 @@ export class ProcessCluster {
     if (this.#stopped) throw new Error('cluster stopped')
     if (this.isRunning(id)) throw new Error(`${id} is already running`)
     const flags = [...(this.#options.nodeFlags ?? []), ...(this.#options.flagsById?.[id] ?? []), ...extraFlags]
-    const args = [...kvNodeArgs, '--config', this.configPath, 'node', '--id', id, '--data', this.dataDir(id), ...flags]
+    // Small WAL segments: the default 64 MiB preallocation (twice per replica) is gigabytes of
+    // zero-filling over the suite, which only slows a shared test machine down.
+    const args = [...kvNodeArgs, '--config', this.configPath, 'node', '--id', id, '--data', this.dataDir(id), '--wal-segment-mb', '4', ...flags]
     const log = openSync(this.logPath(id), 'a')
     try {
       const child = track(spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', log, log] }))
@@ -312,7 +314,7 @@ export class ProcessCluster {
       const leaders = rows.filter((r): r is ReplicaStatus => r !== null && r.role === 'leader')
       leaders.sort((a, b) => b.term - a.term)
       return leaders[0]?.replicaId
-    }, options.timeoutMs ?? 30_000, 150)
+    }, options.timeoutMs ?? 60_000, 150)
   }
 
   /** Waits until every running replica has applied at least `index`. */
