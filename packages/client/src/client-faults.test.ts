@@ -1,5 +1,5 @@
 import { createServer } from 'node:net'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { KvClient } from './client.js'
 import { limits } from '@kv/protocol'
 import {
@@ -14,20 +14,11 @@ import {
   type Connector,
 } from './index.js'
 import { FakeCluster } from './testing/fake-cluster.js'
-import { clientFor, fastLimits, patientLimits, until } from './testing/helpers.js'
+import { clientFor, fastLimits, patientLimits, until, useFakeCluster } from './testing/helpers.js'
 
 let cluster: FakeCluster
 let client: KvClient
-
-beforeEach(async () => {
-  cluster = await FakeCluster.start(3)
-  client = clientFor(cluster)
-})
-
-afterEach(async () => {
-  await client.close()
-  await cluster.close()
-})
+useFakeCluster((c, k) => ((cluster = c), (client = k)))
 
 /** A port nothing listens on: bound by the OS, then released. */
 async function deadPort(): Promise<number> {

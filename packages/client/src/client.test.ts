@@ -1,21 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { KvClient } from './client.js'
 import { createClient } from './index.js'
 import { FakeCluster } from './testing/fake-cluster.js'
-import { bytes, clientFor, fastLimits, until } from './testing/helpers.js'
+import { bytes, fastLimits, until, useFakeCluster } from './testing/helpers.js'
 
 let cluster: FakeCluster
 let client: KvClient
-
-beforeEach(async () => {
-  cluster = await FakeCluster.start(3)
-  client = clientFor(cluster)
-})
-
-afterEach(async () => {
-  await client.close()
-  await cluster.close()
-})
+useFakeCluster((c, k) => ((cluster = c), (client = k)))
 
 describe('operations', () => {
   it('round-trips strings and bytes through put, get, append and delete', async () => {

@@ -78,14 +78,14 @@ export class Replica {
     return this.core.status().id
   }
 
+  // A change of leadership caused by a tick or a message is acted on in the next flush()
+  // (drive() checks it once per flush rather than once per message).
   tick(): void {
     this.core.tick()
-    this.checkLeadership()
   }
 
   step(msg: PeerMessage): void {
     this.core.step(msg)
-    this.checkLeadership()
   }
 
   /** A client request that passed the gateway (`parseClientRequest`). */

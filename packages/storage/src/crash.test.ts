@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { makeTempDir, text } from './fixtures/tmp.js'
+import { describe, expect, it } from 'vitest'
+import { text, useTempDir } from './fixtures/tmp.js'
 import { Wal } from './wal/wal.js'
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'crash-writer.ts')
@@ -37,14 +37,8 @@ function runAndKill(walDir: string, acks: number): Promise<number[]> {
 }
 
 describe('crash safety', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await makeTempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  let dir = ''
+  useTempDir((d) => (dir = d))
 
   it('every write acknowledged before SIGKILL is there after reopen, across repeated crashes', async () => {
     const walDir = path.join(dir, 'wal')

@@ -1,8 +1,8 @@
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Entry, Ready } from '@kv/consensus'
 import { DurableReplicaStorage } from './durable-storage.js'
-import { bytes, makeTempDir, text } from './fixtures/tmp.js'
+import { bytes, text, useTempDir } from './fixtures/tmp.js'
 
 const normal = (index: number, term: number): Entry => ({ type: 'normal', index, term, data: bytes(`cmd-${index}`) })
 type PersistPart = Pick<Ready, 'hardState' | 'snapshot' | 'truncateFrom' | 'entries'>
@@ -10,15 +10,8 @@ const ready = (part: Partial<PersistPart>): PersistPart => ({ hardState: null, s
 const OPTIONS = { clusterId: 'cluster-1', wal: { maxSegmentBytes: 4096 } }
 
 describe('DurableReplicaStorage', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await makeTempDir())
-    dir = path.join(dir, 'replica')
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  let dir = ''
+  useTempDir((d) => (dir = path.join(d, 'replica')))
 
   it('a new replica starts with nothing persisted', async () => {
     const { storage, persisted, appliedIndex } = await DurableReplicaStorage.open(dir, OPTIONS)

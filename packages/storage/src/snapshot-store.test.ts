@@ -1,18 +1,12 @@
 import { open as openFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { bytes, makeTempDir, text } from './fixtures/tmp.js'
+import { describe, expect, it } from 'vitest'
+import { bytes, text, useTempDir } from './fixtures/tmp.js'
 import { SnapshotStore } from './snapshot-store.js'
 
 describe('SnapshotStore', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await makeTempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  let dir = ''
+  useTempDir((d) => (dir = d))
 
   it('has nothing to load in a new directory', async () => {
     const store = await SnapshotStore.open(dir)

@@ -1,17 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { WrongClusterError } from './errors.js'
-import { bytes, makeTempDir, text } from './fixtures/tmp.js'
+import { bytes, makeTempDir, text, useTempDir } from './fixtures/tmp.js'
 import { StateStore } from './state-store.js'
 
 describe('StateStore', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await makeTempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  let dir = ''
+  useTempDir((d) => (dir = d))
 
   it('applies a batch of ops and the applied index together', async () => {
     const store = await StateStore.open(dir, { clusterId: 'c1' })

@@ -1,6 +1,7 @@
+import { afterEach, beforeEach } from 'vitest'
 import { createClient, type KvClient } from '../client.js'
 import type { ClientOptions } from '../options.js'
-import type { FakeCluster } from './fake-cluster.js'
+import { FakeCluster } from './fake-cluster.js'
 
 /** Short bounds so that retry paths run in milliseconds. */
 export const fastLimits = { maxAttemptTimeoutMs: 500, connectTimeoutMs: 500, backoffMinMs: 5, backoffMaxMs: 20 } as const
@@ -23,3 +24,21 @@ export async function until(condition: () => boolean, maxMs = 2_000): Promise<vo
 }
 
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+/**
+ * Registers hooks that start a fresh 3-replica fake cluster and a client of it before each
+ * test of the enclosing describe, and close both after it.
+ */
+export function useFakeCluster(set: (cluster: FakeCluster, client: KvClient) => void): void {
+  let current: { cluster: FakeCluster; client: KvClient } | null = null
+  beforeEach(async () => {
+    const cluster = await FakeCluster.start(3)
+    current = { cluster, client: clientFor(cluster) }
+    set(current.cluster, current.client)
+  })
+  afterEach(async () => {
+    await current?.client.close()
+    await current?.cluster.close()
+    current = null
+  })
+}

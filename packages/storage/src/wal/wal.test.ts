@@ -1,23 +1,17 @@
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Entry } from '@kv/consensus'
 import { StorageError } from '../errors.js'
-import { bytes, makeTempDir, text } from '../fixtures/tmp.js'
+import { bytes, text, useTempDir } from '../fixtures/tmp.js'
 import { Wal } from './wal.js'
 
 const normal = (index: number, term: number, data = `v${index}`): Entry => ({ type: 'normal', index, term, data: bytes(data) })
 const summary = (entries: readonly Entry[]) => entries.map((e) => `${e.index}/${e.term}/${e.type === 'normal' ? text(e.data) : 'noop'}`)
 
 describe('Wal', () => {
-  let dir: string
-  let cleanup: () => Promise<void>
-  beforeEach(async () => {
-    ;({ dir, cleanup } = await makeTempDir())
-  })
-  afterEach(async () => {
-    await cleanup()
-  })
+  let dir = ''
+  useTempDir((d) => (dir = d))
 
   it('starts empty in a new directory', async () => {
     const { wal, state, recovery } = await Wal.open(path.join(dir, 'wal'))
