@@ -3,7 +3,7 @@ import { createPaxos } from '@kv/paxos'
 import { parseClientRequest } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
 import { KvStateMachine, Replica, defaultReplicaLimits, type ReplicaEnv } from '@kv/server'
-import { DurableReplicaStorage, type StateOp } from '@kv/storage'
+import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
 import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
 import type { Logger } from 'pino'
 import { findReplica, type ClusterConfig } from './config.js'
@@ -23,16 +23,10 @@ export interface NodeOptions {
 }
 
 export interface RunningNode {
-  readonly replica: Replica
+  readonly replica: Replica<KvStateMachine>
   readonly port: number
   close(): Promise<void>
 }
-
-/** Tables of the state store (LMDB). */
-const KV = 'kv'
-const SESSIONS = 'sessions'
-const META = 'meta'
-const encoder = new TextEncoder()
 
 /**
  * Starts one replica: the same `Replica` as the simulator, with the write-ahead log, LMDB,
@@ -48,7 +42,12 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   })
   const storage = opened.storage
   if (opened.recovery !== null) log.warn({ recovery: opened.recovery }, 'cut a torn tail off the write-ahead log')
-  const stateMachine = loadStateMachine(storage, opened.appliedIndex)
+  const stateMachine = new KvStateMachine({
+    sessionTtlMs: defaultReplicaLimits.sessionTtlMs,
+    maxResultsPerSession: defaultReplicaLimits.maxResultsPerSession,
+    trackChanges: true,
+  })
+  loadMachine(storage.state, stateMachine)
   log.info({ appliedIndex: opened.appliedIndex, keys: stateMachine.size, logEntries: opened.persisted.entries.length }, 'storage opened')
 
   const fatal = (what: string) => (e: unknown) => {
@@ -66,7 +65,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Set by close(): storage is closing, so nothing new may be written (a write to the closed log
   // would be taken for a disk failure). Writes already under way finish; nothing new is acknowledged.
   let closing = false
-  const env: ReplicaEnv = {
+  const env: ReplicaEnv<KvStateMachine> = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
     persist: (ready, done) => {
@@ -81,7 +80,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     },
     // Skipped while closing: LMDB may lag the log; a restart replays the log past its applied index.
     onApplied: (sm) => {
-      if (!closing) void mirror(storage, sm).catch(fatal('state store write'))
+      if (!closing) void mirrorMachine(storage.state, sm).catch(fatal('state store write'))
     },
   }
   const replica = new Replica({
@@ -161,46 +160,8 @@ function needsSync(ready: Ready, last: HardState | null): boolean {
   return ready.entries.length > 0 || ready.snapshot !== null || ready.truncateFrom !== null || termOrVote
 }
 
-function loadStateMachine(storage: DurableReplicaStorage, appliedIndex: number): KvStateMachine {
-  const sm = new KvStateMachine({
-    sessionTtlMs: defaultReplicaLimits.sessionTtlMs,
-    maxResultsPerSession: defaultReplicaLimits.maxResultsPerSession,
-    trackChanges: true,
-  })
-  const view = storage.state.readSnapshot()
-  try {
-    for (const [k, v] of view.entries(KV)) sm.loadKey(k, v)
-    for (const [id, v] of view.entries(SESSIONS)) sm.loadSession(id, v)
-    const term = view.get(META, 'appliedTerm')
-    sm.appliedIndex = appliedIndex
-    sm.appliedTerm = term === undefined ? 0 : Number(new TextDecoder().decode(term))
-  } finally {
-    view.close()
-  }
-  return sm
-}
-
-/** Writes what the last applied batch changed to LMDB (off the sync path: one transaction, no fsync wait). */
-function mirror(storage: DurableReplicaStorage, sm: KvStateMachine): Promise<void> {
-  const changes = sm.drainChanges()
-  const term = encoder.encode(String(sm.appliedTerm))
-  if (changes.restored) {
-    return storage.state.replaceAll(sm.appliedIndex, {
-      [KV]: sm.entries(),
-      [SESSIONS]: sm.encodedSessions(),
-      [META]: [['appliedTerm', term]],
-    })
-  }
-  const ops: StateOp[] = []
-  for (const key of changes.keys) ops.push({ table: KV, key, value: sm.get(key) })
-  for (const id of changes.sessions) ops.push({ table: SESSIONS, key: id, value: sm.encodeSession(id) })
-  ops.push({ table: META, key: 'appliedTerm', value: term })
-  return storage.state.applyBatch(sm.appliedIndex, ops)
-}
-
-
 /** Logs each change of role, term or leader once. */
-function roleLogger(replica: Replica, log: Logger): () => void {
+function roleLogger(replica: Replica<KvStateMachine>, log: Logger): () => void {
   let last = ''
   return () => {
     const s = replica.core.status()

@@ -9,5 +9,5 @@ export type {
   StatusRequest,
   WriteOp,
 } from './types.js'
-export { parseClientRequest, type ParseResult } from './parse.js'
+export { checkWriteOpShape, parseClientRequest, type ParseResult } from './parse.js'
 export { limits } from './limits.js'

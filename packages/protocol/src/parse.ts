@@ -63,6 +63,34 @@ function isSeq(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
 }
 
+/**
+ * The shape of a write operation, without the size limits: what a replica checks when it
+ * reads an operation back from its log, where an entry accepted under older limits must
+ * still replay.
+ */
+export function checkWriteOpShape(op: unknown): string | null {
+  if (typeof op !== 'object' || op === null) return 'op must be an object'
+  const o = op as { op?: unknown; key?: unknown; value?: unknown; entries?: unknown }
+  const key = (k: unknown) => (typeof k === 'string' && k.length > 0 ? null : `${String(o.op)}: key must be a non-empty string`)
+  switch (o.op) {
+    case 'delete':
+      return key(o.key)
+    case 'put':
+    case 'append':
+      return key(o.key) ?? (isBytes(o.value) ? null : `${o.op}: value must be bytes`)
+    case 'batchPut':
+      if (!Array.isArray(o.entries) || o.entries.length === 0) return 'batchPut: entries must be a non-empty list'
+      for (const pair of o.entries) {
+        if (!Array.isArray(pair) || pair.length !== 2 || key(pair[0]) !== null || !isBytes(pair[1])) {
+          return 'batchPut: each entry must be [key, bytes]'
+        }
+      }
+      return null
+    default:
+      return `unknown write operation ${JSON.stringify(o.op)}`
+  }
+}
+
 /** Validates a decoded client message. */
 export function parseClientRequest(msg: unknown): ParseResult {
   if (typeof msg !== 'object' || msg === null) return { ok: false, reason: 'request must be an object' }

@@ -1,12 +1,12 @@
 import type { PeerMessage, Ready, Snapshot } from '@kv/consensus'
-import type { KvStateMachine } from './state-machine.js'
+
 
 /**
  * Everything the replica logic needs from the world. The real node implements it with TCP,
  * the write-ahead log and a clock; the simulator with virtual time, a simulated network and
  * a simulated disk. The replica code is the same in both.
  */
-export interface ReplicaEnv {
+export interface ReplicaEnv<M = unknown> {
   /** Milliseconds on the node's clock. Read only by a leader, to stamp the batches it proposes. */
   now(): number
   /** Send a message to a peer. Fire and forget: the protocols retransmit what is lost. */
@@ -19,5 +19,5 @@ export interface ReplicaEnv {
   /** Store the application's own snapshot durably, then call `done`. */
   saveSnapshot(snapshot: Snapshot, done: () => void): void
   /** Called after each group of applied entries (the real node mirrors the changes to its state store). */
-  onApplied?(stateMachine: KvStateMachine): void
+  onApplied?(stateMachine: M): void
 }

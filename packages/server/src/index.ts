@@ -1,5 +1,16 @@
-export { Replica, type Reply, type ReplicaOptions } from './replica.js'
+export { Replica, type Reply, type OpOf, type ReplicaOptions, type SessionRequest } from './replica.js'
 export type { ReplicaEnv } from './env.js'
-export { KvStateMachine, type StateChanges } from './state-machine.js'
-export { encodeBatch, decodeBatch, type Command, type CommandBatch } from './command.js'
+export type { MirroredStateMachine, OpClass, StateMachine, TableChanges } from './state-machine.js'
+export { KvStateMachine, kvTables, type KvMachineOptions } from './kv/kv-machine.js'
+export { SessionTable, type EncodedSession, type SessionLimits } from './session.js'
+export {
+  currentRecordVersion,
+  decodeRecord,
+  encodeRecord,
+  LogRecordError,
+  type Command,
+  type KvRecord,
+  type LogRecord,
+  type RecordKind,
+} from './log-record.js'
 export { defaultReplicaLimits, checkReplicaLimits, type ReplicaLimits } from './limits.js'

@@ -9,47 +9,63 @@ import {
   type Ready,
   type Snapshot,
 } from '@kv/consensus'
-import type { AnyClientRequest, ClientRequest, ClientResponse, ErrorCode, ReplicaStatus } from '@kv/protocol'
-import { decodeBatch, encodeBatch, type Command } from './command.js'
+import type { ClientResponse, ErrorCode, ReplicaStatus, StatusRequest } from '@kv/protocol'
 import type { ReplicaEnv } from './env.js'
 import { checkReplicaLimits, defaultReplicaLimits, type ReplicaLimits } from './limits.js'
-import { KvStateMachine } from './state-machine.js'
+import { decodeRecord, encodeRecord, type Command, type LogRecord } from './log-record.js'
+import type { StateMachine } from './state-machine.js'
 
 export type Reply = (response: ClientResponse | ReplicaStatus) => void
 
-interface PendingGet {
-  readonly key: string
+/** A client operation for the group's machine, under the client's session (reads carry seq 0). */
+export interface SessionRequest<Op> {
+  readonly clientId: string
+  readonly seq: number
+  readonly ackedSeq: number
+  readonly op: Op
+}
+
+interface PendingRead<Op> {
+  readonly op: Op
   readonly reply: Reply
 }
 
-export interface ReplicaOptions {
+/** The operation type of a machine. */
+export type OpOf<M> = M extends StateMachine<infer Op> ? Op : never
+
+// Methods are bivariant in their parameters, so every StateMachine<Op> is a StateMachine<never>.
+type AnyMachine = StateMachine<never>
+
+export interface ReplicaOptions<M extends AnyMachine> {
   readonly coreFactory: CoreFactory
   readonly coreConfig: CoreConfig
-  readonly env: ReplicaEnv
+  readonly env: ReplicaEnv<M>
   readonly limits?: Partial<ReplicaLimits>
-  /** A state machine loaded from a durable mirror; a fresh one when absent. */
-  readonly stateMachine?: KvStateMachine
+  /** The group's state machine: fresh, or loaded from a durable mirror. */
+  readonly stateMachine: M
 }
 
 const waiterKey = (clientId: string, seq: number): string => `${clientId}\u0000${seq}`
 
 /**
- * One replica of a group: a consensus core, the KV state machine, and the loop between them
- * (DESIGN.md "The replica loop"). Pure: all I/O goes through `ReplicaEnv`. The shell calls
- * `tick`, `step` and `request` as events arrive, then `flush()` once per group of events.
+ * One replica of a group: a consensus core, the group's state machine, and the loop between
+ * them (DESIGN.md "The replica loop"). The shell owns what every group needs — batching
+ * writes into log records, read barriers, snapshots, the clients waiting for answers — and
+ * nothing of what the records mean. Pure: all I/O goes through `ReplicaEnv`. The caller
+ * calls `tick`, `step` and `request` as events arrive, then `flush()` once per group of events.
  */
-export class Replica {
+export class Replica<M extends AnyMachine = AnyMachine> {
   readonly core: ConsensusCore
-  readonly stateMachine: KvStateMachine
-  private readonly env: ReplicaEnv
+  readonly stateMachine: M
+  private readonly env: ReplicaEnv<M>
   private readonly limits: ReplicaLimits
   private readyInFlight = false
   private driving = false
-  private pendingWrites: Command[] = []
+  private pendingWrites: Command<OpOf<M>>[] = []
   private readonly writeWaiters = new Map<string, Reply[]>()
-  private pendingGets: PendingGet[] = []
-  private readonly readBatches = new Map<number, PendingGet[]>()
-  private confirmedReads: Array<{ index: number; gets: PendingGet[] }> = []
+  private pendingGets: PendingRead<OpOf<M>>[] = []
+  private readonly readBatches = new Map<number, PendingRead<OpOf<M>>[]>()
+  private confirmedReads: Array<{ index: number; gets: PendingRead<OpOf<M>>[] }> = []
   private nextReadCtx = 1
   private leaderTerm: number | null = null
   private snapshotInFlight = false
@@ -58,13 +74,16 @@ export class Replica {
   /** Highest log index this replica has made durable (lowered by truncations). */
   private durableIndex: number
 
-  constructor(options: ReplicaOptions) {
+  /** The machine seen through its operation type (inside this class, M's own methods take `never`). */
+  private get machine(): StateMachine<OpOf<M>> {
+    return this.stateMachine
+  }
+
+  constructor(options: ReplicaOptions<M>) {
     this.env = options.env
     this.limits = { ...defaultReplicaLimits, ...options.limits }
     checkReplicaLimits(this.limits)
-    this.stateMachine =
-      options.stateMachine ??
-      new KvStateMachine({ sessionTtlMs: this.limits.sessionTtlMs, maxResultsPerSession: this.limits.maxResultsPerSession })
+    this.stateMachine = options.stateMachine
     // The durable snapshot may be ahead of the state machine's mirror: start from it then.
     const snapshot = options.coreConfig.persisted?.snapshot ?? null
     if (snapshot !== null && snapshot.index > this.stateMachine.appliedIndex) this.stateMachine.restore(snapshot.data)
@@ -88,23 +107,23 @@ export class Replica {
     this.core.step(msg)
   }
 
-  /** A client request that passed the gateway (`parseClientRequest`). */
-  request(req: AnyClientRequest, reply: Reply): void {
-    if (req.type === 'status') return reply(this.replicaStatus(req.digest === true))
-    if (req.op.op === 'get' && req.op.stale === true) {
-      return reply({ type: 'result', result: { type: 'value', value: this.stateMachine.get(req.op.key) } })
-    }
+  /** A client request that passed the gateway (e.g. `parseClientRequest`). */
+  request(req: SessionRequest<OpOf<M>> | StatusRequest, reply: Reply): void {
+    if ('type' in req && req.type === 'status') return reply(this.replicaStatus(req.digest === true))
+    const { op } = req as SessionRequest<OpOf<M>>
+    const kind = this.machine.classify(op)
+    if (kind === 'stale-read') return reply(this.machine.read(op))
     const status = this.core.status()
     if (status.role !== 'leader') return reply(notLeader(status.leader))
     if (this.pendingCount >= this.limits.maxPendingRequests) {
       return reply(error('UNAVAILABLE', 'too many requests in flight on this replica; retry later'))
     }
     this.pendingCount++
-    if (req.op.op === 'get') this.pendingGets.push({ key: req.op.key, reply })
-    else this.enqueueWrite(req, reply)
+    if (kind === 'read') this.pendingGets.push({ op, reply })
+    else this.enqueueWrite(req as SessionRequest<OpOf<M>>, reply)
   }
 
-  private enqueueWrite(req: ClientRequest, reply: Reply): void {
+  private enqueueWrite(req: SessionRequest<OpOf<M>>, reply: Reply): void {
     const key = waiterKey(req.clientId, req.seq)
     const waiting = this.writeWaiters.get(key)
     if (waiting !== undefined) {
@@ -113,7 +132,7 @@ export class Replica {
       return
     }
     this.writeWaiters.set(key, [reply])
-    this.pendingWrites.push({ clientId: req.clientId, seq: req.seq, ackedSeq: req.ackedSeq, op: req.op as Command['op'] })
+    this.pendingWrites.push({ clientId: req.clientId, seq: req.seq, ackedSeq: req.ackedSeq, op: req.op })
   }
 
   /** Propose what has queued up, ask for a read barrier, and run the Ready loop. */
@@ -132,7 +151,8 @@ export class Replica {
     const timeMs = this.env.now()
     for (let i = 0; i < writes.length; i += this.limits.maxCommandsPerEntry) {
       const commands = writes.slice(i, i + this.limits.maxCommandsPerEntry)
-      const result = this.core.propose(encodeBatch({ timeMs, commands }))
+      const record = { kind: this.stateMachine.commandKind, v: 1, timeMs, commands } as LogRecord
+      const result = this.core.propose(encodeRecord(record))
       if (isNotLeader(result)) {
         for (const c of commands) this.answerWrite(c.clientId, c.seq, notLeader(result.leader))
       }
@@ -217,10 +237,11 @@ export class Replica {
     // Entries at or below the state machine's index were applied before a restart.
     if (entry.index <= this.stateMachine.appliedIndex) return
     if (entry.type === 'noop') return this.stateMachine.applyNoop(entry.index, entry.term)
-    const batch = decodeBatch(entry.data)
-    const results = this.stateMachine.applyBatch(entry.index, entry.term, batch)
+    const record = decodeRecord(entry.data)
+    const results = this.stateMachine.apply(entry.index, entry.term, record)
+    if (record.kind !== this.stateMachine.commandKind) return
     for (let i = 0; i < results.length; i++) {
-      const c = batch.commands[i]!
+      const c = record.commands[i]!
       this.answerWrite(c.clientId, c.seq, results[i]!)
     }
   }
@@ -258,9 +279,7 @@ export class Replica {
         waiting.push(batch)
         continue
       }
-      for (const g of batch.gets) {
-        this.answer(g.reply, { type: 'result', result: { type: 'value', value: this.stateMachine.get(g.key) } })
-      }
+      for (const g of batch.gets) this.answer(g.reply, this.machine.read(g.op))
     }
     this.confirmedReads = waiting
   }

@@ -1,4 +1,6 @@
-import type { OpResult } from '@kv/protocol'
+import { Packr } from 'msgpackr'
+import type { ClientResponse, OpResult } from '@kv/protocol'
+import { unreachable } from '@kv/consensus'
 
 /**
  * A client's exactly-once session: the answers to its writes that it has not yet
@@ -40,5 +42,132 @@ export function remember(session: Session, seq: number, result: OpResult, maxRes
     // Maps iterate in insertion order: the first key is the oldest answer.
     const oldest = session.results.keys().next().value
     if (oldest !== undefined) session.results.delete(oldest)
+  }
+}
+
+/** A session as it is written to snapshots, state stores and (later) migration records. */
+export type EncodedSession = readonly [lastActiveMs: number, ackedSeq: number, results: ReadonlyArray<readonly [number, OpResult]>]
+
+export interface SessionLimits {
+  /** A session with no write for this long (by log time) is forgotten. */
+  readonly sessionTtlMs: number
+  /** Most unacknowledged answers kept per session; past it, the oldest are dropped. */
+  readonly maxResultsPerSession: number
+}
+
+/** The identity of one client write as it sits in the log. */
+export interface SessionCommand {
+  readonly clientId: string
+  readonly seq: number
+  readonly ackedSeq: number
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false })
+
+/**
+ * Every client session of one state machine. Any machine whose writes come from clients
+ * applies them through `applyOnce`, which is where exactly-once lives: a retried write is
+ * answered from the session; a write the session can no longer deduplicate is refused.
+ */
+export class SessionTable {
+  private sessions = new Map<string, Session>()
+  private dirty = new Set<string>()
+
+  constructor(
+    private readonly limits: SessionLimits,
+    private readonly trackChanges: boolean,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size
+  }
+
+  /** Forgets every session idle for longer than the TTL at log time `nowMs` (same on every replica). */
+  expire(nowMs: number): void {
+    const horizon = nowMs - this.limits.sessionTtlMs
+    for (const [id, s] of this.sessions) {
+      if (s.lastActiveMs < horizon) {
+        this.sessions.delete(id)
+        this.mark(id)
+      }
+    }
+  }
+
+  /** Applies `command` at most once: `applyOp` runs only for a seq this session has not answered. */
+  applyOnce(command: SessionCommand, timeMs: number, applyOp: () => OpResult): ClientResponse {
+    let session = this.sessions.get(command.clientId)
+    if (session === undefined) {
+      // The client has acknowledged answers we no longer hold: its session expired, and a
+      // retried write could have been applied already. Refuse rather than risk a double apply.
+      if (command.ackedSeq > 0) {
+        return { type: 'error', code: 'SESSION_EXPIRED', message: `session ${command.clientId} expired; start a new client` }
+      }
+      session = newSession(timeMs)
+      this.sessions.set(command.clientId, session)
+    }
+    session.lastActiveMs = timeMs
+    acknowledge(session, command.ackedSeq)
+    this.mark(command.clientId)
+    const found = lookup(session, command.seq)
+    switch (found.kind) {
+      case 'answered':
+        return { type: 'result', result: found.result }
+      case 'acknowledged':
+        return { type: 'error', code: 'BAD_REQUEST', message: `seq ${command.seq} was already acknowledged` }
+      case 'new': {
+        const result = applyOp()
+        remember(session, command.seq, result, this.limits.maxResultsPerSession)
+        return { type: 'result', result }
+      }
+      default:
+        return unreachable(found, 'session lookup')
+    }
+  }
+
+  encode(id: string): EncodedSession | null {
+    const s = this.sessions.get(id)
+    return s === undefined ? null : [s.lastActiveMs, s.ackedSeq, [...s.results]]
+  }
+
+  /** The session's bytes for a durable mirror (null when it no longer exists). */
+  encodeBytes(id: string): Uint8Array | null {
+    const e = this.encode(id)
+    return e === null ? null : packr.pack(e)
+  }
+
+  load(id: string, encoded: EncodedSession): void {
+    const [lastActiveMs, ackedSeq, results] = encoded
+    this.sessions.set(id, { lastActiveMs, ackedSeq, results: new Map(results) })
+  }
+
+  loadBytes(id: string, bytes: Uint8Array): void {
+    this.load(id, packr.unpack(bytes) as EncodedSession)
+  }
+
+  ids(): IterableIterator<string> {
+    return this.sessions.keys()
+  }
+
+  /** Every session, encoded (snapshots). */
+  encodeAll(): Array<readonly [string, ...EncodedSession]> {
+    return [...this.sessions.keys()].map((id) => [id, ...this.encode(id)!] as const)
+  }
+
+  /** Replaces every session (restore from a snapshot). */
+  replaceAll(all: ReadonlyArray<readonly [string, ...EncodedSession]>): void {
+    this.sessions = new Map()
+    for (const [id, ...encoded] of all) this.load(id, encoded)
+    this.dirty.clear()
+  }
+
+  /** Ids changed since the last drain: what a durable mirror must rewrite. */
+  drain(): ReadonlySet<string> {
+    const d = this.dirty
+    this.dirty = new Set()
+    return d
+  }
+
+  private mark(id: string): void {
+    if (this.trackChanges) this.dirty.add(id)
   }
 }

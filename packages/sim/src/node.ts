@@ -1,5 +1,5 @@
 import type { CoreConfig, CoreFactory, Entry, Ready, Rng, Snapshot } from '@kv/consensus'
-import { Replica, type ReplicaLimits } from '@kv/server'
+import { defaultReplicaLimits, KvStateMachine, Replica, type ReplicaLimits } from '@kv/server'
 import { SimDisk } from './disk.js'
 import type { EventQueue } from './event-queue.js'
 import type { SimNetwork } from './network.js'
@@ -26,7 +26,7 @@ export interface NodeHooks {
  */
 export class SimNode {
   readonly disk = new SimDisk()
-  replica: Replica | null = null
+  replica: Replica<KvStateMachine> | null = null
   /** Bumped by every crash and restart: events of an older incarnation are ignored. */
   incarnation = 0
   crashes = 0
@@ -63,7 +63,9 @@ export class SimNode {
       persisted: this.disk.persisted(),
       options: this.coreOptions,
     }
+    const limits = { ...defaultReplicaLimits, ...this.limits }
     this.replica = new Replica({
+      stateMachine: new KvStateMachine(limits),
       coreFactory: this.factory,
       coreConfig: config,
       limits: this.limits,

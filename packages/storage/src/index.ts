@@ -11,3 +11,4 @@ export {
 } from './durable-storage.js'
 export { StorageError, WalCorruptError, WrongClusterError, WrongReplicaError, type StorageErrorCode } from './errors.js'
 export * as limits from './limits.js'
+export { loadMachine, mirrorMachine, type MirroredMachine } from './state-mirror.js'

@@ -1,0 +1,100 @@
+import { Packr } from 'msgpackr'
+import { checkWriteOpShape, type WriteOp } from '@kv/protocol'
+import type { SessionCommand } from './session.js'
+
+/** One client write as it sits in the log. */
+export interface Command<Op = WriteOp> extends SessionCommand {
+  readonly op: Op
+}
+
+/**
+ * The payload of one log entry. Every record names its `kind` (which state machine it is
+ * for, and what it means) and the `v`ersion of that kind's layout, so new kinds can join one
+ * log and a replica can still replay a log written by an older release.
+ *
+ * Command records carry a batch of client writes stamped with the leader's clock: the stamp
+ * is the only time a state machine ever sees, so session expiry is the same on every replica.
+ */
+export type LogRecord = KvRecord
+
+export interface KvRecord {
+  readonly kind: 'kv'
+  readonly v: 1
+  readonly timeMs: number
+  readonly commands: readonly Command<WriteOp>[]
+}
+
+export type RecordKind = LogRecord['kind']
+
+/** The newest layout version of each kind: what this release writes. */
+export const currentRecordVersion: Readonly<Record<RecordKind, number>> = { kv: 1 }
+
+/** A committed log entry that this release cannot read: the log is corrupt or from a newer release. */
+export class LogRecordError extends Error {
+  readonly code = 'BAD_LOG_RECORD'
+  constructor(message: string) {
+    super(message)
+    this.name = 'LogRecordError'
+  }
+}
+
+// A fixed encoding: every replica must decode what any other replica wrote, so no
+// shared structures are used here (they would live in one process's memory only).
+const packr = new Packr({ useRecords: false, moreTypes: false })
+
+export function encodeRecord(record: LogRecord): Uint8Array {
+  return packr.pack(record)
+}
+
+/**
+ * The checked decoder for log entries. It checks the record's shape, not the gateway's size
+ * limits: an entry that is committed must replay on every replica of every later release,
+ * even one whose limits are tighter than those it was accepted under.
+ *
+ * Version 0 of `kv` is the layout before records were tagged: `{ timeMs, commands }`.
+ */
+export function decodeRecord(data: Uint8Array): LogRecord {
+  let raw: unknown
+  try {
+    raw = packr.unpack(data)
+  } catch (err) {
+    throw new LogRecordError(`log entry is not MessagePack: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (!isObject(raw)) throw new LogRecordError('log entry must be a map')
+  const kind: unknown = raw.kind ?? (raw.v === undefined ? 'kv' : undefined)
+  const v: unknown = raw.v ?? 0
+  switch (kind) {
+    case 'kv':
+      if (v !== 0 && v !== 1) throw new LogRecordError(`kv record version ${JSON.stringify(v)} is newer than this release reads (1)`)
+      return { kind: 'kv', v: 1, timeMs: checkTime(raw.timeMs), commands: checkCommands(raw.commands, checkWriteOpShape) }
+    default:
+      throw new LogRecordError(`unknown log record kind ${JSON.stringify(kind)}`)
+  }
+}
+
+function checkTime(t: unknown): number {
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw new LogRecordError('record timeMs must be a finite number')
+  return t
+}
+
+function checkCommands<Op>(raw: unknown, checkOp: (op: unknown) => string | null): Command<Op>[] {
+  if (!Array.isArray(raw)) throw new LogRecordError('record commands must be a list')
+  for (const c of raw) {
+    if (!isObject(c)) throw new LogRecordError('a command must be a map')
+    if (typeof c.clientId !== 'string' || c.clientId === '') throw new LogRecordError('command clientId must be a non-empty string')
+    if (!isSeq(c.seq) || c.seq < 1 || !isSeq(c.ackedSeq) || c.ackedSeq >= c.seq) {
+      throw new LogRecordError(`command of ${c.clientId}: seq and ackedSeq must be integers with 0 ≤ ackedSeq < seq`)
+    }
+    const problem = checkOp(c.op)
+    if (problem !== null) throw new LogRecordError(`command ${c.clientId}#${c.seq}: ${problem}`)
+  }
+  return raw as Command<Op>[]
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+
+function isSeq(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+}
