@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup'
 
 // @kv/protocol and @kv/transport-tcp are not published: they are bundled into the client
 // (from their sources, through the "@kv/source" condition), code and types alike. msgpackr
-// stays a real dependency.
+// and zod stay real dependencies.
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
@@ -11,7 +11,7 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   noExternal: [/^@kv\//],
-  external: ['msgpackr'],
+  external: ['msgpackr', 'zod'],
   esbuildOptions(options) {
     options.conditions = ['@kv/source', ...(options.conditions ?? [])]
   },

@@ -13,13 +13,13 @@ const good = {
 }
 
 describe('parseClusterConfig', () => {
-  it('accepts a cluster.json and ignores the fields only nodes read', () => {
-    expect(parseClusterConfig(good)).toEqual({ clusterId: 'kv-1', token: 'secret', groups: good.groups })
+  it('accepts a cluster.json and fills in the defaults', () => {
+    expect(parseClusterConfig(good)).toEqual({ ...good, electionTimeoutTicks: 10, heartbeatTicks: 2 })
   })
 
   it.each([
-    ['a missing token', { ...good, token: undefined }, /token: must be a string/],
-    ['no groups', { ...good, groups: [] }, /groups: must be a non-empty list/],
+    ['a missing token', { ...good, token: undefined }, /token: /],
+    ['no groups', { ...good, groups: [] }, /groups: /],
     ['a bad port', { ...good, groups: [{ ...good.groups[0], replicas: [{ id: 'a', host: 'h', port: 70000 }] }] }, /groups\[0\]\.replicas\[0\]\.port/],
     ['an unknown protocol', { ...good, groups: [{ ...good.groups[0], protocol: 'zab' }] }, /groups\[0\]\.protocol/],
     [
@@ -27,7 +27,9 @@ describe('parseClusterConfig', () => {
       { ...good, groups: [{ ...good.groups[0], replicas: [{ id: 'a', host: 'h', port: 1 }, { id: 'b', host: 'h', port: 1 }] }] },
       /duplicate address h:1/,
     ],
-    ['a non-object', 'cluster', /must be an object/],
+    ['a non-object', 'cluster', /\(root\): /],
+    ['a replica id used by two groups', { ...good, groups: [good.groups[0], { ...good.groups[0], id: 'g2', replicas: [{ id: 'g1-r1', host: 'h', port: 2 }] }] }, /groups\[1\]\.replicas\[0\]\.id: duplicate replica id g1-r1/],
+    ['a group id used twice', { ...good, groups: [good.groups[0], { ...good.groups[0], replicas: [{ id: 'x', host: 'h', port: 2 }] }] }, /groups\[1\]\.id: duplicate group id g1/],
   ])('rejects %s with the field named', (_name, raw, message) => {
     expect(() => parseClusterConfig(raw)).toThrow(message)
     expect(() => parseClusterConfig(raw)).toThrow(ConfigError)

@@ -11,3 +11,17 @@ export type {
 } from './types.js'
 export { checkWriteOpShape, parseClientRequest, type ParseResult } from './parse.js'
 export { limits } from './limits.js'
+export {
+  allGroups,
+  clusterSpecSchema,
+  ClusterSpecError,
+  endpointKey,
+  groupOfReplica,
+  layoutCluster,
+  parseClusterSpec,
+  type ClusterSpec,
+  type ClusterSpecInput,
+  type GroupSpec,
+  type LayoutOptions,
+  type ReplicaSpec,
+} from './cluster-spec.js'

@@ -1,4 +1,4 @@
-export { SimWorld, SimulationError, defaultWorldOptions, type WorldOptions } from './world.js'
+export { SimWorld, SimulationError, defaultWorldOptions, singleGroupSpec, type SimGroup, type WorldOptions } from './world.js'
 export { runScenario, scenarioFor, type RunResult, type Scenario } from './run.js'
 export { reliableNetwork, unreliableNetwork, type NetworkFaults } from './network.js'
 export { noFaults, type NemesisOptions } from './nemesis.js'

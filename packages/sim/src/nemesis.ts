@@ -24,15 +24,20 @@ export const noFaults: NemesisOptions = { partitions: false, crashes: false, cra
 export class Nemesis {
   private active = false
   actions: string[] = []
+  /** The group the current action is about (each action picks one; f is per group). */
+  private nodes: readonly SimNode[]
 
   constructor(
     private readonly options: NemesisOptions,
-    private readonly nodes: readonly SimNode[],
+    private readonly groups: ReadonlyArray<readonly SimNode[]>,
     private readonly net: SimNetwork,
     private readonly queue: EventQueue,
     private readonly rng: Rng,
     private readonly baseFaults: NetworkFaults,
-  ) {}
+  ) {
+    if (groups.length === 0) throw new RangeError('a nemesis needs at least one group')
+    this.nodes = groups[0]!
+  }
 
   start(): void {
     this.active = true
@@ -60,6 +65,8 @@ export class Nemesis {
     if (o.crashAll) choices.push(() => this.crashAll())
     if (o.flakyNetwork) choices.push(() => this.flipNetwork())
     if (choices.length === 0) return
+    // One group: no draw, so single-group runs replay as they did before groups existed.
+    if (this.groups.length > 1) this.nodes = this.groups[this.rng.int(this.groups.length)]!
     choices[this.rng.int(choices.length)]!()
   }
 
@@ -120,10 +127,11 @@ export class Nemesis {
   }
 
   private crashAll(): void {
-    for (const n of this.nodes) n.crash()
+    const nodes = this.nodes
+    for (const n of nodes) n.crash()
     this.log('crash all')
     this.queue.after(this.rng.next() * this.options.intervalMs * 0.5, () => {
-      for (const n of this.nodes) if (!n.alive) n.start()
+      for (const n of nodes) if (!n.alive) n.start()
       this.log('restart all')
     })
   }

@@ -31,8 +31,8 @@ export interface NetworkHandlers {
 
 /**
  * A network of endpoints (replica ids and client names). Partitions split the endpoints into
- * sides; a message between two sides is lost. A replica named on no side is alone; a client
- * named on no side reaches every replica.
+ * sides; a message between two sides is lost. An endpoint named on no side (a client, or a
+ * replica of a group the partition is not about) reaches every endpoint.
  */
 export class SimNetwork {
   faults: NetworkFaults = reliableNetwork
@@ -44,7 +44,6 @@ export class SimNetwork {
     private readonly queue: EventQueue,
     private readonly rng: Rng,
     private readonly handlers: NetworkHandlers,
-    private readonly replicas: ReadonlySet<string>,
   ) {}
 
   /** Each array is one side (replica ids and client names). */
@@ -64,9 +63,7 @@ export class SimNetwork {
   canReach(a: string, b: string): boolean {
     if (this.side.size === 0) return true
     const sa = this.side.get(a), sb = this.side.get(b)
-    if (sa === undefined && !this.replicas.has(a)) return true
-    if (sb === undefined && !this.replicas.has(b)) return true
-    return sa !== undefined && sa === sb
+    return sa === undefined || sb === undefined || sa === sb
   }
 
   sendPeer(msg: PeerMessage): void {

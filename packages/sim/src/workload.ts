@@ -9,6 +9,8 @@ export interface WorkloadOptions {
   keys: number
   /** Operations per client at most; null = until stopped. */
   opsPerClient: number | null
+  /** Prefix of every key (default "k"): clients of different groups touch different keys. */
+  keyPrefix?: string
 }
 
 /** Appended tokens look like "c3.17;": client 3's 17th append. Parsed back by `checkAppends`. */
@@ -20,13 +22,15 @@ export function appendToken(clientNo: number, n: number): string {
 export function workload(options: WorkloadOptions, clientNo: number): (rng: Rng) => KvInput | null {
   let issued = 0
   let appends = 0
-  const key = (rng: Rng) => `k${rng.int(options.keys)}`
+  const prefix = options.keyPrefix ?? 'k'
+  const key = (rng: Rng) => `${prefix}${rng.int(options.keys)}`
   return (rng) => {
     if (options.opsPerClient !== null && issued >= options.opsPerClient) return null
     issued++
     const value = `v${clientNo}.${issued}`
     if (options.kind === 'append') {
-      return rng.chance(0.7) ? { op: 'append', key: 'k0', value: appendToken(clientNo, ++appends) } : { op: 'get', key: 'k0' }
+      const k = `${prefix}0`
+      return rng.chance(0.7) ? { op: 'append', key: k, value: appendToken(clientNo, ++appends) } : { op: 'get', key: k }
     }
     const p = rng.next()
     if (p < 0.4) return { op: 'get', key: key(rng) }

@@ -1,5 +1,5 @@
 import { createRng, type Entry, type Rng } from '@kv/consensus'
-import { parseClientRequest } from '@kv/protocol'
+import { layoutCluster, parseClientRequest, type ClusterSpec, type GroupSpec } from '@kv/protocol'
 import type { ReplicaLimits } from '@kv/server'
 import { SimClient, type ClientTiming } from './client.js'
 import { EventQueue } from './event-queue.js'
@@ -14,7 +14,13 @@ import { workload, type WorkloadOptions } from './workload.js'
 export interface WorldOptions {
   seed: number
   protocol: Protocol
+  /** Replicas of the one group laid out when no `spec` is given. */
   replicas: number
+  /**
+   * The cluster to simulate: the same spec `kv config generate` writes and `kv node` runs
+   * (addresses are ignored here). Default: one group of `replicas` running `protocol`.
+   */
+  spec?: ClusterSpec
   network: NetworkFaults
   nemesis: NemesisOptions
   timing: NodeTiming
@@ -40,22 +46,38 @@ export class SimulationError extends Error {
   readonly code = 'SIMULATION'
 }
 
+/** One simulated group: its spec and its replicas. */
+export interface SimGroup {
+  readonly spec: GroupSpec
+  readonly nodes: readonly SimNode[]
+}
+
+/** The spec of a one-group world: `replicas` replicas (an odd number) running `protocol`. */
+export function singleGroupSpec(protocol: Protocol, replicas: number): ClusterSpec {
+  if (replicas % 2 !== 1) throw new RangeError(`a group has 2f+1 replicas; ${replicas} is even`)
+  return layoutCluster({ clusterId: 'sim', token: 'sim', f: (replicas - 1) / 2, groups: 1, protocol, basePort: 1, host: 'sim' })
+}
+
 /**
- * One simulated group: replicas, clients, network, disks and a fault injector on one
- * virtual clock, all drawing from one seeded PRNG.
+ * A simulated cluster: every group of one cluster spec, clients, network, disks and a fault
+ * injector on one virtual clock, all drawing from one seeded PRNG.
  */
 export class SimWorld {
   readonly options: WorldOptions
+  readonly spec: ClusterSpec
   readonly queue = new EventQueue()
   readonly rng: Rng
   readonly net: SimNetwork
+  readonly groups: readonly SimGroup[]
+  /** Every replica of every group. */
   readonly nodes: SimNode[]
   readonly clients: SimClient[] = []
   readonly history = new HistoryRecorder()
   readonly trace = new Trace()
   readonly nemesis: Nemesis
-  /** What each index holds once applied anywhere: every replica must apply the same. */
-  private readonly appliedAt = new Map<number, string>()
+  /** Per group, what each index holds once applied anywhere: every replica must apply the same. */
+  private readonly appliedAt = new Map<string, Map<number, string>>()
+  private readonly groupOf = new Map<string, string>()
   private readonly byId = new Map<string, SimNode>()
   private readonly clientsByName = new Map<string, SimClient>()
 
@@ -63,7 +85,7 @@ export class SimWorld {
     this.options = { ...defaultWorldOptions, ...options }
     const o = this.options
     this.rng = createRng(o.seed)
-    const ids = Array.from({ length: o.replicas }, (_, i) => `n${i + 1}`)
+    this.spec = o.spec ?? singleGroupSpec(o.protocol, o.replicas)
     this.net = new SimNetwork(this.queue, this.rng.fork(), {
       peer: (msg) => {
         const node = this.byId.get(msg.to)
@@ -77,15 +99,21 @@ export class SimWorld {
         this.trace.event(3, this.queue.now, code(to), rid)
         this.clientsByName.get(to)?.onReply(rid, resp)
       },
-    }, new Set(ids))
+    })
     this.net.faults = o.network
     const hooks = { committed: (n: SimNode, es: readonly Entry[]) => this.onCommitted(n, es), afterEvent: (n: SimNode) => this.afterEvent(n) }
-    this.nodes = ids.map(
-      (id) =>
-        new SimNode(id, ids, protocols[o.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
-    )
+    this.groups = [...this.spec.groups].map((spec) => {
+      const ids = spec.replicas.map((r) => r.id)
+      const nodes = ids.map(
+        (id) => new SimNode(id, ids, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+      )
+      for (const id of ids) this.groupOf.set(id, spec.id)
+      this.appliedAt.set(spec.id, new Map())
+      return { spec, nodes }
+    })
+    this.nodes = this.groups.flatMap((g) => g.nodes)
     for (const n of this.nodes) this.byId.set(n.id, n)
-    this.nemesis = new Nemesis(o.nemesis, this.nodes, this.net, this.queue, this.rng.fork(), o.network)
+    this.nemesis = new Nemesis(o.nemesis, this.groups.map((g) => g.nodes), this.net, this.queue, this.rng.fork(), o.network)
     for (const n of this.nodes) n.start()
   }
 
@@ -99,8 +127,8 @@ export class SimWorld {
     return n
   }
 
-  /** Adds `count` clients running `load`, each talking to `servers` (all replicas by default). */
-  addClients(count: number, load: WorkloadOptions, servers: readonly string[] = this.nodes.map((n) => n.id)): SimClient[] {
+  /** Adds `count` clients running `load`, each talking to `servers` (the first group's replicas by default). */
+  addClients(count: number, load: WorkloadOptions, servers: readonly string[] = this.groups[0]!.nodes.map((n) => n.id)): SimClient[] {
     const added: SimClient[] = []
     for (let i = 0; i < count; i++) {
       const no = this.clients.length + 1
@@ -134,10 +162,11 @@ export class SimWorld {
   }
 
   private onCommitted(node: SimNode, entries: readonly Entry[]): void {
+    const appliedAt = this.appliedAt.get(this.groupOf.get(node.id)!)!
     for (const e of entries) {
       const sig = e.type === 'noop' ? 'noop' : `d${hashBytes(e.data)}`
-      const seen = this.appliedAt.get(e.index)
-      if (seen === undefined) this.appliedAt.set(e.index, sig)
+      const seen = appliedAt.get(e.index)
+      if (seen === undefined) appliedAt.set(e.index, sig)
       else if (seen !== sig) {
         throw new SimulationError(`state machine safety: ${node.id} applies ${sig} at index ${e.index}, another replica applied ${seen}`)
       }
@@ -161,11 +190,11 @@ export class SimWorld {
     return true
   }
 
-  /** The replica that leads at the highest term, if any is alive and leading. */
-  leader(): SimNode | null {
+  /** The replica of `group` (the first by default) that leads at the highest term, if any is alive and leading. */
+  leader(group: SimGroup = this.groups[0]!): SimNode | null {
     let best: SimNode | null = null
     let bestTerm = -1
-    for (const n of this.nodes) {
+    for (const n of group.nodes) {
       const s = n.replica?.core.status()
       if (s?.role === 'leader' && s.term > bestTerm) {
         best = n
@@ -185,17 +214,19 @@ export class SimWorld {
     return this.runUntil(() => this.clients.every((c) => c.idle), maxMs)
   }
 
-  /** After quiescing: every replica applies the same index and holds the same data. */
+  /** After quiescing: in every group, every replica applies the same index and holds the same data. */
   converge(maxMs = 10_000): boolean {
-    return this.runUntil(() => {
-      const live = this.nodes.filter((n) => n.replica !== null).map((n) => n.replica!)
-      const applied = live.map((r) => r.stateMachine.appliedIndex)
-      const commit = Math.max(...live.map((r) => r.core.status().commitIndex))
-      if (applied.some((a) => a !== commit)) return false
-      const digests = new Set(live.map((r) => r.stateMachine.digest()))
-      return digests.size === 1
-    }, maxMs)
+    return this.runUntil(() => this.groups.every((g) => converged(g)), maxMs)
   }
+}
+
+function converged(group: SimGroup): boolean {
+  const live = group.nodes.filter((n) => n.replica !== null).map((n) => n.replica!)
+  const applied = live.map((r) => r.stateMachine.appliedIndex)
+  const commit = Math.max(...live.map((r) => r.core.status().commitIndex))
+  if (applied.some((a) => a !== commit)) return false
+  const digests = new Set(live.map((r) => r.stateMachine.digest()))
+  return digests.size === 1
 }
 
 function hashBytes(b: Uint8Array): string {

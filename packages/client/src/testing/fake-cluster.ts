@@ -1,6 +1,6 @@
 import { parseClientRequest, type ClientRequest, type ClientResponse, type OpResult, type WriteOp } from '@kv/protocol'
 import { TransportServer, type Reply } from '@kv/transport-tcp'
-import type { ClusterConfig } from '../config.js'
+import { parseClusterConfig, type ClusterConfig } from '../config.js'
 
 /*
  * A fake cluster for the client's tests: real TCP servers (one per replica) around one
@@ -72,7 +72,7 @@ export class FakeCluster {
 
   config(): ClusterConfig {
     const replicas = [...this.servers].map(([id, s]) => ({ id, host: '127.0.0.1', port: s.port }))
-    return { clusterId: CLUSTER_ID, token: TOKEN, groups: [{ id: 'g1', protocol: 'raft', replicas }] }
+    return parseClusterConfig({ clusterId: CLUSTER_ID, token: TOKEN, groups: [{ id: 'g1', protocol: 'raft', replicas }] })
   }
 
   endpoint(id: string): string {

@@ -1,0 +1,137 @@
+import { z } from 'zod'
+
+/**
+ * The cluster spec: what `kv config generate` writes to cluster.json, what every `kv node`,
+ * every `@kv/client` and the simulator are built from. One schema, so the client and the node
+ * can never disagree on what a valid cluster is.
+ *
+ * A cluster is an optional controller group (it owns the shard map) and N shard groups; each
+ * group is 2f+1 replicas running Raft or Multi-Paxos. Replica ids and addresses are unique
+ * across the whole cluster, so a replica id names one process.
+ */
+const replicaSpec = z.object({
+  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535),
+})
+
+const groupSpec = z.object({
+  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+  protocol: z.enum(['raft', 'paxos']),
+  replicas: z.array(replicaSpec).min(1).max(9),
+})
+
+export const clusterSpecSchema = z
+  .object({
+    clusterId: z.string().min(1).max(128),
+    token: z.string().min(1).max(512),
+    tickMs: z.number().int().min(1).max(1000).default(50),
+    electionTimeoutTicks: z.number().int().min(2).max(1000).default(10),
+    heartbeatTicks: z.number().int().min(1).max(1000).default(2),
+    /** The group whose state machine is the shard map. Without one, the map is `groups`, fixed. */
+    controller: groupSpec.optional(),
+    groups: z.array(groupSpec).min(1).max(256),
+  })
+  .superRefine((c, ctx) => {
+    const groupIds = new Set<string>()
+    const replicaIds = new Set<string>()
+    const addresses = new Set<string>()
+    const check = (g: z.infer<typeof groupSpec>, path: Array<string | number>) => {
+      if (groupIds.has(g.id)) ctx.addIssue({ code: 'custom', message: `duplicate group id ${g.id}`, path: [...path, 'id'] })
+      groupIds.add(g.id)
+      g.replicas.forEach((r, ri) => {
+        if (replicaIds.has(r.id)) ctx.addIssue({ code: 'custom', message: `duplicate replica id ${r.id}`, path: [...path, 'replicas', ri, 'id'] })
+        const address = endpointKey(r)
+        if (addresses.has(address)) ctx.addIssue({ code: 'custom', message: `duplicate address ${address}`, path: [...path, 'replicas', ri, 'port'] })
+        replicaIds.add(r.id)
+        addresses.add(address)
+      })
+    }
+    if (c.controller !== undefined) check(c.controller, ['controller'])
+    c.groups.forEach((g, gi) => check(g, ['groups', gi]))
+    if (c.heartbeatTicks >= c.electionTimeoutTicks) {
+      ctx.addIssue({ code: 'custom', message: 'heartbeatTicks must be below electionTimeoutTicks', path: ['heartbeatTicks'] })
+    }
+  })
+
+export type ClusterSpec = z.infer<typeof clusterSpecSchema>
+export type GroupSpec = z.infer<typeof groupSpec>
+export type ReplicaSpec = z.infer<typeof replicaSpec>
+/** What a caller may write: the fields with defaults are optional. */
+export type ClusterSpecInput = z.input<typeof clusterSpecSchema>
+
+/** A cluster spec that does not validate; `problems` name each bad field (`groups[0].replicas[1].port: ...`). */
+export class ClusterSpecError extends Error {
+  readonly code = 'BAD_CONFIG'
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${source} is invalid:\n  ${problems.join('\n  ')}`)
+    this.name = 'ClusterSpecError'
+  }
+}
+
+/** Validates a parsed cluster.json and fills in the defaults. */
+export function parseClusterSpec(raw: unknown, source = 'cluster config'): ClusterSpec {
+  const r = clusterSpecSchema.safeParse(raw)
+  if (r.success) return r.data
+  throw new ClusterSpecError(source, r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`))
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  if (path.length === 0) return '(root)'
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')
+}
+
+/** "host:port", with IPv6 hosts in brackets. */
+export function endpointKey(e: { readonly host: string; readonly port: number }): string {
+  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`
+}
+
+/** Every group of the spec, the controller first. */
+export function allGroups(spec: ClusterSpec): GroupSpec[] {
+  return spec.controller === undefined ? [...spec.groups] : [spec.controller, ...spec.groups]
+}
+
+/** The group that replica `id` belongs to, or null. */
+export function groupOfReplica(spec: ClusterSpec, id: string): { group: GroupSpec; replica: ReplicaSpec } | null {
+  for (const group of allGroups(spec)) {
+    const replica = group.replicas.find((r) => r.id === id)
+    if (replica !== undefined) return { group, replica }
+  }
+  return null
+}
+
+export interface LayoutOptions {
+  readonly clusterId: string
+  readonly token: string
+  /** Faults tolerated per group: each group gets 2f+1 replicas. */
+  readonly f: number
+  readonly groups: number
+  readonly protocol: 'raft' | 'paxos'
+  /** Also lay out a controller group (`ctl`, replicas `ctl-r1`...) before the shard groups. */
+  readonly controller?: boolean
+  readonly basePort: number
+  readonly host: string
+  /** Give replica r of group g its own loopback address 127.0.g.r (the controller is g = 0+250). */
+  readonly spreadHosts?: boolean
+}
+
+/** Lays out a cluster on consecutive ports: `ctl`, `g1`, `g2`, ... with replicas `<group>-r<i>`. */
+export function layoutCluster(o: LayoutOptions): ClusterSpec {
+  let port = o.basePort
+  const size = 2 * o.f + 1
+  const group = (id: string, g: number): GroupSpec => ({
+    id,
+    protocol: o.protocol,
+    replicas: Array.from({ length: size }, (_, r) => ({
+      id: `${id}-r${r + 1}`,
+      host: o.spreadHosts === true ? `127.0.${g}.${r + 1}` : o.host,
+      port: port++,
+    })),
+  })
+  const controller = o.controller === true ? { controller: group('ctl', 250) } : {}
+  const groups = Array.from({ length: o.groups }, (_, g) => group(`g${g + 1}`, g + 1))
+  return parseClusterSpec({ clusterId: o.clusterId, token: o.token, ...controller, groups }, 'generated config')
+}
