@@ -1,12 +1,12 @@
 import type { Logger } from './logger.js'
-import { backoffMs } from './backoff.js'
 import { endpointKey, type Endpoint } from './config.js'
 import { within, sleep, type CallScope } from './deadline.js'
 import { KvError, NotLeaderError, TimeoutError, UnavailableError, WrongShardError } from './errors.js'
 import type { ClientLimits } from './limits.js'
 import type { ConnectionPool } from './pool.js'
 import { HandshakeRefusedError } from '@kv/transport-tcp'
-import type { ReplicaGroup } from './router.js'
+import { backoffMs, CallRound } from '@kv/protocol'
+import type { EndpointGroup } from './router.js'
 
 /** What a reply means for the call. */
 export type Interpretation<T> =
@@ -23,7 +23,7 @@ export type Interpretation<T> =
 /** One call as the retry loop sees it. */
 export interface CallPlan<T> {
   readonly what: string
-  readonly group: ReplicaGroup
+  readonly group: EndpointGroup
   /**
    * The request of each attempt, built fresh so a write carries the newest ackedSeq. Its
    * identity (clientId, seq, op) never changes between attempts: a request that was sent
@@ -76,52 +76,34 @@ export async function runCall<T>(plan: CallPlan<T>, scope: CallScope, env: CallE
 }
 
 async function runRound<T>(plan: CallPlan<T>, scope: CallScope, env: CallEnv, state: CallState): Promise<{ value: T } | undefined> {
-  const { group } = plan
-  const queue = plan.only !== undefined ? [plan.only] : group.roundOrder()
-  const tried = new Set<string>()
-  // A replica named leader by another may be tried once more in the round: its earlier
-  // attempt may have lost only its answer (a dropped reply), and the hint says it still leads.
-  const rehinted = new Set<string>()
-  // Bounded: each replica is tried at most twice per round (once more only on a hint).
-  while (queue.length > 0 && state.attempts < env.limits.maxAttemptsPerCall && !scope.stopped) {
-    const endpoint = queue.shift()!
-    if (tried.has(endpointKey(endpoint))) continue
-    tried.add(endpointKey(endpoint))
+  const round = new CallRound(plan.group, { tracksLeader: plan.tracksLeader, ...(plan.only === undefined ? {} : { only: plan.only }) })
+  // Bounded: CallRound tries each replica at most twice per round.
+  for (let endpoint = round.next(); endpoint !== null; endpoint = round.next()) {
+    if (state.attempts >= env.limits.maxAttemptsPerCall || scope.stopped) break
     const outcome = await attempt(endpoint, plan, scope, env, state)
     // Stopped (deadline, abort, close) mid-attempt: that says nothing about the replica.
     if (scope.signal.aborted && outcome.kind !== 'done') break
     switch (outcome.kind) {
       case 'done':
-        if (plan.tracksLeader) group.believeLeader(endpoint)
+        round.report(endpoint, { kind: 'done' })
         return { value: outcome.value }
       case 'fail':
         throw outcome.error
-      case 'not-leader': {
-        group.doubt(endpoint)
+      case 'not-leader':
         state.last = { code: 'NOT_LEADER', message: `${endpointKey(endpoint)} is not the leader`, leader: outcome.hint }
-        const hinted = outcome.hint === null ? null : group.endpointOf(outcome.hint)
-        if (hinted !== null) {
-          group.believeLeader(hinted)
-          const key = endpointKey(hinted)
-          if (tried.has(key) && !rehinted.has(key) && key !== endpointKey(endpoint)) {
-            rehinted.add(key)
-            tried.delete(key)
-          }
-          queue.unshift(hinted)
-        }
+        round.report(endpoint, { kind: 'not-leader', hint: outcome.hint })
         break
-      }
       case 'retry':
-        group.doubt(endpoint)
         state.last = { code: outcome.code, message: `${endpointKey(endpoint)}: ${outcome.message}` }
+        round.report(endpoint, { kind: 'failed' })
         break
       case 'invalid':
       case 'unreachable':
       case 'lost': {
-        group.doubt(endpoint)
         const message = outcome.kind === 'invalid' ? outcome.reason : outcome.message
         state.last = { code: outcome.kind.toUpperCase(), message: `${endpointKey(endpoint)}: ${message}` }
         env.logger.debug({ endpoint: endpointKey(endpoint), outcome: outcome.kind, message, what: plan.what }, 'attempt failed')
+        round.report(endpoint, { kind: 'failed' })
         break
       }
       default: {

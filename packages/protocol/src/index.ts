@@ -25,3 +25,4 @@ export {
   type LayoutOptions,
   type ReplicaSpec,
 } from './cluster-spec.js'
+export { backoffMs, CallRound, ReplicaGroup, type AttemptVerdict } from './routing/index.js'

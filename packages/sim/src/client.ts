@@ -1,5 +1,5 @@
 import type { Rng } from '@kv/consensus'
-import type { ClientRequest, ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
+import { backoffMs, CallRound, ReplicaGroup, type ClientRequest, type ClientResponse, type KvOp, type ReplicaStatus } from '@kv/protocol'
 import type { EventQueue } from './event-queue.js'
 import type { HistoryRecorder, KvInput, KvOutput } from './linearizability/index.js'
 import type { SimNetwork } from './network.js'
@@ -9,8 +9,10 @@ export interface ClientTiming {
   requestTimeoutMs: number
   /** Give up on an operation after this long; its outcome is then unknown. */
   opDeadlineMs: number
-  /** Pause after NOT_LEADER / UNAVAILABLE before the next try. */
+  /** Pause after a round of the group's replicas failed: from this, doubling (with jitter)... */
   retryBackoffMs: number
+  /** ...up to this. */
+  retryBackoffMaxMs: number
   /** Pause between one operation's answer and the next call. */
   thinkMs: number
 }
@@ -24,17 +26,20 @@ interface InFlight {
   readonly req: ClientRequest
   readonly startedAt: number
   rid: number
+  round: CallRound<string>
+  rounds: number
 }
 
 /**
- * A simulated client with the real client's retry rules: one request never answered is
- * resent (to the next replica) under the same session seq, so it applies at most once; on
- * NOT_LEADER it follows the hint. One operation at a time, like a kvraft clerk.
+ * A simulated client that decides like the real one (`@kv/protocol`'s CallRound and backoff):
+ * a request never answered is resent to the next replica under the same session seq, so it
+ * applies at most once; NOT_LEADER hints are followed; a failed round backs off. One
+ * operation at a time, like a kvraft clerk.
  */
 export class SimClient {
   private seq = 0
   private ackedSeq = 0
-  private leader = 0
+  private readonly group: ReplicaGroup<string>
   private rid = 0
   private current: InFlight | null = null
   private stopped = false
@@ -53,7 +58,10 @@ export class SimClient {
     private readonly rng: Rng,
     private readonly history: HistoryRecorder,
   ) {
-    this.leader = rng.int(servers.length)
+    this.group = new ReplicaGroup('sim', servers.map((id) => ({ address: id, id })), (id) => id)
+    // Start somewhere random, as a real client's first pick depends on which replica it reaches.
+    const start = rng.int(servers.length)
+    for (let i = 0; i < start; i++) this.group.doubt(servers[i]!)
   }
 
   get idle(): boolean {
@@ -78,7 +86,7 @@ export class SimClient {
     const seq = isWrite ? ++this.seq : 0
     const req: ClientRequest = { type: 'kv', clientId: this.name, seq, ackedSeq: this.ackedSeq, op }
     const opId = this.history.invoke(this.clientNo, input, this.queue.now)
-    this.current = { opId, input, req, startedAt: this.queue.now, rid: 0 }
+    this.current = { opId, input, req, startedAt: this.queue.now, rid: 0, round: new CallRound(this.group), rounds: 0 }
     this.attempt()
   }
 
@@ -86,30 +94,44 @@ export class SimClient {
     const op = this.current
     if (op === null) return
     if (this.queue.now - op.startedAt > this.timing.opDeadlineMs) return this.giveUp(op)
+    const to = op.round.next()
+    if (to === null) {
+      // Every replica failed this round: back off, then a new round (as the real client does).
+      const bounds = { minMs: this.timing.retryBackoffMs, maxMs: this.timing.retryBackoffMaxMs }
+      const delay = backoffMs(op.rounds++, bounds, () => this.rng.next())
+      op.rid = -1
+      this.queue.after(delay, () => {
+        if (this.current !== op) return
+        op.round = new CallRound(this.group)
+        this.attempt()
+      })
+      return
+    }
     op.rid = ++this.rid
     const rid = op.rid
-    this.net.sendRequest(this.name, this.servers[this.leader]!, rid, op.req)
+    this.net.sendRequest(this.name, to, rid, op.req)
     this.queue.after(this.timing.requestTimeoutMs, () => {
       if (this.current !== op || op.rid !== rid) return
-      this.leader = (this.leader + 1) % this.servers.length
+      op.round.report(to, { kind: 'failed' })
       this.attempt()
     })
   }
 
-  onReply(rid: number, resp: ClientResponse | ReplicaStatus): void {
+  onReply(from: string, rid: number, resp: ClientResponse | ReplicaStatus): void {
     const op = this.current
     if (op === null || rid !== op.rid || resp.type === 'status') return
-    if (resp.type === 'result') return this.finish(op, toOutput(resp))
     op.rid = -1 // this attempt is over; ignore its timer
+    if (resp.type === 'result') {
+      op.round.report(from, { kind: 'done' })
+      return this.finish(op, toOutput(resp))
+    }
     switch (resp.code) {
-      case 'NOT_LEADER': {
-        const hinted = resp.leader === null || resp.leader === undefined ? -1 : this.servers.indexOf(resp.leader)
-        this.leader = hinted >= 0 && hinted !== this.leader ? hinted : (this.leader + 1) % this.servers.length
+      case 'NOT_LEADER':
+        op.round.report(from, { kind: 'not-leader', hint: resp.leader ?? null })
         break
-      }
       case 'UNAVAILABLE':
       case 'TIMEOUT':
-        this.leader = (this.leader + 1) % this.servers.length
+        op.round.report(from, { kind: 'failed' })
         break
       case 'BAD_REQUEST':
       case 'SESSION_EXPIRED':
@@ -118,9 +140,7 @@ export class SimClient {
         this.unexpected.push(`${this.name} ${JSON.stringify(op.input)}: ${resp.code} ${resp.message}`)
         return this.giveUp(op)
     }
-    this.queue.after(this.timing.retryBackoffMs, () => {
-      if (this.current === op) this.attempt()
-    })
+    this.attempt()
   }
 
   private finish(op: InFlight, output: KvOutput): void {

@@ -72,7 +72,7 @@ describe.each(Object.keys(protocols) as Protocol[])('%s protocol, kvraft suite',
       seed: 105,
       protocol,
       replicas: 5,
-      clientTiming: { requestTimeoutMs: 200, opDeadlineMs: 600_000, retryBackoffMs: 15, thinkMs: 2 },
+      clientTiming: { requestTimeoutMs: 200, opDeadlineMs: 600_000, retryBackoffMs: 15, retryBackoffMaxMs: 200, thinkMs: 2 },
     })
     expect(w.runUntil(() => w.leader() !== null, 5000)).toBe(true)
     const leader = w.leader()!.id

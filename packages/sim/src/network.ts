@@ -26,7 +26,7 @@ export const unreliableNetwork: NetworkFaults = {
 export interface NetworkHandlers {
   peer(msg: PeerMessage): void
   request(to: string, from: string, rid: number, req: AnyClientRequest): void
-  reply(to: string, rid: number, resp: ClientResponse | ReplicaStatus): void
+  reply(to: string, from: string, rid: number, resp: ClientResponse | ReplicaStatus): void
 }
 
 /**
@@ -75,7 +75,7 @@ export class SimNetwork {
   }
 
   sendReply(from: string, to: string, rid: number, resp: ClientResponse | ReplicaStatus): void {
-    this.transmit(from, to, () => this.handlers.reply(to, rid, resp))
+    this.transmit(from, to, () => this.handlers.reply(to, from, rid, resp))
   }
 
   private transmit(from: string, to: string, deliver: () => void): void {

@@ -36,7 +36,7 @@ export const defaultWorldOptions: Omit<WorldOptions, 'seed' | 'protocol'> = {
   network: reliableNetwork,
   nemesis: noFaults,
   timing: { tickMs: 10, electionTimeoutTicks: 10, heartbeatTicks: 2, diskMinMs: 0.2, diskMaxMs: 1 },
-  clientTiming: { requestTimeoutMs: 250, opDeadlineMs: 4000, retryBackoffMs: 15, thinkMs: 2 },
+  clientTiming: { requestTimeoutMs: 250, opDeadlineMs: 4000, retryBackoffMs: 15, retryBackoffMaxMs: 200, thinkMs: 2 },
   limits: { snapshotEveryEntries: 200 },
   coreOptions: {},
   checkInvariants: true,
@@ -95,9 +95,9 @@ export class SimWorld {
         this.afterEvent(node)
       },
       request: (to, from, rid, req) => this.onRequest(to, from, rid, req),
-      reply: (to, rid, resp) => {
+      reply: (to, from, rid, resp) => {
         this.trace.event(3, this.queue.now, code(to), rid)
-        this.clientsByName.get(to)?.onReply(rid, resp)
+        this.clientsByName.get(to)?.onReply(from, rid, resp)
       },
     })
     this.net.faults = o.network

@@ -1,0 +1,3 @@
+export { backoffMs } from './backoff.js'
+export { CallRound, type AttemptVerdict } from './call-round.js'
+export { ReplicaGroup } from './replica-group.js'
