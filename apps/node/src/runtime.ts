@@ -1,6 +1,6 @@
 import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
-import { parseClientRequest } from '@kv/protocol'
+import { allGroups, parseClientRequest } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
 import { KvStateMachine, Replica, defaultReplicaLimits, type ReplicaEnv } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
@@ -55,7 +55,10 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     log.fatal({ err: e }, `${what} failed; stopping`)
     process.exit(70)
   }
-  const peers = Object.fromEntries(group.replicas.filter((r) => r.id !== o.id).map((r) => [r.id, { host: r.host, port: r.port }]))
+  // Every replica of the cluster: this group's for consensus, the others' for group messages
+  // (shard-map polls, migration). Links open on first use, so unused ones cost nothing.
+  const everyone = allGroups(o.config).flatMap((g) => g.replicas)
+  const peers = Object.fromEntries(everyone.filter((r) => r.id !== o.id).map((r) => [r.id, { host: r.host, port: r.port }]))
   const peerTransport = new PeerTransport({
     nodeId: o.id, clusterId: o.config.clusterId, token: o.config.token, peers, logger: log, faults: o.faults, classify: classifyMessage,
     // Connect from our own address: peers (and a firewall cutting a partition) see who we are.
@@ -84,6 +87,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     },
   }
   const replica = new Replica({
+    groupId: group.id,
     coreFactory: factories[group.protocol],
     coreConfig: {
       id: o.id,

@@ -15,7 +15,7 @@ const replicaSpec = z.object({
   port: z.number().int().min(1).max(65535),
 })
 
-const groupSpec = z.object({
+export const groupSpecSchema = z.object({
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
   protocol: z.enum(['raft', 'paxos']),
   replicas: z.array(replicaSpec).min(1).max(9),
@@ -29,14 +29,14 @@ export const clusterSpecSchema = z
     electionTimeoutTicks: z.number().int().min(2).max(1000).default(10),
     heartbeatTicks: z.number().int().min(1).max(1000).default(2),
     /** The group whose state machine is the shard map. Without one, the map is `groups`, fixed. */
-    controller: groupSpec.optional(),
-    groups: z.array(groupSpec).min(1).max(256),
+    controller: groupSpecSchema.optional(),
+    groups: z.array(groupSpecSchema).min(1).max(256),
   })
   .superRefine((c, ctx) => {
     const groupIds = new Set<string>()
     const replicaIds = new Set<string>()
     const addresses = new Set<string>()
-    const check = (g: z.infer<typeof groupSpec>, path: Array<string | number>) => {
+    const check = (g: z.infer<typeof groupSpecSchema>, path: Array<string | number>) => {
       if (groupIds.has(g.id)) ctx.addIssue({ code: 'custom', message: `duplicate group id ${g.id}`, path: [...path, 'id'] })
       groupIds.add(g.id)
       g.replicas.forEach((r, ri) => {
@@ -55,7 +55,7 @@ export const clusterSpecSchema = z
   })
 
 export type ClusterSpec = z.infer<typeof clusterSpecSchema>
-export type GroupSpec = z.infer<typeof groupSpec>
+export type GroupSpec = z.infer<typeof groupSpecSchema>
 export type ReplicaSpec = z.infer<typeof replicaSpec>
 /** What a caller may write: the fields with defaults are optional. */
 export type ClusterSpecInput = z.input<typeof clusterSpecSchema>

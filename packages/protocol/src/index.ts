@@ -14,6 +14,7 @@ export { limits } from './limits.js'
 export {
   allGroups,
   clusterSpecSchema,
+  groupSpecSchema,
   ClusterSpecError,
   endpointKey,
   groupOfReplica,
@@ -26,3 +27,13 @@ export {
   type ReplicaSpec,
 } from './cluster-spec.js'
 export { backoffMs, CallRound, ReplicaGroup, type AttemptVerdict } from './routing/index.js'
+export {
+  checkControllerOp,
+  checkControllerWriteShape,
+  checkShardMap,
+  parseControllerRequest,
+  type ControllerOp,
+  type ControllerRequest,
+  type ControllerWriteOp,
+  type ShardMap,
+} from './shard-map.js'

@@ -1,3 +1,5 @@
+import type { ShardMap } from './shard-map.js'
+
 /**
  * The client ↔ replica protocol. Messages are plain objects carried as MessagePack.
  * Keys are strings; values are bytes.
@@ -39,6 +41,9 @@ export type OpResult =
   | { readonly type: 'value'; readonly value: Uint8Array | null }
   | { readonly type: 'deleted'; readonly existed: boolean }
   | { readonly type: 'ok' }
+  /** The controller's answers: a shard map (null: no map at the asked epoch), or the epoch a change made. */
+  | { readonly type: 'shardMap'; readonly map: ShardMap | null }
+  | { readonly type: 'epoch'; readonly epoch: number }
 
 export type ErrorCode = 'NOT_LEADER' | 'TIMEOUT' | 'UNAVAILABLE' | 'BAD_REQUEST' | 'WRONG_SHARD' | 'SESSION_EXPIRED'
 

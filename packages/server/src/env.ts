@@ -9,7 +9,11 @@ import type { PeerMessage, Ready, Snapshot } from '@kv/consensus'
 export interface ReplicaEnv<M = unknown> {
   /** Milliseconds on the node's clock. Read only by a leader, to stamp the batches it proposes. */
   now(): number
-  /** Send a message to a peer. Fire and forget: the protocols retransmit what is lost. */
+  /**
+   * Send a message to a peer: a replica of this group (consensus), or of another group (a
+   * `GroupMessage`; replica ids are unique cluster-wide). Fire and forget: the protocols and
+   * the machines' own retries cover what is lost.
+   */
   send(msg: PeerMessage): void
   /**
    * Make the durable part of `ready` durable — snapshot, truncateFrom, entries, hard state —

@@ -2,15 +2,19 @@ export { Replica, type Reply, type OpOf, type ReplicaOptions, type SessionReques
 export type { ReplicaEnv } from './env.js'
 export type { MirroredStateMachine, OpClass, StateMachine, TableChanges } from './state-machine.js'
 export { KvStateMachine, kvTables, type KvMachineOptions } from './kv/kv-machine.js'
-export { SessionTable, type EncodedSession, type SessionLimits } from './session.js'
+export { SessionTable, type EncodedSession, type SessionAnswer, type SessionLimits } from './session.js'
 export {
   currentRecordVersion,
   decodeRecord,
   encodeRecord,
   LogRecordError,
   type Command,
+  type ControllerRecord,
   type KvRecord,
   type LogRecord,
   type RecordKind,
 } from './log-record.js'
 export { defaultReplicaLimits, checkReplicaLimits, type ReplicaLimits } from './limits.js'
+export { isGroupMessage, type GroupMessage, type MachineContext, type OutgoingGroupMessage } from './group-message.js'
+export { ControllerMachine, controllerTables, type ControllerMachineOptions } from './controller/controller-machine.js'
+export { isShardMapQuery, isShardMapReply, type ShardMapQuery, type ShardMapReply } from './controller/messages.js'

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr'
-import { checkWriteOpShape, type WriteOp } from '@kv/protocol'
+import { checkControllerWriteShape, checkWriteOpShape, type ControllerWriteOp, type WriteOp } from '@kv/protocol'
 import type { SessionCommand } from './session.js'
 
 /** One client write as it sits in the log. */
@@ -15,7 +15,7 @@ export interface Command<Op = WriteOp> extends SessionCommand {
  * Command records carry a batch of client writes stamped with the leader's clock: the stamp
  * is the only time a state machine ever sees, so session expiry is the same on every replica.
  */
-export type LogRecord = KvRecord
+export type LogRecord = KvRecord | ControllerRecord
 
 export interface KvRecord {
   readonly kind: 'kv'
@@ -24,10 +24,18 @@ export interface KvRecord {
   readonly commands: readonly Command<WriteOp>[]
 }
 
+/** The controller group's log: changes to the shard map. */
+export interface ControllerRecord {
+  readonly kind: 'controller'
+  readonly v: 1
+  readonly timeMs: number
+  readonly commands: readonly Command<ControllerWriteOp>[]
+}
+
 export type RecordKind = LogRecord['kind']
 
 /** The newest layout version of each kind: what this release writes. */
-export const currentRecordVersion: Readonly<Record<RecordKind, number>> = { kv: 1 }
+export const currentRecordVersion: Readonly<Record<RecordKind, number>> = { kv: 1, controller: 1 }
 
 /** A committed log entry that this release cannot read: the log is corrupt or from a newer release. */
 export class LogRecordError extends Error {
@@ -67,6 +75,9 @@ export function decodeRecord(data: Uint8Array): LogRecord {
     case 'kv':
       if (v !== 0 && v !== 1) throw new LogRecordError(`kv record version ${JSON.stringify(v)} is newer than this release reads (1)`)
       return { kind: 'kv', v: 1, timeMs: checkTime(raw.timeMs), commands: checkCommands(raw.commands, checkWriteOpShape) }
+    case 'controller':
+      if (v !== 1) throw new LogRecordError(`controller record version ${JSON.stringify(v)} is newer than this release reads (1)`)
+      return { kind: 'controller', v: 1, timeMs: checkTime(raw.timeMs), commands: checkCommands(raw.commands, checkControllerWriteShape) }
     default:
       throw new LogRecordError(`unknown log record kind ${JSON.stringify(kind)}`)
   }

@@ -11,6 +11,7 @@ import {
 } from '@kv/consensus'
 import type { ClientResponse, ErrorCode, ReplicaStatus, StatusRequest } from '@kv/protocol'
 import type { ReplicaEnv } from './env.js'
+import { isGroupMessage, type GroupMessage, type MachineContext, type OutgoingGroupMessage } from './group-message.js'
 import { checkReplicaLimits, defaultReplicaLimits, type ReplicaLimits } from './limits.js'
 import { decodeRecord, encodeRecord, type Command, type LogRecord } from './log-record.js'
 import type { StateMachine } from './state-machine.js'
@@ -37,6 +38,8 @@ export type OpOf<M> = M extends StateMachine<infer Op> ? Op : never
 type AnyMachine = StateMachine<never>
 
 export interface ReplicaOptions<M extends AnyMachine> {
+  /** The group this replica belongs to (group messages name it). */
+  readonly groupId: string
   readonly coreFactory: CoreFactory
   readonly coreConfig: CoreConfig
   readonly env: ReplicaEnv<M>
@@ -57,6 +60,7 @@ const waiterKey = (clientId: string, seq: number): string => `${clientId}\u0000$
 export class Replica<M extends AnyMachine = AnyMachine> {
   readonly core: ConsensusCore
   readonly stateMachine: M
+  readonly groupId: string
   private readonly env: ReplicaEnv<M>
   private readonly limits: ReplicaLimits
   private readyInFlight = false
@@ -81,6 +85,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   constructor(options: ReplicaOptions<M>) {
     this.env = options.env
+    this.groupId = options.groupId
     this.limits = { ...defaultReplicaLimits, ...options.limits }
     checkReplicaLimits(this.limits)
     this.stateMachine = options.stateMachine
@@ -101,10 +106,33 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   // (drive() checks it once per flush rather than once per message).
   tick(): void {
     this.core.tick()
+    this.stateMachine.tick?.(this.machineContext())
   }
 
+  /** A message from a peer: consensus traffic of this group, or a group message for the machine. */
   step(msg: PeerMessage): void {
+    if (isGroupMessage(msg)) {
+      if (msg.toGroup === this.groupId) this.stateMachine.onGroupMessage?.(msg, this.machineContext())
+      return
+    }
     this.core.step(msg)
+  }
+
+  private machineContext(): MachineContext {
+    const status = this.core.status()
+    return {
+      replicaId: status.id,
+      groupId: this.groupId,
+      isLeader: status.role === 'leader',
+      nowMs: this.env.now(),
+      send: (msg: OutgoingGroupMessage) => {
+        const full: GroupMessage = { ...msg, from: status.id, fromGroup: this.groupId, term: 0 }
+        this.env.send(full)
+      },
+      propose: (record: LogRecord) => {
+        if (this.core.status().role === 'leader') this.core.propose(encodeRecord(record))
+      },
+    }
   }
 
   /** A client request that passed the gateway (e.g. `parseClientRequest`). */

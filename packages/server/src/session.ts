@@ -6,37 +6,37 @@ import { unreachable } from '@kv/consensus'
  * A client's exactly-once session: the answers to its writes that it has not yet
  * acknowledged. A retried write (same seq) is answered from here and never applied twice.
  */
-export interface Session {
+export interface Session<R = OpResult> {
   lastActiveMs: number
   /** Every answer with seq ≤ ackedSeq has reached the client and is forgotten. */
   ackedSeq: number
-  readonly results: Map<number, OpResult>
+  readonly results: Map<number, R>
 }
 
-export type SessionLookup =
+export type SessionLookup<R = OpResult> =
   | { readonly kind: 'new' }
-  | { readonly kind: 'answered'; readonly result: OpResult }
+  | { readonly kind: 'answered'; readonly result: R }
   | { readonly kind: 'acknowledged' }
 
-export function newSession(nowMs: number): Session {
+export function newSession<R>(nowMs: number): Session<R> {
   return { lastActiveMs: nowMs, ackedSeq: 0, results: new Map() }
 }
 
 /** Drop the answers the client has acknowledged. */
-export function acknowledge(session: Session, ackedSeq: number): void {
+export function acknowledge<R>(session: Session<R>, ackedSeq: number): void {
   if (ackedSeq <= session.ackedSeq) return
   for (const seq of session.results.keys()) if (seq <= ackedSeq) session.results.delete(seq)
   session.ackedSeq = ackedSeq
 }
 
-export function lookup(session: Session, seq: number): SessionLookup {
+export function lookup<R>(session: Session<R>, seq: number): SessionLookup<R> {
   const result = session.results.get(seq)
   if (result !== undefined) return { kind: 'answered', result }
   if (seq <= session.ackedSeq) return { kind: 'acknowledged' }
   return { kind: 'new' }
 }
 
-export function remember(session: Session, seq: number, result: OpResult, maxResults: number): void {
+export function remember<R>(session: Session<R>, seq: number, result: R, maxResults: number): void {
   session.results.set(seq, result)
   if (session.results.size > maxResults) {
     // Maps iterate in insertion order: the first key is the oldest answer.
@@ -46,7 +46,7 @@ export function remember(session: Session, seq: number, result: OpResult, maxRes
 }
 
 /** A session as it is written to snapshots, state stores and (later) migration records. */
-export type EncodedSession = readonly [lastActiveMs: number, ackedSeq: number, results: ReadonlyArray<readonly [number, OpResult]>]
+export type EncodedSession<R = OpResult> = readonly [lastActiveMs: number, ackedSeq: number, results: ReadonlyArray<readonly [number, R]>]
 
 export interface SessionLimits {
   /** A session with no write for this long (by log time) is forgotten. */
@@ -64,13 +64,19 @@ export interface SessionCommand {
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
+/** What `applyOnce` answers: the write's remembered result (new or from the session), or an error. */
+export type SessionAnswer<R> =
+  | { readonly type: 'result'; readonly result: R }
+  | Extract<ClientResponse, { type: 'error' }>
+
 /**
  * Every client session of one state machine. Any machine whose writes come from clients
  * applies them through `applyOnce`, which is where exactly-once lives: a retried write is
  * answered from the session; a write the session can no longer deduplicate is refused.
+ * `R` is what the machine remembers per write (by default the answer a client gets).
  */
-export class SessionTable {
-  private sessions = new Map<string, Session>()
+export class SessionTable<R = OpResult> {
+  private sessions = new Map<string, Session<R>>()
   private dirty = new Set<string>()
 
   constructor(
@@ -94,15 +100,15 @@ export class SessionTable {
   }
 
   /** Applies `command` at most once: `applyOp` runs only for a seq this session has not answered. */
-  applyOnce(command: SessionCommand, timeMs: number, applyOp: () => OpResult): ClientResponse {
-    let session = this.sessions.get(command.clientId)
+  applyOnce(command: SessionCommand, timeMs: number, applyOp: () => R): SessionAnswer<R> {
+    let session: Session<R> | undefined = this.sessions.get(command.clientId)
     if (session === undefined) {
       // The client has acknowledged answers we no longer hold: its session expired, and a
       // retried write could have been applied already. Refuse rather than risk a double apply.
       if (command.ackedSeq > 0) {
         return { type: 'error', code: 'SESSION_EXPIRED', message: `session ${command.clientId} expired; start a new client` }
       }
-      session = newSession(timeMs)
+      session = newSession<R>(timeMs)
       this.sessions.set(command.clientId, session)
     }
     session.lastActiveMs = timeMs
@@ -124,7 +130,7 @@ export class SessionTable {
     }
   }
 
-  encode(id: string): EncodedSession | null {
+  encode(id: string): EncodedSession<R> | null {
     const s = this.sessions.get(id)
     return s === undefined ? null : [s.lastActiveMs, s.ackedSeq, [...s.results]]
   }
@@ -135,13 +141,13 @@ export class SessionTable {
     return e === null ? null : packr.pack(e)
   }
 
-  load(id: string, encoded: EncodedSession): void {
+  load(id: string, encoded: EncodedSession<R>): void {
     const [lastActiveMs, ackedSeq, results] = encoded
     this.sessions.set(id, { lastActiveMs, ackedSeq, results: new Map(results) })
   }
 
   loadBytes(id: string, bytes: Uint8Array): void {
-    this.load(id, packr.unpack(bytes) as EncodedSession)
+    this.load(id, packr.unpack(bytes) as EncodedSession<R>)
   }
 
   ids(): IterableIterator<string> {
@@ -149,12 +155,12 @@ export class SessionTable {
   }
 
   /** Every session, encoded (snapshots). */
-  encodeAll(): Array<readonly [string, ...EncodedSession]> {
+  encodeAll(): Array<readonly [string, ...EncodedSession<R>]> {
     return [...this.sessions.keys()].map((id) => [id, ...this.encode(id)!] as const)
   }
 
   /** Replaces every session (restore from a snapshot). */
-  replaceAll(all: ReadonlyArray<readonly [string, ...EncodedSession]>): void {
+  replaceAll(all: ReadonlyArray<readonly [string, ...EncodedSession<R>]>): void {
     this.sessions = new Map()
     for (const [id, ...encoded] of all) this.load(id, encoded)
     this.dirty.clear()

@@ -1,5 +1,6 @@
 import { assert } from '@kv/consensus'
 import type { ClientResponse } from '@kv/protocol'
+import type { GroupMessage, MachineContext } from './group-message.js'
 import type { LogRecord, RecordKind } from './log-record.js'
 
 /** How the group shell treats a client operation. */
@@ -38,6 +39,10 @@ export interface StateMachine<Op> {
   restore(data: Uint8Array): void
   /** A digest of the user-visible state, equal on replicas at one applied index. */
   digest(): string
+  /** A message from a replica of another group. A gateway: validate before trusting it. */
+  onGroupMessage?(msg: GroupMessage, ctx: MachineContext): void
+  /** Called on every tick of the replica (after the core's), for work the machine drives itself. */
+  tick?(ctx: MachineContext): void
 }
 
 /** A machine that can be mirrored into a table store (LMDB) off the sync path. */

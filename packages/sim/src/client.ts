@@ -187,5 +187,8 @@ function toOutput(resp: Extract<ClientResponse, { type: 'result' }>): KvOutput {
       return { type: 'deleted', existed: r.existed }
     case 'ok':
       return { type: 'ok' }
+    case 'shardMap':
+    case 'epoch':
+      throw new Error(`a KV operation answered with a controller result (${r.type})`)
   }
 }

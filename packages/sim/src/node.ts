@@ -32,6 +32,7 @@ export class SimNode {
   crashes = 0
 
   constructor(
+    readonly groupId: string,
     readonly id: string,
     private readonly members: readonly string[],
     private readonly factory: CoreFactory,
@@ -65,6 +66,7 @@ export class SimNode {
     }
     const limits = { ...defaultReplicaLimits, ...this.limits }
     this.replica = new Replica({
+      groupId: this.groupId,
       stateMachine: new KvStateMachine(limits),
       coreFactory: this.factory,
       coreConfig: config,

@@ -105,7 +105,7 @@ export class SimWorld {
     this.groups = [...this.spec.groups].map((spec) => {
       const ids = spec.replicas.map((r) => r.id)
       const nodes = ids.map(
-        (id) => new SimNode(id, ids, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())

@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr'
 import type { ClientResponse, KvOp, OpResult, WriteOp } from '@kv/protocol'
 import { unreachable } from '@kv/consensus'
-import type { LogRecord } from '../log-record.js'
+import { LogRecordError, type LogRecord } from '../log-record.js'
 import { SessionTable, type EncodedSession, type SessionLimits } from '../session.js'
 import { assertNextIndex, type MirroredStateMachine, type OpClass, type StateMachine, type TableChanges } from '../state-machine.js'
 
@@ -80,8 +80,10 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
         this.sessions.expire(record.timeMs)
         return record.commands.map((c) => this.sessions.applyOnce(c, record.timeMs, () => this.applyOp(c.op)))
       }
+      case 'controller':
+        throw new LogRecordError(`a ${record.kind} record in a KV group's log at index ${index}`)
       default:
-        return unreachable(record.kind, 'kv machine record')
+        return unreachable(record, 'kv machine record')
     }
   }
 

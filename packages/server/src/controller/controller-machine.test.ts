@@ -1,0 +1,90 @@
+import type { ClientResponse, ControllerWriteOp, GroupSpec, ShardMap } from '@kv/protocol'
+import { describe, expect, it } from 'vitest'
+import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
+import { ControllerMachine } from './controller-machine.js'
+
+const group = (id: string, port: number): GroupSpec => ({
+  id,
+  protocol: 'raft',
+  replicas: [1, 2, 3].map((r) => ({ id: `${id}-r${r}`, host: '127.0.0.1', port: port + r })),
+})
+const initialMap: ShardMap = { epoch: 1, vnodesPerGroup: 128, groups: [group('g1', 7000)] }
+const machine = () => new ControllerMachine({ initialMap, sessionTtlMs: 60_000, maxResultsPerSession: 16, trackChanges: true })
+
+let seq = 0
+function change(m: ControllerMachine, op: ControllerWriteOp, clientSeq = ++seq, clientId = 'admin'): ClientResponse {
+  const [answer] = m.apply(m.appliedIndex + 1, 1, { kind: 'controller', v: 1, timeMs: 0, commands: [{ clientId, seq: clientSeq, ackedSeq: 0, op }] })
+  return answer!
+}
+
+describe('ControllerMachine', () => {
+  it('makes a new map with the next epoch for each change, and keeps every older map', () => {
+    const m = machine()
+    expect(change(m, { op: 'addGroup', group: group('g2', 7100) })).toEqual({ type: 'result', result: { type: 'epoch', epoch: 2 } })
+    expect(change(m, { op: 'addGroup', group: group('g3', 7200) })).toMatchObject({ result: { epoch: 3 } })
+    expect(change(m, { op: 'removeGroup', groupId: 'g1' })).toMatchObject({ result: { epoch: 4 } })
+    expect(m.current.groups.map((g) => g.id)).toEqual(['g2', 'g3'])
+    expect(m.mapAt(2)?.groups.map((g) => g.id)).toEqual(['g1', 'g2'])
+    expect(m.mapAt(5)).toBeNull()
+    expect(m.read({ op: 'getMap', epoch: 3 })).toMatchObject({ result: { type: 'shardMap', map: { epoch: 3 } } })
+    expect(m.read({ op: 'getMap' })).toMatchObject({ result: { map: { epoch: 4 } } })
+  })
+
+  it('adding a group that is already in the map with the same replicas is a no-op; with other replicas it is refused', () => {
+    const m = machine()
+    change(m, { op: 'addGroup', group: group('g2', 7100) })
+    expect(change(m, { op: 'addGroup', group: group('g2', 7100) })).toMatchObject({ result: { type: 'epoch', epoch: 2 } })
+    expect(change(m, { op: 'addGroup', group: group('g2', 7300) })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: /already in the map with other replicas/ })
+    expect(m.current.epoch).toBe(2)
+  })
+
+  it('refuses a group whose replica ids or addresses another group has, an unknown group, and removing the last one', () => {
+    const m = machine()
+    expect(change(m, { op: 'addGroup', group: { ...group('g2', 7100), replicas: [{ id: 'g1-r1', host: 'h', port: 1 }] } })).toMatchObject({ message: /replica id g1-r1 already belongs to group g1/ })
+    expect(change(m, { op: 'addGroup', group: { ...group('g2', 7100), replicas: [{ id: 'x', host: '127.0.0.1', port: 7001 }] } })).toMatchObject({ message: /address 127\.0\.0\.1:7001 already belongs/ })
+    expect(change(m, { op: 'removeGroup', groupId: 'g9' })).toMatchObject({ message: /not in the map/ })
+    expect(change(m, { op: 'removeGroup', groupId: 'g1' })).toMatchObject({ message: /last group/ })
+    expect(m.current.epoch).toBe(1)
+  })
+
+  it('answers a retried change from the session, refusals included, even after the state moved on', () => {
+    const m = machine()
+    expect(change(m, { op: 'removeGroup', groupId: 'g2' }, 1, 'c')).toMatchObject({ type: 'error' })
+    change(m, { op: 'addGroup', group: group('g2', 7100) }, 2, 'c')
+    // The same seq again: refused as the first time, though removing g2 would now succeed.
+    expect(change(m, { op: 'removeGroup', groupId: 'g2' }, 1, 'c')).toMatchObject({ type: 'error', message: /not in the map/ })
+    expect(change(m, { op: 'addGroup', group: group('g2', 7100) }, 2, 'c')).toMatchObject({ result: { epoch: 2 } })
+    expect(m.current.epoch).toBe(2)
+  })
+
+  it('restores from its snapshot and from its mirrored rows to the same maps', () => {
+    const m = machine()
+    change(m, { op: 'addGroup', group: group('g2', 7100) })
+    change(m, { op: 'addGroup', group: group('g3', 7200) })
+    const copy = machine()
+    copy.restore(m.snapshot())
+    expect(copy.digest()).toBe(m.digest())
+    expect(copy.appliedIndex).toBe(m.appliedIndex)
+
+    const mirrored = machine()
+    for (const table of m.tableNames) for (const [k, v] of m.tableRows(table)) mirrored.loadRow(table, k, v)
+    mirrored.loaded(m.appliedIndex)
+    expect(mirrored.digest()).toBe(m.digest())
+    expect(m.drainChanges().rows.filter((r) => r.table === 'maps').map((r) => r.key)).toEqual(['000000000002', '000000000003'])
+  })
+
+  it('answers a group asking for its next epoch with that map, or null when it has none yet', () => {
+    const m = machine()
+    change(m, { op: 'addGroup', group: group('g2', 7100) })
+    const sent: OutgoingGroupMessage[] = []
+    const ctx: MachineContext = { replicaId: 'ctl-r2', groupId: 'ctl', isLeader: false, nowMs: 0, send: (msg) => sent.push(msg), propose: () => undefined }
+    const ask = (epoch: number): GroupMessage & { epoch: number } => ({ type: 'ShardMapQuery', from: 'g1-r1', to: 'ctl-r2', term: 0, fromGroup: 'g1', toGroup: 'ctl', epoch })
+    m.onGroupMessage(ask(2), ctx)
+    m.onGroupMessage(ask(3), ctx)
+    m.onGroupMessage({ ...ask(1), epoch: -4 }, ctx) // malformed: ignored
+    expect(sent).toMatchObject([
+      { type: 'ShardMapReply', to: 'g1-r1', toGroup: 'g1', epoch: 2, map: { epoch: 2 } },
+      { type: 'ShardMapReply', epoch: 3, map: null },
+    ])
+  })
+})
