@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr'
-import { checkControllerWriteShape, checkWriteOpShape, type ControllerWriteOp, type WriteOp } from '@kv/protocol'
-import type { SessionCommand } from './session.js'
+import { checkControllerWriteShape, checkShardMap, checkWriteOpShape, type ControllerWriteOp, type ShardMap, type WriteOp } from '@kv/protocol'
+import type { EncodedSession, SessionCommand } from './session.js'
 
 /** One client write as it sits in the log. */
 export interface Command<Op = WriteOp> extends SessionCommand {
@@ -15,7 +15,7 @@ export interface Command<Op = WriteOp> extends SessionCommand {
  * Command records carry a batch of client writes stamped with the leader's clock: the stamp
  * is the only time a state machine ever sees, so session expiry is the same on every replica.
  */
-export type LogRecord = KvRecord | ControllerRecord
+export type LogRecord = KvRecord | ControllerRecord | ControllerInitRecord | MigrationRecord
 
 export interface KvRecord {
   readonly kind: 'kv'
@@ -32,10 +32,52 @@ export interface ControllerRecord {
   readonly commands: readonly Command<ControllerWriteOp>[]
 }
 
+/** The controller's first map (epoch 1), logged by its first leader so that it never depends on a config file again. */
+export interface ControllerInitRecord {
+  readonly kind: 'controller-init'
+  readonly v: 1
+  readonly map: ShardMap
+}
+
+/**
+ * A step of a shard migration, in a shard group's log (DESIGN.md "Shard migration"). Every
+ * step is idempotent: applied twice, or after the state moved on, it changes nothing.
+ */
+export interface MigrationRecord {
+  readonly kind: 'migration'
+  readonly v: 1
+  readonly step: MigrationStep
+}
+
+export type MigrationStep =
+  /** Apply the shard map of the next epoch: lost arcs freeze, gained arcs wait for their data. */
+  | { readonly type: 'config'; readonly map: ShardMap }
+  /** The gainer starts pulling the arcs that `from` loses to it at `epoch` (SEND_KEYS_REQUEST). */
+  | { readonly type: 'send-keys-request'; readonly epoch: number; readonly from: string }
+  /** The loser starts answering `to` for the arcs it loses at `epoch` (SEND_KEYS_RESPONSE). */
+  | { readonly type: 'send-keys-response'; readonly epoch: number; readonly to: string }
+  /** One chunk of the moved keys, committed by the gainer; the last one carries the sessions. */
+  | {
+      readonly type: 'install'
+      readonly epoch: number
+      readonly from: string
+      readonly cursor: number
+      readonly next: number
+      readonly done: boolean
+      readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
+      readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
+    }
+  /** Every chunk from `from` is in: the gained arcs serve (SHARD_READY). */
+  | { readonly type: 'shard-ready'; readonly epoch: number; readonly from: string }
+  /** The loser learned that `to` has the keys: it deletes them (KEYS_LEARNED). */
+  | { readonly type: 'keys-learned'; readonly epoch: number; readonly to: string }
+  /** The gainer learned that `from` deleted them: the move is over. */
+  | { readonly type: 'learned-acked'; readonly epoch: number; readonly from: string }
+
 export type RecordKind = LogRecord['kind']
 
 /** The newest layout version of each kind: what this release writes. */
-export const currentRecordVersion: Readonly<Record<RecordKind, number>> = { kv: 1, controller: 1 }
+export const currentRecordVersion: Readonly<Record<RecordKind, number>> = { kv: 1, controller: 1, 'controller-init': 1, migration: 1 }
 
 /** A committed log entry that this release cannot read: the log is corrupt or from a newer release. */
 export class LogRecordError extends Error {
@@ -78,8 +120,45 @@ export function decodeRecord(data: Uint8Array): LogRecord {
     case 'controller':
       if (v !== 1) throw new LogRecordError(`controller record version ${JSON.stringify(v)} is newer than this release reads (1)`)
       return { kind: 'controller', v: 1, timeMs: checkTime(raw.timeMs), commands: checkCommands(raw.commands, checkControllerWriteShape) }
+    case 'controller-init':
+      if (v !== 1) throw new LogRecordError(`controller-init record version ${JSON.stringify(v)} is newer than this release reads (1)`)
+      if (!checkShardMap(raw.map) || raw.map.epoch !== 1) throw new LogRecordError('controller-init record: map must be a shard map of epoch 1')
+      return { kind: 'controller-init', v: 1, map: raw.map }
+    case 'migration':
+      if (v !== 1) throw new LogRecordError(`migration record version ${JSON.stringify(v)} is newer than this release reads (1)`)
+      return { kind: 'migration', v: 1, step: checkMigrationStep(raw.step) }
     default:
       throw new LogRecordError(`unknown log record kind ${JSON.stringify(kind)}`)
+  }
+}
+
+function checkMigrationStep(raw: unknown): MigrationStep {
+  if (!isObject(raw)) throw new LogRecordError('migration step must be a map')
+  const epochOk = isSeq(raw.epoch) && raw.epoch >= 1
+  const name = (x: unknown) => typeof x === 'string' && x.length > 0
+  switch (raw.type) {
+    case 'config':
+      if (!checkShardMap(raw.map)) throw new LogRecordError('migration config: map must be a shard map')
+      return raw as MigrationStep
+    case 'send-keys-request':
+    case 'shard-ready':
+    case 'learned-acked':
+      if (!epochOk || !name(raw.from)) throw new LogRecordError(`migration ${raw.type}: needs epoch and from`)
+      return raw as MigrationStep
+    case 'send-keys-response':
+    case 'keys-learned':
+      if (!epochOk || !name(raw.to)) throw new LogRecordError(`migration ${raw.type}: needs epoch and to`)
+      return raw as MigrationStep
+    case 'install': {
+      const ok =
+        epochOk && name(raw.from) && isSeq(raw.cursor) && isSeq(raw.next) && typeof raw.done === 'boolean' &&
+        Array.isArray(raw.entries) && raw.entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[1] instanceof Uint8Array) &&
+        Array.isArray(raw.sessions) && raw.sessions.every((s) => Array.isArray(s) && s.length === 4 && typeof s[0] === 'string')
+      if (!ok) throw new LogRecordError('migration install: malformed chunk')
+      return raw as MigrationStep
+    }
+    default:
+      throw new LogRecordError(`unknown migration step ${JSON.stringify(raw.type)}`)
   }
 }
 

@@ -267,7 +267,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     if (entry.type === 'noop') return this.stateMachine.applyNoop(entry.index, entry.term)
     const record = decodeRecord(entry.data)
     const results = this.stateMachine.apply(entry.index, entry.term, record)
-    if (record.kind !== this.stateMachine.commandKind) return
+    if (record.kind !== this.stateMachine.commandKind || !('commands' in record)) return
     for (let i = 0; i < results.length; i++) {
       const c = record.commands[i]!
       this.answerWrite(c.clientId, c.seq, results[i]!)

@@ -16,7 +16,10 @@ export const controllerTables = { maps: 'maps', sessions: 'sessions', meta: 'met
 const APPLIED_TERM = 'appliedTerm'
 
 export interface ControllerMachineOptions extends SessionLimits {
-  /** The map before any change: epoch 1, the cluster spec's groups. Every replica is given the same one. */
+  /**
+   * The first map (epoch 1, the cluster spec's groups). The first leader logs it; from then
+   * on the log, not the config file, says what epoch 1 is.
+   */
   readonly initialMap: ShardMap
   readonly trackChanges?: boolean
   /** Most maps kept (each change adds one). */
@@ -34,7 +37,8 @@ interface SnapshotImage {
 type ChangeResult = OpResult | { readonly type: 'refused'; readonly reason: string }
 
 /**
- * The controller group's state machine: the history of shard maps, one per epoch. A change
+ * The controller group's state machine: the history of shard maps, one per epoch (none until
+ * its first leader logs the initial map). A change
  * (add or remove a group) makes the next epoch's map; a committed map never changes, so any
  * replica holding epoch e may answer for it — groups learn new maps by asking any controller
  * replica for their next epoch (`ShardMapQuery`) and apply them in order.
@@ -42,7 +46,8 @@ type ChangeResult = OpResult | { readonly type: 'refused'; readonly reason: stri
 export class ControllerMachine implements StateMachine<ControllerOp>, MirroredStateMachine {
   readonly commandKind = 'controller'
   readonly tableNames = [controllerTables.maps, controllerTables.sessions, controllerTables.meta]
-  private maps: ShardMap[]
+  private maps: ShardMap[] = []
+  private readonly initialMap: ShardMap
   private readonly sessions: SessionTable<ChangeResult>
   private readonly trackChanges: boolean
   private readonly maxEpochs: number
@@ -53,15 +58,15 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
 
   constructor(options: ControllerMachineOptions) {
     if (options.initialMap.epoch !== 1) throw new RangeError('the initial shard map has epoch 1')
-    this.maps = [options.initialMap]
+    this.initialMap = options.initialMap
     this.trackChanges = options.trackChanges === true
     this.sessions = new SessionTable<ChangeResult>(options, this.trackChanges)
     this.maxEpochs = options.maxEpochs ?? 100_000
   }
 
-  /** The newest map. */
-  get current(): ShardMap {
-    return this.maps[this.maps.length - 1]!
+  /** The newest map (null before the initial one is logged). */
+  get current(): ShardMap | null {
+    return this.maps[this.maps.length - 1] ?? null
   }
 
   /** The map at `epoch`, or null when there is none (yet). */
@@ -88,7 +93,12 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
       case 'controller':
         this.sessions.expire(record.timeMs)
         return record.commands.map((c) => this.applyChange(c, record.timeMs))
+      case 'controller-init':
+        // Only the first one counts: two leaders of a startup may both have logged it.
+        if (this.maps.length === 0) this.push(record.map)
+        return []
       case 'kv':
+      case 'migration':
         throw new LogRecordError(`a ${record.kind} record in the controller's log at index ${index}`)
       default:
         return unreachable(record, 'controller record')
@@ -101,7 +111,7 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
       const next = this.change(c.op)
       if (typeof next === 'string') return { type: 'refused', reason: next }
       if (next !== this.current) this.push(next)
-      return { type: 'epoch', epoch: this.current.epoch }
+      return { type: 'epoch', epoch: next.epoch }
     })
     if (answer.type === 'error') return answer
     const result = answer.result
@@ -111,6 +121,7 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
   /** The map a change makes, the current one for a no-op, or why it is refused. */
   private change(op: ControllerWriteOp): ShardMap | string {
     const map = this.current
+    if (map === null) return 'the controller has no shard map yet; retry'
     switch (op.op) {
       case 'addGroup': {
         const existing = map.groups.find((g) => g.id === op.group.id)
@@ -144,6 +155,17 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
     this.appliedTerm = term
   }
 
+  /** The first leader logs the initial map. */
+  tick(ctx: MachineContext): void {
+    if (ctx.isLeader && this.maps.length === 0 && !this.initProposed) {
+      ctx.propose({ kind: 'controller-init', v: 1, map: this.initialMap })
+      this.initProposed = true
+    }
+    if (!ctx.isLeader) this.initProposed = false
+  }
+
+  private initProposed = false
+
   /** Any replica answers a group's query from what it has applied: committed maps never change. */
   onGroupMessage(msg: GroupMessage, ctx: MachineContext): void {
     if (!isShardMapQuery(msg)) return
@@ -173,8 +195,7 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
   *tableRows(table: string): IterableIterator<readonly [string, Uint8Array]> {
     switch (table) {
       case controllerTables.maps:
-        // Epoch 1 is the spec's: every replica starts from it, so it is never stored.
-        for (const map of this.maps.slice(1)) yield [epochKey(map.epoch), packr.pack(map)]
+        for (const map of this.maps) yield [epochKey(map.epoch), packr.pack(map)]
         return
       case controllerTables.sessions:
         for (const id of this.sessions.ids()) yield [id, this.sessions.encodeBytes(id)!]
@@ -223,7 +244,7 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
   digest(): string {
     let h = 0x811c9dc5
     for (const b of packr.pack(this.maps)) h = Math.imul(h ^ b, 0x01000193) >>> 0
-    return `e${this.current.epoch}-${h.toString(16).padStart(8, '0')}`
+    return `e${this.current?.epoch ?? 0}-${h.toString(16).padStart(8, '0')}`
   }
 }
 
