@@ -73,11 +73,13 @@ export type UnsyncedPolicy = 'drop' | 'random'
 
 /**
  * The tree a restarted machine finds: for each directory still reachable through durable (or
- * surviving) entries, its durable entries; for each file, its durable content. With 'random', per
- * file and per directory, half of the time every unsynced change is lost; otherwise the first `k`
- * of them reached the disk whole (in order, `k` uniform in [0, n]) and, for a file, the next write
- * may be torn: a random prefix of it is kept, sometimes followed by garbage where the rest should
- * be. Directory changes are never torn (the file system journals them). Deterministic for a seed.
+ * surviving) entries, its durable entries; for each file, its durable content. With 'random':
+ * - per file, half of the time every unsynced write is lost; otherwise the first `k` of them
+ *   reached the disk whole (in order, `k` uniform in [0, n]) and the next may be torn: a random
+ *   prefix of it is kept, sometimes followed by garbage where the rest should be;
+ * - per directory, half of the time every unsynced change is lost; otherwise each one survives
+ *   or not on its own (POSIX orders none of them before a sync), a rename whole or not at all.
+ * Deterministic for a seed.
  */
 export function survivingTree(root: DirNode, rng: Rng, policy: UnsyncedPolicy): DirNode {
   const made = new Map<DiskNode, DiskNode>()
@@ -92,8 +94,9 @@ export function survivingTree(root: DirNode, rng: Rng, policy: UnsyncedPolicy): 
     const dir = new DirNode()
     made.set(node, dir)
     const entries = new Map(node.durable)
-    const kept = keptCount(node.unsynced.length, rng, policy)
-    for (const c of node.unsynced.slice(0, kept)) applyDirChange(entries, c)
+    if (policy === 'random' && node.unsynced.length > 0 && rng.chance(0.5)) {
+      for (const c of node.unsynced) if (rng.chance(0.5)) applyDirChange(entries, c)
+    }
     for (const name of [...entries.keys()].sort()) dir.entries.set(name, survive(entries.get(name)!))
     dir.sync()
     return dir

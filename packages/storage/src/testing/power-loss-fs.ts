@@ -64,9 +64,13 @@ export class PowerLossFs implements FileSystem {
     return !this.poweredOff
   }
 
-  /** Lets `n` more operations run; the one after them, and every later one, rejects with POWER_LOST. */
+  /**
+   * Lets `n` more operations run; the one after them, and every later one, rejects with
+   * POWER_LOST. Replaces an earlier call's count; `Infinity` calls the cut off.
+   */
   cutPowerAfter(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0) throw new StorageError('BAD_ARGUMENT', `cutPowerAfter(${n}): need an integer >= 0`)
+    const ok = n === Number.POSITIVE_INFINITY || (Number.isSafeInteger(n) && n >= 0)
+    if (!ok) throw new StorageError('BAD_ARGUMENT', `cutPowerAfter(${n}): need an integer >= 0 or Infinity`)
     this.operationsLeft = n
   }
 
@@ -87,92 +91,105 @@ export class PowerLossFs implements FileSystem {
     return this.syncLog.filter((s) => s.call === call && match(s.path)).length
   }
 
-  async open(file: string, mode: OpenMode): Promise<FileHandle> {
-    this.enter()
-    const { dir, name, full } = this.parent(file, 'open')
-    let node = dir.entries.get(name)
-    if (node?.kind === 'dir') throw new FsError('EISDIR', 'open', full)
-    if (node === undefined) {
-      if (mode === 'r+') throw new FsError('ENOENT', 'open', full)
-      node = new FileNode()
-      dir.change({ kind: 'link', name, node })
-    } else if (mode === 'w') {
-      node.truncate(0)
-    }
-    const machine: Machine = { enter: () => this.enter(), synced: (record) => this.syncLog.push(record) }
-    return new PowerLossHandle(machine, node, full, this.options.maxWriteBytes ?? Number.POSITIVE_INFINITY)
-  }
-
-  async readFile(file: string): Promise<Buffer> {
-    this.enter()
-    const node = this.lookup(file, 'open')
-    if (node.kind === 'dir') throw new FsError('EISDIR', 'read', path.resolve(file))
-    return Buffer.from(node.data)
-  }
-
-  async readdir(dir: string): Promise<string[]> {
-    this.enter()
-    const node = this.lookup(dir, 'scandir')
-    if (node.kind !== 'dir') throw new FsError('ENOTDIR', 'scandir', path.resolve(dir))
-    return [...node.entries.keys()]
-  }
-
-  async mkdirp(dir: string): Promise<string | undefined> {
-    this.enter()
-    let at: DirNode = this.root
-    let current = '/'
-    let firstCreated: string | undefined
-    for (const part of components(dir)) {
-      current = path.join(current, part)
-      let next = at.entries.get(part)
-      if (next === undefined) {
-        next = new DirNode()
-        at.change({ kind: 'link', name: part, node: next })
-        firstCreated ??= current
+  open(file: string, mode: OpenMode): Promise<FileHandle> {
+    return this.op(() => {
+      const { dir, name, full } = this.parent(file, 'open')
+      let node = dir.entries.get(name)
+      if (node?.kind === 'dir') throw new FsError('EISDIR', 'open', full)
+      if (node === undefined) {
+        if (mode === 'r+') throw new FsError('ENOENT', 'open', full)
+        node = new FileNode()
+        dir.change({ kind: 'link', name, node })
+      } else if (mode === 'w') {
+        node.truncate(0)
       }
-      if (next.kind !== 'dir') throw new FsError('ENOTDIR', 'mkdir', current)
-      at = next
+      const machine: Machine = { op: (body) => this.op(body), synced: (record) => this.syncLog.push(record) }
+      return new PowerLossHandle(machine, node, full, this.options.maxWriteBytes ?? Number.POSITIVE_INFINITY)
+    })
+  }
+
+  readFile(file: string): Promise<Buffer> {
+    return this.op(() => {
+      const node = this.lookup(file, 'open')
+      if (node.kind === 'dir') throw new FsError('EISDIR', 'read', path.resolve(file))
+      return Buffer.from(node.data)
+    })
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    return this.op(() => {
+      const node = this.lookup(dir, 'scandir')
+      if (node.kind !== 'dir') throw new FsError('ENOTDIR', 'scandir', path.resolve(dir))
+      return [...node.entries.keys()]
+    })
+  }
+
+  mkdirp(dir: string): Promise<string | undefined> {
+    return this.op(() => {
+      let at: DirNode = this.root
+      let current = '/'
+      let firstCreated: string | undefined
+      for (const part of components(dir)) {
+        current = path.join(current, part)
+        let next = at.entries.get(part)
+        if (next === undefined) {
+          next = new DirNode()
+          at.change({ kind: 'link', name: part, node: next })
+          firstCreated ??= current
+        }
+        if (next.kind !== 'dir') throw new FsError('ENOTDIR', 'mkdir', current)
+        at = next
+      }
+      return firstCreated
+    })
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.op(() => {
+      const src = this.parent(from, 'rename')
+      const dst = this.parent(to, 'rename')
+      if (src.dir !== dst.dir) throw new FsError('EXDEV', 'rename', src.full)
+      const node = src.dir.entries.get(src.name)
+      if (node === undefined) throw new FsError('ENOENT', 'rename', src.full)
+      if (dst.dir.entries.get(dst.name)?.kind === 'dir') throw new FsError('EISDIR', 'rename', dst.full)
+      if (src.name !== dst.name) src.dir.change({ kind: 'rename', from: src.name, to: dst.name, node })
+    })
+  }
+
+  unlink(file: string, options: { readonly missingOk?: boolean } = {}): Promise<void> {
+    return this.op(() => {
+      if (options.missingOk === true && this.find(file) === undefined) return
+      const { dir, name, full } = this.parent(file, 'unlink')
+      const node = dir.entries.get(name)
+      if (node === undefined) throw new FsError('ENOENT', 'unlink', full)
+      if (node.kind === 'dir') throw new FsError('EISDIR', 'unlink', full)
+      dir.change({ kind: 'unlink', name })
+    })
+  }
+
+  syncDir(dir: string): Promise<void> {
+    return this.op(() => {
+      const node = this.lookup(dir, 'open')
+      if (node.kind !== 'dir') throw new FsError('ENOTDIR', 'fsync', path.resolve(dir))
+      node.sync()
+      this.syncLog.push({ call: 'syncDir', path: path.resolve(dir) })
+    })
+  }
+
+  /**
+   * Every operation runs through here: counted, refused once the power is off, and settled in a
+   * microtask (as a resolved or rejected promise, never a synchronous throw).
+   */
+  private op<T>(body: () => T): Promise<T> {
+    try {
+      if (!this.poweredOff && this.operationsLeft === 0) this.poweredOff = true
+      if (this.poweredOff) throw new StorageError('POWER_LOST', 'the power is off: nothing reaches this disk any more')
+      this.operationsLeft--
+      this.operations++
+      return Promise.resolve(body())
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)))
     }
-    return firstCreated
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    this.enter()
-    const src = this.parent(from, 'rename')
-    const dst = this.parent(to, 'rename')
-    if (src.dir !== dst.dir) throw new FsError('EXDEV', 'rename', src.full)
-    const node = src.dir.entries.get(src.name)
-    if (node === undefined) throw new FsError('ENOENT', 'rename', src.full)
-    if (dst.dir.entries.get(dst.name)?.kind === 'dir') throw new FsError('EISDIR', 'rename', dst.full)
-    if (src.name !== dst.name) src.dir.change({ kind: 'rename', from: src.name, to: dst.name, node })
-  }
-
-  async unlink(file: string, options: { readonly missingOk?: boolean } = {}): Promise<void> {
-    this.enter()
-    const { dir, name, full } = this.parent(file, 'unlink', options.missingOk === true)
-    const node = dir?.entries.get(name)
-    if (node === undefined) {
-      if (options.missingOk === true) return
-      throw new FsError('ENOENT', 'unlink', full)
-    }
-    if (node.kind === 'dir') throw new FsError('EISDIR', 'unlink', full)
-    dir!.change({ kind: 'unlink', name })
-  }
-
-  async syncDir(dir: string): Promise<void> {
-    this.enter()
-    const node = this.lookup(dir, 'open')
-    if (node.kind !== 'dir') throw new FsError('ENOTDIR', 'fsync', path.resolve(dir))
-    node.sync()
-    this.syncLog.push({ call: 'syncDir', path: path.resolve(dir) })
-  }
-
-  /** Every operation starts here: counted, and refused once the power is off. */
-  private enter(): void {
-    if (!this.poweredOff && this.operationsLeft === 0) this.poweredOff = true
-    if (this.poweredOff) throw new StorageError('POWER_LOST', 'the power is off: nothing reaches this disk any more')
-    this.operationsLeft--
-    this.operations++
   }
 
   private lookup(file: string, syscall: string): DiskNode {
@@ -185,20 +202,19 @@ export class PowerLossFs implements FileSystem {
     return node
   }
 
-  /** The directory that holds `file`, and the name in it. Throws unless that directory exists (or `lenient`). */
-  private parent(file: string, syscall: string): { dir: DirNode; name: string; full: string }
-  private parent(file: string, syscall: string, lenient: boolean): { dir: DirNode | undefined; name: string; full: string }
-  private parent(file: string, syscall: string, lenient = false): { dir: DirNode | undefined; name: string; full: string } {
+  /** The node at `file`, or undefined when any part of the path is missing. */
+  private find(file: string): DiskNode | undefined {
+    let node: DiskNode | undefined = this.root
+    for (const part of components(file)) node = node?.kind === 'dir' ? node.entries.get(part) : undefined
+    return node
+  }
+
+  /** The directory that holds `file` (it must exist), and the name in it. */
+  private parent(file: string, syscall: string): { dir: DirNode; name: string; full: string } {
     const full = path.resolve(file)
     const name = path.basename(full)
     if (name === '') throw new FsError('EISDIR', syscall, full)
-    let dir: DiskNode | undefined
-    try {
-      dir = this.lookup(path.dirname(full), syscall)
-    } catch (e) {
-      if (lenient && e instanceof FsError) return { dir: undefined, name, full }
-      throw e
-    }
+    const dir = this.lookup(path.dirname(full), syscall)
     if (dir.kind !== 'dir') throw new FsError('ENOTDIR', syscall, full)
     return { dir, name, full }
   }
@@ -206,7 +222,7 @@ export class PowerLossFs implements FileSystem {
 
 /** What a handle needs of its file system. */
 interface Machine {
-  enter(): void
+  op<T>(body: () => T): Promise<T>
   synced(record: SyncRecord): void
 }
 
@@ -220,39 +236,45 @@ class PowerLossHandle implements FileHandle {
     private readonly maxWriteBytes: number,
   ) {}
 
-  async writev(buffers: readonly Uint8Array[], position: number): Promise<{ readonly bytesWritten: number }> {
-    this.enter('write')
-    let at = position
-    for (const b of buffers) {
-      const room = this.maxWriteBytes - (at - position)
-      if (room <= 0) break
-      const part = Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, room))
-      this.node.write(at, part)
-      at += part.length
-    }
-    return { bytesWritten: at - position }
+  writev(buffers: readonly Uint8Array[], position: number): Promise<{ readonly bytesWritten: number }> {
+    return this.op('write', () => {
+      let at = position
+      for (const b of buffers) {
+        const room = this.maxWriteBytes - (at - position)
+        if (room <= 0) break
+        const part = Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, room))
+        this.node.write(at, part)
+        at += part.length
+      }
+      return { bytesWritten: at - position }
+    })
   }
 
-  async datasync(): Promise<void> {
-    this.enter('fdatasync')
-    this.node.sync()
-    this.machine.synced({ call: 'datasync', path: this.file })
+  datasync(): Promise<void> {
+    return this.op('fdatasync', () => {
+      this.node.sync()
+      this.machine.synced({ call: 'datasync', path: this.file })
+    })
   }
 
-  async sync(): Promise<void> {
-    this.enter('fsync')
-    this.node.sync()
-    this.machine.synced({ call: 'fsync', path: this.file })
+  sync(): Promise<void> {
+    return this.op('fsync', () => {
+      this.node.sync()
+      this.machine.synced({ call: 'fsync', path: this.file })
+    })
   }
 
-  async close(): Promise<void> {
-    this.enter('close')
-    this.closed = true
+  close(): Promise<void> {
+    return this.op('close', () => {
+      this.closed = true
+    })
   }
 
-  private enter(syscall: string): void {
-    this.machine.enter()
-    if (this.closed) throw new FsError('EBADF', syscall, this.file)
+  private op<T>(syscall: string, body: () => T): Promise<T> {
+    return this.machine.op(() => {
+      if (this.closed) throw new FsError('EBADF', syscall, this.file)
+      return body()
+    })
   }
 }
 
