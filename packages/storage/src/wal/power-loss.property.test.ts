@@ -81,6 +81,7 @@ class Run {
   private issued: Issued[] = []
   cutsDuringOpen = 0
   cutsMidEpoch = 0
+  tornTailsCut = 0
 
   constructor(private readonly seed: number, private readonly rng: Rng) {
     this.disk = new PowerLossFs(rng.chance(0.3) ? { maxWriteBytes: 1 + rng.int(700) } : {})
@@ -113,6 +114,7 @@ class Run {
       return null
     }
     expectAllowed(opened.state, this.base, this.issued, where)
+    if (opened.recovery !== null) this.tornTailsCut++
     this.base = opened.state
     this.issued = []
     this.maker.restartFrom(this.base)
@@ -178,6 +180,7 @@ describe('Wal under power loss (PowerLossFs)', () => {
   it('recovers every acknowledged write, and only a prefix-consistent image, across random power cuts', async () => {
     let cutsDuringOpen = 0
     let cutsMidEpoch = 0
+    let tornTailsCut = 0
     for (const seed of seedsToRun()) {
       const run = new Run(seed, createRng(seed))
       try {
@@ -188,11 +191,13 @@ describe('Wal under power loss (PowerLossFs)', () => {
       }
       cutsDuringOpen += run.cutsDuringOpen
       cutsMidEpoch += run.cutsMidEpoch
+      tornTailsCut += run.tornTailsCut
     }
     // The runs did reach the interesting places (a guard against a generator that drifted).
     if (seedsToRun().length > 1) {
       expect(cutsDuringOpen).toBeGreaterThan(10)
       expect(cutsMidEpoch).toBeGreaterThan(SEEDS)
+      expect(tornTailsCut).toBeGreaterThan(SEEDS / 2)
     }
   })
 })

@@ -262,6 +262,7 @@ export class Wal {
     }
     await writeAllAt(this.file, buffers, this.offset)
     for (const b of buffers) this.offset += b.length
+    // The group's one fdatasync; the handle counts it in stats().syncs once it has completed.
     await this.file.datasync()
     this.counters.bytesWritten += bytes
     const current = this.segments[this.segments.length - 1]!
