@@ -12,7 +12,7 @@
 import type { PersistedState, Ready, Snapshot } from '@kv/consensus'
 import path from 'node:path'
 import { StorageError } from './errors.js'
-import { SnapshotStore } from './snapshot-store.js'
+import { SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js'
 import { StateStore } from './state-store.js'
 import type { SnapshotMeta } from './wal/record.js'
 import { Wal, type WalOptions, type WalRecovery } from './wal/wal.js'
@@ -22,6 +22,8 @@ export interface DurableReplicaStorageOptions {
   /** Recorded in the folder on first open; a folder of another replica is refused. */
   readonly replicaId?: string
   readonly wal?: WalOptions
+  /** Options of the snapshot store (`dir/snap/`), such as its file layer. */
+  readonly snapshots?: SnapshotStoreOptions
 }
 
 export interface OpenedReplicaStorage {
@@ -52,7 +54,7 @@ export class DurableReplicaStorage {
       ...(options.replicaId === undefined ? {} : { replicaId: options.replicaId }),
     })
     try {
-      const snapshots = await SnapshotStore.open(path.join(dir, 'snap'))
+      const snapshots = await SnapshotStore.open(path.join(dir, 'snap'), options.snapshots ?? {})
       const { wal, state: log, recovery } = await Wal.open(path.join(dir, 'wal'), options.wal ?? {})
       const marker = log.snapshotMeta
       const snapshot = marker === null ? null : await snapshots.loadAt(marker.index, marker.term)

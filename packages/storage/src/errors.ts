@@ -12,6 +12,8 @@ export type StorageErrorCode =
   | 'SNAPSHOT_MISSING'
   | 'STATE_CLOSED'
   | 'STATE_CORRUPT'
+  /** `@kv/storage/testing`'s `PowerLossFs`: the machine is off; nothing reaches the disk any more. */
+  | 'POWER_LOST'
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode

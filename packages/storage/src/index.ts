@@ -2,7 +2,9 @@ export { Wal, type WalOpenResult, type WalOptions, type WalRecovery, type WalSta
 export type { WalBatch } from './wal/batch.js'
 export type { WalState } from './wal/log-image.js'
 export type { SnapshotMeta } from './wal/record.js'
-export { SnapshotStore, type SnapshotFile } from './snapshot-store.js'
+export { SnapshotStore, type SnapshotFile, type SnapshotStoreOptions } from './snapshot-store.js'
+export { nodeFileSystem } from './fs/node-fs.js'
+export type { FileHandle, FileSystem, OpenMode } from './fs/file-system.js'
 export { StateStore, type StateOp, type StateStoreOptions, type StateView, type TableContents } from './state-store.js'
 export {
   DurableReplicaStorage,

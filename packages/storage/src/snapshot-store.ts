@@ -8,12 +8,13 @@
  * The CRC-32 covers the 32 header bytes before it and the data.
  */
 import { randomBytes } from 'node:crypto'
-import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { Snapshot } from '@kv/consensus'
 import { StorageError } from './errors.js'
-import { ensureDir, fsyncDir, writeAllAt } from './fsutil.js'
+import { ensureDir, writeAllAt } from './fs/durable-io.js'
+import type { FileSystem } from './fs/file-system.js'
+import { nodeFileSystem } from './fs/node-fs.js'
 import { SNAPSHOT_MAX_BYTES } from './limits.js'
 
 const MAGIC = Buffer.from('KVSNAP01', 'latin1')
@@ -26,31 +27,40 @@ export interface SnapshotFile {
   readonly name: string
 }
 
+export interface SnapshotStoreOptions {
+  /** The file layer the snapshot files live on. Default: the real disk (`nodeFileSystem`). */
+  readonly fs?: FileSystem
+}
+
 export class SnapshotStore {
-  private constructor(private readonly dir: string) {}
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+  ) {}
 
   /** Opens (creating) the directory and removes temp files left by a crash mid-save. */
-  static async open(dir: string): Promise<SnapshotStore> {
-    await ensureDir(dir)
-    for (const name of await fsp.readdir(dir)) {
-      if (name.startsWith('.tmp-')) await fsp.rm(path.join(dir, name), { force: true })
+  static async open(dir: string, options: SnapshotStoreOptions = {}): Promise<SnapshotStore> {
+    const fs = options.fs ?? nodeFileSystem
+    await ensureDir(fs, dir)
+    for (const name of await fs.readdir(dir)) {
+      if (name.startsWith('.tmp-')) await fs.unlink(path.join(dir, name), { missingOk: true })
     }
-    return new SnapshotStore(dir)
+    return new SnapshotStore(fs, dir)
   }
 
   /** Stores `snapshot` durably; resolves once it would survive a crash. Keeps older files (see `pruneExcept`). */
   async save(snapshot: Snapshot): Promise<void> {
     checkSnapshot(snapshot)
     const tmp = path.join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`)
-    const handle = await fsp.open(tmp, 'w')
+    const handle = await this.fs.open(tmp, 'w')
     try {
       await writeAllAt(handle, [header(snapshot), snapshot.data], 0)
       await handle.sync()
     } finally {
       await handle.close()
     }
-    await fsp.rename(tmp, path.join(this.dir, fileName(snapshot.index, snapshot.term)))
-    await fsyncDir(this.dir)
+    await this.fs.rename(tmp, path.join(this.dir, fileName(snapshot.index, snapshot.term)))
+    await this.fs.syncDir(this.dir)
   }
 
   /** The newest snapshot (highest index, then term), or null when there is none. */
@@ -68,7 +78,7 @@ export class SnapshotStore {
   /** Snapshot files, oldest first. */
   async list(): Promise<SnapshotFile[]> {
     const files: SnapshotFile[] = []
-    for (const name of await fsp.readdir(this.dir)) {
+    for (const name of await this.fs.readdir(this.dir)) {
       const m = SNAPSHOT_NAME.exec(name)
       if (m?.[1] === undefined || m[2] === undefined) continue
       files.push({ index: parseInt(m[1], 16), term: parseInt(m[2], 16), name })
@@ -86,14 +96,14 @@ export class SnapshotStore {
     let removed = false
     for (const f of files) {
       if ((f.index === index && f.term === term) || (keepOlder && f === older)) continue
-      await fsp.rm(path.join(this.dir, f.name), { force: true })
+      await this.fs.unlink(path.join(this.dir, f.name), { missingOk: true })
       removed = true
     }
-    if (removed) await fsyncDir(this.dir)
+    if (removed) await this.fs.syncDir(this.dir)
   }
 
   private async read(file: SnapshotFile): Promise<Snapshot> {
-    const buf = await fsp.readFile(path.join(this.dir, file.name))
+    const buf = await this.fs.readFile(path.join(this.dir, file.name))
     const corrupt = (why: string) => new StorageError('SNAPSHOT_CORRUPT', `snapshot ${file.name}: ${why}`)
     if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) throw corrupt('bad header')
     const index = Number(buf.readBigUInt64LE(8))

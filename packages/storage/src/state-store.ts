@@ -10,7 +10,8 @@
  */
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb'
 import { StorageError, WrongClusterError, WrongReplicaError } from './errors.js'
-import { ensureDir } from './fsutil.js'
+import { ensureDir } from './fs/durable-io.js'
+import { nodeFileSystem } from './fs/node-fs.js'
 import { STATE_MAX_KEY_BYTES, STATE_MAX_TABLES, STATE_MAX_TABLE_NAME_CHARS } from './limits.js'
 
 /** One write of `applyBatch`: `value` null deletes the key. */
@@ -74,7 +75,7 @@ export class StateStore {
     if (typeof options.clusterId !== 'string' || options.clusterId === '') {
       throw new StorageError('BAD_ARGUMENT', 'clusterId must be a non-empty string')
     }
-    await ensureDir(dir)
+    await ensureDir(nodeFileSystem, dir)
     // overlappingSync: commits do not wait for the disk (lmdb-js's default on Linux, set explicitly).
     const root = open({ path: dir, maxDbs: STATE_MAX_TABLES + 1, overlappingSync: true })
     const meta: Meta = root.openDB<unknown, string>(META, { encoding: 'msgpack' })

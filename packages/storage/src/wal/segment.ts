@@ -6,9 +6,10 @@
  * truncation may later write lower indexes into it). Segments are preallocated with zeros, so an
  * fdatasync after an append flushes data blocks only, not a changed file size.
  */
-import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import { WalCorruptError } from '../errors.js'
+import { writeAllAt } from '../fs/durable-io.js'
+import type { FileSystem } from '../fs/file-system.js'
 import { WAL_MAX_RECORD_BYTES, WAL_PREALLOC_CHUNK_BYTES } from '../limits.js'
 import { RECORD_HEADER_BYTES, decodePayload, recordChecksum, type WalRecord } from './record.js'
 
@@ -26,9 +27,9 @@ export function segmentName(seq: number, firstIndex: number): string {
 }
 
 /** The segments in `dir`, in `seq` order; a gap in the sequence is corruption (a lost file). */
-export async function listSegments(dir: string): Promise<SegmentInfo[]> {
+export async function listSegments(fs: FileSystem, dir: string): Promise<SegmentInfo[]> {
   const segments: SegmentInfo[] = []
-  for (const name of await fsp.readdir(dir)) {
+  for (const name of await fs.readdir(dir)) {
     const m = SEGMENT_NAME.exec(name)
     if (m?.[1] === undefined || m[2] === undefined) continue
     segments.push({ seq: parseInt(m[1], 16), firstIndex: parseInt(m[2], 16), name })
@@ -43,13 +44,13 @@ export async function listSegments(dir: string): Promise<SegmentInfo[]> {
 }
 
 /** Creates `PREPARED_SEGMENT` in `dir` filled with `bytes` zeros and synced, ready to be renamed in. */
-export async function prepareSegment(dir: string, bytes: number): Promise<void> {
+export async function prepareSegment(fs: FileSystem, dir: string, bytes: number): Promise<void> {
   const file = path.join(dir, PREPARED_SEGMENT)
-  const handle = await fsp.open(file, 'w')
+  const handle = await fs.open(file, 'w')
   try {
     const zeros = Buffer.alloc(Math.min(WAL_PREALLOC_CHUNK_BYTES, bytes))
     for (let at = 0; at < bytes; at += zeros.length) {
-      await handle.write(zeros, 0, Math.min(zeros.length, bytes - at), at)
+      await writeAllAt(handle, [zeros.subarray(0, Math.min(zeros.length, bytes - at))], at)
     }
     await handle.sync()
   } finally {

@@ -7,11 +7,12 @@
  * Every new segment starts with the current snapshot marker and hard state, so any suffix of
  * segments replays to the same live state: whole older segments can be deleted (`releaseUpTo`).
  */
-import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import type { HardState } from '@kv/consensus'
 import { StorageError, WalCorruptError } from '../errors.js'
-import { ensureDir, fsyncDir, writeAllAt } from '../fsutil.js'
+import { countingSyncs, ensureDir, writeAllAt } from '../fs/durable-io.js'
+import type { FileHandle, FileSystem } from '../fs/file-system.js'
+import { nodeFileSystem } from '../fs/node-fs.js'
 import { WAL_MAX_GROUP_BYTES, WAL_MAX_PENDING_BYTES, WAL_MAX_SEGMENT_BYTES } from '../limits.js'
 import { encodeBatch, type EncodedBatch, type WalBatch } from './batch.js'
 import { LogImage, type WalState } from './log-image.js'
@@ -21,6 +22,8 @@ import { PREPARED_SEGMENT, listSegments, prepareSegment, scanSegment, segmentNam
 export interface WalOptions {
   /** Roll to a new segment when an append would pass this size. Default 64 MiB. */
   readonly maxSegmentBytes?: number
+  /** The file layer the segments live on. Default: the real disk (`nodeFileSystem`). */
+  readonly fs?: FileSystem
 }
 
 /** A torn or corrupt tail found in the last segment at open, and cut off. */
@@ -39,9 +42,13 @@ export interface WalOpenResult {
   readonly recovery: WalRecovery | null
 }
 
-/** Counters for observing group commit: `syncs` counts fdatasync calls on segment data. */
+/** Counters for observing group commit. */
 export interface WalStats {
   readonly writes: number
+  /**
+   * fdatasyncs of segment files that the file layer completed (one per group commit, and one at
+   * open when a torn tail was zeroed). Counted by the handle, not beside the call.
+   */
   readonly syncs: number
   readonly bytesWritten: number
   readonly segments: number
@@ -62,17 +69,19 @@ export class Wal {
   private pendingBytes = 0
   private failure: StorageError | null = null
   private closed = false
-  private counters = { writes: 0, syncs: 0, bytesWritten: 0 }
   /** Bytes at the start of the current segment that only repeat live state (no reason to roll). */
   private headerEnd = 0
   /** The next segment, zero-filled in the background; resolves to the error if that failed. */
   private prepared: Promise<Error | null>
 
   private constructor(
+    private readonly fs: FileSystem,
     private readonly dir: string,
     private readonly maxSegmentBytes: number,
+    /** `syncs` is counted by the segment handles (`countingSyncs`), never here. */
+    private readonly counters: { writes: number; syncs: number; bytesWritten: number },
     private readonly segments: Segment[],
-    private file: fsp.FileHandle,
+    private file: FileHandle,
     private offset: number,
     private hardState: HardState | null,
     private snapshotMeta: SnapshotMeta | null,
@@ -90,13 +99,15 @@ export class Wal {
     if (!Number.isSafeInteger(maxSegmentBytes) || maxSegmentBytes < 4096) {
       throw new StorageError('BAD_ARGUMENT', `maxSegmentBytes must be an integer >= 4096, got ${maxSegmentBytes}`)
     }
-    await ensureDir(dir)
-    await fsp.rm(path.join(dir, PREPARED_SEGMENT), { force: true })
-    let infos = await listSegments(dir)
-    if (infos.length === 0) infos = [await installSegment(dir, 1, 1, maxSegmentBytes)]
-    const { image, segments, recovery, validEnd } = await replay(dir, infos)
+    const fs = options.fs ?? nodeFileSystem
+    await ensureDir(fs, dir)
+    await fs.unlink(path.join(dir, PREPARED_SEGMENT), { missingOk: true })
+    let infos = await listSegments(fs, dir)
+    if (infos.length === 0) infos = [await installSegment(fs, dir, 1, 1, maxSegmentBytes)]
+    const { image, segments, recovery, validEnd } = await replay(fs, dir, infos)
     const last = segments[segments.length - 1]!
-    const file = await fsp.open(path.join(dir, last.name), 'r+')
+    const counters = { writes: 0, syncs: 0, bytesWritten: 0 }
+    const file = countingSyncs(await fs.open(path.join(dir, last.name), 'r+'), counters)
     if (recovery !== null) {
       // Zero the torn bytes so that nothing stale can ever parse after records appended later.
       await writeAllAt(file, [Buffer.alloc(recovery.truncatedBytes)], recovery.offset)
@@ -105,7 +116,7 @@ export class Wal {
     const state = image.state()
     const lastEntry = state.entries[state.entries.length - 1]
     const nextIndex = lastEntry !== undefined ? lastEntry.index + 1 : (state.snapshotMeta?.index ?? 0) + 1
-    const wal = new Wal(dir, maxSegmentBytes, segments, file, validEnd, state.hardState, state.snapshotMeta, nextIndex)
+    const wal = new Wal(fs, dir, maxSegmentBytes, counters, segments, file, validEnd, state.hardState, state.snapshotMeta, nextIndex)
     return { wal, state, recovery }
   }
 
@@ -143,9 +154,9 @@ export class Wal {
       let removed = 0
       while (this.segments.length > 1 && this.segments[0]!.maxEntryIndex <= index) {
         const oldest = this.segments.shift()!
-        await fsp.unlink(path.join(this.dir, oldest.name))
+        await this.fs.unlink(path.join(this.dir, oldest.name))
         // One directory sync per unlink: a crash never leaves a gap in the sequence.
-        await fsyncDir(this.dir)
+        await this.fs.syncDir(this.dir)
         removed++
       }
       return removed
@@ -159,7 +170,7 @@ export class Wal {
     if (this.failure === null) await this.enqueueControl(() => Promise.resolve())
     await this.file.close()
     await this.prepared
-    await fsp.rm(path.join(this.dir, PREPARED_SEGMENT), { force: true })
+    await this.fs.unlink(path.join(this.dir, PREPARED_SEGMENT), { missingOk: true })
   }
 
   stats(): WalStats {
@@ -251,8 +262,8 @@ export class Wal {
     }
     await writeAllAt(this.file, buffers, this.offset)
     for (const b of buffers) this.offset += b.length
+    // The group's one fdatasync; the handle counts it in stats().syncs once it has completed.
     await this.file.datasync()
-    this.counters.syncs++
     this.counters.bytesWritten += bytes
     const current = this.segments[this.segments.length - 1]!
     for (const b of batches) {
@@ -269,10 +280,10 @@ export class Wal {
     if (prepareError !== null) throw prepareError
     const seq = this.segments[this.segments.length - 1]!.seq + 1
     const name = segmentName(seq, this.nextIndex)
-    await fsp.rename(path.join(this.dir, PREPARED_SEGMENT), path.join(this.dir, name))
-    await fsyncDir(this.dir)
+    await this.fs.rename(path.join(this.dir, PREPARED_SEGMENT), path.join(this.dir, name))
+    await this.fs.syncDir(this.dir)
     await this.file.close()
-    this.file = await fsp.open(path.join(this.dir, name), 'r+')
+    this.file = countingSyncs(await this.fs.open(path.join(this.dir, name), 'r+'), this.counters)
     this.segments.push({ seq, firstIndex: this.nextIndex, name, maxEntryIndex: 0 })
     this.offset = 0
     this.prepared = this.prepareNext()
@@ -284,7 +295,7 @@ export class Wal {
   }
 
   private prepareNext(): Promise<Error | null> {
-    return prepareSegment(this.dir, this.maxSegmentBytes).then(
+    return prepareSegment(this.fs, this.dir, this.maxSegmentBytes).then(
       () => null,
       (e: unknown) => (e instanceof Error ? e : new Error('preallocating the next WAL segment failed', { cause: e })),
     )
@@ -292,21 +303,21 @@ export class Wal {
 }
 
 /** Renames a freshly zero-filled file in as segment `seq` (used for the very first one). */
-async function installSegment(dir: string, seq: number, firstIndex: number, bytes: number): Promise<SegmentInfo> {
-  await prepareSegment(dir, bytes)
+async function installSegment(fs: FileSystem, dir: string, seq: number, firstIndex: number, bytes: number): Promise<SegmentInfo> {
+  await prepareSegment(fs, dir, bytes)
   const name = segmentName(seq, firstIndex)
-  await fsp.rename(path.join(dir, PREPARED_SEGMENT), path.join(dir, name))
-  await fsyncDir(dir)
+  await fs.rename(path.join(dir, PREPARED_SEGMENT), path.join(dir, name))
+  await fs.syncDir(dir)
   return { seq, firstIndex, name }
 }
 
-async function replay(dir: string, infos: readonly SegmentInfo[]) {
+async function replay(fs: FileSystem, dir: string, infos: readonly SegmentInfo[]) {
   const image = new LogImage()
   const segments: Segment[] = []
   let recovery: WalRecovery | null = null
   let validEnd = 0
   for (const [i, info] of infos.entries()) {
-    const scan = scanSegment(info.name, await fsp.readFile(path.join(dir, info.name)))
+    const scan = scanSegment(info.name, await fs.readFile(path.join(dir, info.name)))
     if (scan.torn !== null) {
       // Only the last segment can hold a write that never finished; elsewhere it is corruption.
       if (i < infos.length - 1) throw new WalCorruptError(info.name, scan.torn.offset, scan.torn.reason)
