@@ -71,6 +71,29 @@ describe('ReadIndex', () => {
     expect(read?.index).toBeGreaterThanOrEqual(noop)
   })
 
+  it('a leader partitioned away while a newer leader commits confirms no read', () => {
+    // Without CheckQuorum the old leader keeps its role: only the quorum round stands
+    // between it and a read that misses the newer leader's writes (thesis §6.4 step 3).
+    const c = new Cluster({ seed: 6, options: { checkQuorum: false } })
+    c.electNode('n1')
+    c.run(2)
+    c.isolate('n1')
+    c.electNode('n2')
+    c.propose('n2', 'b')
+    c.run(2)
+    expect(c.items('n3')).toEqual(['b'])
+    expect(c.core('n1').status()).toMatchObject({ role: 'leader', term: 1 })
+    expect(c.core('n1').readIndex(1)).toBeNull()
+    c.processReady('n1')
+    c.run(5)
+    expect(c.replica('n1').readStates).toEqual([])
+    // Healed, it learns of term 2 from the answers to its heartbeats: the read fails.
+    c.heal()
+    c.run(2)
+    expect(c.core('n1').status()).toMatchObject({ role: 'follower', term: 2 })
+    expect(c.replica('n1').readStates).toEqual([{ ctx: 1, index: null }])
+  })
+
   it('fails pending reads when leadership is lost', () => {
     const c = new Cluster({ seed: 4 })
     c.electNode('n1')
