@@ -230,6 +230,39 @@ describe('linearizable reads', () => {
     expect(c.app(leader).readStates).toEqual([{ ctx: 7, index: null }])
   })
 
+  it('a leader partitioned away while a newer ballot chooses values confirms no read', () => {
+    const c = new TestCluster({ size: 3, seed: 17 })
+    const old = c.waitForLeader()
+    const majority = othersThan(c, old)
+    c.propose('a')
+    c.run(2)
+    // The old leader's clock stops (a paused process): it never notices it lost its
+    // quorum, so only the barrier's round can tell it that a newer ballot exists.
+    c.isolate(old)
+    for (let t = 0; t < 100 && c.leader() === old; t++) {
+      for (const id of majority) c.core(id).tick()
+      c.stabilize()
+    }
+    const fresh = c.leader()!
+    expect(majority).toContain(fresh)
+    c.propose('kept')
+    c.stabilize()
+    expect(c.app(fresh).log).toEqual(['a', 'kept'])
+    expect(c.core(old).status().role).toBe('leader')
+    expect(c.core(old).readIndex(1)).toBeNull()
+    c.stabilize()
+    expect(c.app(old).readStates).toEqual([])
+    // Healed, its clock resumes alone: the acceptors must reject its heartbeats (they
+    // promised a newer ballot) rather than answer them, so the read fails.
+    c.heal()
+    for (let t = 0; t < 4; t++) {
+      c.core(old).tick()
+      c.stabilize()
+    }
+    expect(c.app(old).readStates).toEqual([{ ctx: 1, index: null }])
+    expect(c.core(old).status().role).toBe('follower')
+  })
+
   it('answers at once in a group of one', () => {
     const c = new TestCluster({ size: 1, seed: 14 })
     const leader = c.waitForLeader()
