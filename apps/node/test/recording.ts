@@ -3,7 +3,7 @@
  * and the assertion that a history is linearizable.
  */
 import { BadRequestError, KvError, type KvClient } from '@kv/client'
-import { checkLinearizability, describeHistory, HistoryRecorder, type KvInput, type KvOperation, type KvOutput } from '@kv/sim'
+import { checkLinearizability, describeHistory, HistoryRecorder, type CheckOptions, type KvInput, type KvOperation, type KvOutput } from '@kv/sim'
 import { expect } from 'vitest'
 
 /** What a call ended as: recorded in the history as a known answer, an unknown outcome, or not at all. */
@@ -80,10 +80,10 @@ export function errorCode(e: unknown): string {
 }
 
 /** Asserts the history is linearizable (a definite `ok`, not `unknown`). */
-export function expectLinearizable(history: HistoryRecorder | readonly KvOperation[], timeBudgetMs = 30_000): void {
+export function expectLinearizable(history: HistoryRecorder | readonly KvOperation[], options: CheckOptions = {}): void {
   const ops = history instanceof HistoryRecorder ? history.operations() : history
   expect(ops.length).toBeGreaterThan(0)
-  const r = checkLinearizability(ops, { timeBudgetMs })
+  const r = checkLinearizability(ops, options)
   if (r.result === 'illegal') {
     expect.fail(`history is not linearizable (key ${r.key}): ${r.explanation}\n${describeHistory(r.ops)}`)
   }

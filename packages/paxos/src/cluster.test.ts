@@ -1,6 +1,6 @@
 import type { NodeId } from '@kv/consensus'
 import { describe, expect, it } from 'vitest'
-import type { Accept, Heartbeat } from './messages.js'
+import type { Accept, Heartbeat, PaxosMessage } from './messages.js'
 import { bytes, TestCluster } from './test-cluster.js'
 
 const othersThan = (c: TestCluster, ...ids: NodeId[]): NodeId[] => c.ids.filter((id) => !ids.includes(id))
@@ -230,6 +230,39 @@ describe('linearizable reads', () => {
     expect(c.app(leader).readStates).toEqual([{ ctx: 7, index: null }])
   })
 
+  it('a leader partitioned away while a newer ballot chooses values confirms no read', () => {
+    const c = new TestCluster({ size: 3, seed: 17 })
+    const old = c.waitForLeader()
+    const majority = othersThan(c, old)
+    c.propose('a')
+    c.run(2)
+    // The old leader's clock stops (a paused process): it never notices it lost its
+    // quorum, so only the barrier's round can tell it that a newer ballot exists.
+    c.isolate(old)
+    for (let t = 0; t < 100 && c.leader() === old; t++) {
+      for (const id of majority) c.core(id).tick()
+      c.stabilize()
+    }
+    const fresh = c.leader()!
+    expect(majority).toContain(fresh)
+    c.propose('kept')
+    c.stabilize()
+    expect(c.app(fresh).log).toEqual(['a', 'kept'])
+    expect(c.core(old).status().role).toBe('leader')
+    expect(c.core(old).readIndex(1)).toBeNull()
+    c.stabilize()
+    expect(c.app(old).readStates).toEqual([])
+    // Healed, its clock resumes alone: the acceptors must reject its heartbeats (they
+    // promised a newer ballot) rather than answer them, so the read fails.
+    c.heal()
+    for (let t = 0; t < 4; t++) {
+      c.core(old).tick()
+      c.stabilize()
+    }
+    expect(c.app(old).readStates).toEqual([{ ctx: 1, index: null }])
+    expect(c.core(old).status().role).toBe('follower')
+  })
+
   it('answers at once in a group of one', () => {
     const c = new TestCluster({ size: 1, seed: 14 })
     const leader = c.waitForLeader()
@@ -252,5 +285,35 @@ describe('linearizable reads', () => {
     c.stabilize()
     const answer = c.app(next).readStates.find((r) => r.ctx === 9)
     expect(answer?.index).toBeGreaterThanOrEqual(2)
+  })
+
+  it("a new leader answers no read until its recovered slots are chosen at its ballot", () => {
+    const c = new TestCluster({ size: 3, seed: 16 })
+    const old = c.waitForLeader()
+    const [fresh, other] = othersThan(c, old) as [NodeId, NodeId]
+    // `fresh` accepts a and b but never hears that they were chosen; later, as leader, the
+    // acceptances of its recovery are held back until `holdAccepted` is lifted.
+    const tellsChosen = (m: PaxosMessage): boolean =>
+      m.type === 'commit' || m.type === 'learn' || m.type === 'install-snapshot' ||
+      ((m.type === 'heartbeat' || m.type === 'accept') && m.commitIndex > 0)
+    let holdAccepted = true
+    c.filter = (m) => m.to !== fresh || !(tellsChosen(m as PaxosMessage) || (holdAccepted && m.type === 'accepted'))
+    c.propose('a')
+    c.propose('b')
+    c.run(3)
+    expect(c.app(other).log).toEqual(['a', 'b'])
+    expect(c.core(fresh).status()).toMatchObject({ commitIndex: 0, lastIndex: 2 })
+    c.core(old).transferLeadership(fresh)
+    c.stabilize()
+    expect(c.core(fresh).status()).toMatchObject({ role: 'leader', commitIndex: 0 })
+    // Its watermark (0) is below the recovered slots (1..2), which a and b were chosen in.
+    c.core(fresh).readIndex(9)
+    c.run(5) // heartbeats at its ballot are answered: a barrier round would complete
+    expect(c.core(fresh).status()).toMatchObject({ role: 'leader', commitIndex: 0 })
+    expect(c.app(fresh).readStates).toEqual([])
+    holdAccepted = false
+    c.run(5)
+    expect(c.core(fresh).status()).toMatchObject({ role: 'leader', commitIndex: 2 })
+    expect(c.app(fresh).readStates).toEqual([{ ctx: 9, index: 2 }])
   })
 })

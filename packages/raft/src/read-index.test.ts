@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createRng } from '@kv/consensus'
 import { createRaft } from './index.js'
+import type { RaftMessage } from './messages.js'
 import { Cluster } from './test-cluster.js'
 
 function heartbeatsSent(c: Cluster): number {
@@ -40,19 +41,57 @@ describe('ReadIndex', () => {
     const c = new Cluster({ seed: 3, options: { checkQuorum: false } })
     c.electNode('n1')
     c.run(2)
+    // 'a' commits on n1 and n3; n2 holds it but never hears that it committed.
+    const commitToN2 = (m: RaftMessage): boolean =>
+      m.to === 'n2' && ((m.type === 'AppendEntries' && m.leaderCommit >= 2) || (m.type === 'Heartbeat' && m.commit >= 2))
+    c.dropIf = commitToN2
     c.propose('n1', 'a')
     c.deliverAll()
+    expect(c.core('n1').status().commitIndex).toBe(2)
+    expect(c.core('n2').status()).toMatchObject({ commitIndex: 1, lastIndex: 2 })
+    // n2 wins term 2, but every ack of its no-op (index 3) is held back: its commitIndex (1)
+    // is behind the last leader's (2), so no read may be answered from it yet (§6.4 step 1).
     c.isolate('n1')
-    c.electNode('n2') // n2's no-op is not committed yet: n3 has not acknowledged it
-    c.network = []
+    c.dropIf = (m) => m.type === 'AppendEntriesResponse' && m.to === 'n2'
+    c.electNode('n2')
+    const noop = c.core('n2').status().lastIndex
+    expect(noop).toBe(3)
     expect(c.core('n2').readIndex(7)).toBeNull()
     c.processReady('n2')
+    c.run(5) // heartbeats and their answers flow: a confirmation round would complete
+    expect(c.core('n2').status()).toMatchObject({ role: 'leader', term: 2, commitIndex: 1 })
     expect(c.replica('n2').readStates).toEqual([])
-    c.deliverAll()
+    // The acks get through: the no-op commits, and only then is the read given an index.
+    c.dropIf = null
+    c.run(3)
+    expect(c.core('n2').status().commitIndex).toBe(noop)
+    const [read, ...rest] = c.replica('n2').readStates
+    expect(rest).toEqual([])
+    expect(read?.ctx).toBe(7)
+    expect(read?.index).toBeGreaterThanOrEqual(noop)
+  })
+
+  it('a leader partitioned away while a newer leader commits confirms no read', () => {
+    // Without CheckQuorum the old leader keeps its role: only the quorum round stands
+    // between it and a read that misses the newer leader's writes (thesis §6.4 step 3).
+    const c = new Cluster({ seed: 6, options: { checkQuorum: false } })
+    c.electNode('n1')
     c.run(2)
-    const commit = c.core('n2').status().commitIndex
-    expect(commit).toBe(3)
-    expect(c.replica('n2').readStates).toEqual([{ ctx: 7, index: 3 }])
+    c.isolate('n1')
+    c.electNode('n2')
+    c.propose('n2', 'b')
+    c.run(2)
+    expect(c.items('n3')).toEqual(['b'])
+    expect(c.core('n1').status()).toMatchObject({ role: 'leader', term: 1 })
+    expect(c.core('n1').readIndex(1)).toBeNull()
+    c.processReady('n1')
+    c.run(5)
+    expect(c.replica('n1').readStates).toEqual([])
+    // Healed, it learns of term 2 from the answers to its heartbeats: the read fails.
+    c.heal()
+    c.run(2)
+    expect(c.core('n1').status()).toMatchObject({ role: 'follower', term: 2 })
+    expect(c.replica('n1').readStates).toEqual([{ ctx: 1, index: null }])
   })
 
   it('fails pending reads when leadership is lost', () => {

@@ -46,7 +46,8 @@ function fuzz(protocol: Protocol, seeds: number, start: number, verbose: boolean
       console.log(`FAIL ${describe(r)}\n  ${r.problems.slice(0, 3).join('\n  ').slice(0, 2000)}\n  ${replayHint(r)}`)
     } else if (r.verdict === 'unknown') {
       unknown++
-      console.log(`UNKNOWN ${describe(r)} (linearizability check ran out of time)\n  ${replayHint(r)}`)
+      const why = r.check?.result === 'unknown' ? r.check.reason : 'no verdict'
+      console.log(`UNKNOWN ${describe(r)} (linearizability check: ${why})\n  ${replayHint(r)}`)
     } else if (verbose) {
       console.log(`ok ${describe(r)} ops=${r.operations}`)
     }

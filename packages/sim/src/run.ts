@@ -1,5 +1,5 @@
 import { createRng } from '@kv/consensus'
-import { checkLinearizability, type CheckResult } from './linearizability/index.js'
+import { checkLinearizability, type CheckOptions, type CheckResult } from './linearizability/index.js'
 import { noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, unreliableNetwork } from './network.js'
 import type { Protocol } from './protocols.js'
@@ -54,8 +54,11 @@ export function scenarioFor(seed: number, protocol: Protocol): Scenario {
   }
 }
 
-/** Runs one scenario to the end and checks everything it can. Never throws for a bug found: it reports it. */
-export function runScenario(s: Scenario, options: { timeBudgetMs?: number } = {}): RunResult {
+/**
+ * Runs one scenario to the end and checks everything it can. Never throws for a bug found: it
+ * reports it. `options.maxSearchSteps` bounds the linearizability check (default: the checker's).
+ */
+export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult {
   const world = new SimWorld({
     seed: s.seed,
     protocol: s.protocol,
@@ -74,7 +77,7 @@ export function runScenario(s: Scenario, options: { timeBudgetMs?: number } = {}
     if (!world.converge()) problems.push('liveness: replicas did not converge after the faults stopped')
     for (const c of world.clients) problems.push(...c.unexpected)
     if (s.workload.kind === 'append') problems.push(...appendProblems(world))
-    check = checkLinearizability(world.history.operations(), { timeBudgetMs: options.timeBudgetMs ?? 10_000 })
+    check = checkLinearizability(world.history.operations(), options)
     if (check.result === 'illegal') problems.push(`not linearizable (key ${check.key}): ${check.explanation}`)
   } catch (e) {
     problems.push(`crashed at ${world.now.toFixed(1)}ms: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)

@@ -26,7 +26,7 @@ describe('checkLinearizability: appends commute until observed', () => {
   it('verifies a simulator history of 1,710 ops with long runs of overlapping appends to one key', () => {
     const history = loadStoredHistory()
     expect(history).toHaveLength(1710)
-    expect(checkLinearizability(history, { timeBudgetMs: 20_000 })).toEqual({ result: 'ok' })
+    expect(checkLinearizability(history)).toMatchObject({ result: 'ok' })
   })
 
   it('accepts every order of overlapping appends that real time allows, and only those', () => {

@@ -2,7 +2,7 @@ import { buildEvents } from './events.js'
 import { explainDeadEnd } from './explain.js'
 import { KvModel } from './model.js'
 import type { Partition } from './partition.js'
-import { LinearizationSearch, type DeadEnd, type SearchClock } from './search.js'
+import { LinearizationSearch, type DeadEnd, type SearchBudget } from './search.js'
 import type { KvInput, KvOperation } from './types.js'
 
 /**
@@ -20,10 +20,10 @@ export type ProjectionOutcome =
   /** By op: its position in the projection of each of its keys (aligned with model.keysOfOp), -1 when left out. */
   | { readonly type: 'hints'; readonly positions: readonly Int32Array[] }
   | { readonly type: 'illegal'; readonly key: string; readonly ops: readonly KvOperation[]; readonly explanation: string }
-  | { readonly type: 'outOfTime' }
+  | { readonly type: 'outOfSteps' }
   | { readonly type: 'inconclusive'; readonly reason: string }
 
-export function projectOnKeys(partition: Partition, model: KvModel, clock: SearchClock): ProjectionOutcome {
+export function projectOnKeys(partition: Partition, model: KvModel, budget: SearchBudget): ProjectionOutcome {
   const positions = partition.ops.map((_, op) => new Int32Array(model.keysOfOp[op]!.length).fill(-1))
   for (let keyIndex = 0; keyIndex < partition.keys.length; keyIndex++) {
     const key = partition.keys[keyIndex]!
@@ -33,9 +33,9 @@ export function projectOnKeys(partition: Partition, model: KvModel, clock: Searc
     })
     const projection: Partition = { keys: [key], ops: original.map((op) => projectOp(partition.ops[op]!, key)) }
     const projectionModel = new KvModel(projection)
-    const search = new LinearizationSearch(projectionModel, buildEvents(projection.ops), projection.ops.length, clock)
+    const search = new LinearizationSearch(projectionModel, buildEvents(projection.ops), projection.ops.length, budget)
     const outcome = search.run()
-    if (outcome.type === 'outOfTime' || outcome.type === 'inconclusive') return outcome
+    if (outcome.type === 'outOfSteps' || outcome.type === 'inconclusive') return outcome
     if (outcome.type === 'illegal') return illegalProjection(partition, projection, projectionModel, original, outcome.deadEnd)
     search.linearization().forEach((projected, position) => {
       const op = original[projected]!

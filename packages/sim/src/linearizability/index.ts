@@ -1,4 +1,4 @@
-export type { CheckOptions, CheckResult, KvInput, KvOperation, KvOutput } from './types.js'
+export type { CheckOptions, CheckResult, CheckVerdict, KvInput, KvOperation, KvOutput } from './types.js'
 export { checkLinearizability } from './check.js'
 export { describeHistory, describeOperation } from './describe.js'
 export { HistoryRecorder } from './recorder.js'

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest'
-import { append, batchPut, del, get, put } from './fixtures.js'
+import { describe, expect, it, vi } from 'vitest'
+import { createRng } from '@kv/consensus'
+import { append, batchPut, del, generateConcurrentHistory, get, put } from './fixtures.js'
 import { checkLinearizability, HistoryError, type CheckResult, type KvOperation } from './index.js'
 
 function expectIllegal(result: CheckResult): Extract<CheckResult, { result: 'illegal' }> {
@@ -10,7 +11,7 @@ function expectIllegal(result: CheckResult): Extract<CheckResult, { result: 'ill
 
 describe('checkLinearizability: linearizable histories', () => {
   it('accepts an empty history', () => {
-    expect(checkLinearizability([])).toEqual({ result: 'ok' })
+    expect(checkLinearizability([])).toMatchObject({ result: 'ok' })
   })
 
   it('accepts a sequential history that a map would produce', () => {
@@ -25,7 +26,7 @@ describe('checkLinearizability: linearizable histories', () => {
       append('a', 'y', 14, 15),
       get('a', 'y', 16, 17),
     ]
-    expect(checkLinearizability(history)).toEqual({ result: 'ok' })
+    expect(checkLinearizability(history)).toMatchObject({ result: 'ok' })
   })
 
   it('accepts overlapping ops whose answers fit some order inside their intervals', () => {
@@ -36,7 +37,7 @@ describe('checkLinearizability: linearizable histories', () => {
       get('a', '2', 3, 12, 3),
       get('a', '2', 16, 17, 3),
     ]
-    expect(checkLinearizability(history)).toEqual({ result: 'ok' })
+    expect(checkLinearizability(history)).toMatchObject({ result: 'ok' })
   })
 
   it('accepts concurrent appends read in either order', () => {
@@ -179,22 +180,54 @@ describe('checkLinearizability: batchPut', () => {
   })
 })
 
-describe('checkLinearizability: time budget and malformed histories', () => {
-  it('answers unknown, never ok, when the clock passes the budget mid-search', () => {
-    const history = hardIllegalHistory(24)
-    let reads = 0
-    // The first read sets the deadline and the second starts the partition; the clock then jumps.
-    const now = (): number => (reads++ < 2 ? 0 : 1_000_000)
-    const result = checkLinearizability(history, { timeBudgetMs: 1000, now })
-    expect(result.result).toBe('unknown')
-    expect(result).toMatchObject({ reason: expect.stringContaining('1000 ms budget') })
-    expect(reads).toBeGreaterThan(2)
+describe('checkLinearizability: step budget and malformed histories', () => {
+  it('gives the same verdict after the same number of steps in two runs of one history, whatever the clock says', () => {
+    const shape = { operations: 1000, clients: 10, keys: 20 }
+    const histories = [
+      generateConcurrentHistory(createRng(3), { ...shape, batchPutPercent: 5, unknownPercent: 0 }),
+      generateConcurrentHistory(createRng(4), { ...shape, batchPutPercent: 0, unknownPercent: 2 }),
+      hardIllegalHistory(12),
+    ]
+    for (const history of histories) {
+      const first = checkLinearizability(history)
+      let now = 0
+      const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 3_600_000)) // an hour a read
+      const second = checkLinearizability(history)
+      clock.mockRestore()
+      expect(first.result).not.toBe('unknown')
+      expect(first.searchSteps).toBeGreaterThan(0)
+      expect(second).toEqual(first)
+    }
   })
 
-  it('answers unknown when the budget is gone before the first partition', () => {
-    let time = 0
-    const result = checkLinearizability([put('a', '1', 0, 1)], { timeBudgetMs: 5, now: () => (time += 10) })
-    expect(result.result).toBe('unknown')
+  it('answers unknown, never ok, when a tiny step budget runs out on a hard history', () => {
+    const history = hardIllegalHistory(24)
+    for (const maxSearchSteps of [0, 1, 10, 1000]) {
+      const result = checkLinearizability(history, { maxSearchSteps })
+      expect(result).toMatchObject({
+        result: 'unknown',
+        reason: expect.stringContaining(`budget of ${maxSearchSteps} search steps`),
+        searchSteps: maxSearchSteps,
+      })
+    }
+  })
+
+  it('gives its verdict with exactly the steps it needs, and unknown with one fewer', () => {
+    const history = hardIllegalHistory(12)
+    const { searchSteps } = checkLinearizability(history)
+    expect(checkLinearizability(history, { maxSearchSteps: searchSteps }).result).toBe('illegal')
+    expect(checkLinearizability(history, { maxSearchSteps: searchSteps - 1 }).result).toBe('unknown')
+  })
+
+  it('needs no step for writes alone: ok even with a budget of 0', () => {
+    const history = [put('a', '1', 0, 2, 1), put('a', '2', 1, 3, 2)]
+    expect(checkLinearizability(history, { maxSearchSteps: 0 })).toEqual({ result: 'ok', searchSteps: 0 })
+  })
+
+  it('refuses a step budget that is not a non-negative integer', () => {
+    for (const maxSearchSteps of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => checkLinearizability([], { maxSearchSteps })).toThrow(RangeError)
+    }
   })
 
   it('throws a HistoryError for an op that returns before its call', () => {

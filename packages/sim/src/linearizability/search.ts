@@ -2,7 +2,7 @@ import { CandidateChooser } from './candidates.js'
 import { ConfigCache, NOT_RECORDED, SEEN } from './cache.js'
 import { NIL, type Events } from './events.js'
 import { opHash } from './hash.js'
-import { clockCheckIntervalSteps, maxPendingMatchSteps } from './limits.js'
+import { maxPendingMatchSteps } from './limits.js'
 import type { KvModel, ModelState } from './model.js'
 
 /** Where the search got furthest before it had to give up on a history. */
@@ -18,17 +18,20 @@ export interface DeadEnd {
 export type SearchOutcome =
   | { readonly type: 'linearizable' }
   | { readonly type: 'illegal'; readonly deadEnd: DeadEnd }
-  | { readonly type: 'outOfTime' }
+  /** The step budget ran out before a verdict. */
+  | { readonly type: 'outOfSteps' }
   /** No linearization found, but the model gave up on some step (see KvModel.gaveUp). */
   | { readonly type: 'inconclusive'; readonly reason: string }
 
-export interface SearchClock {
-  readonly now: () => number
-  /** The search stops when now() passes this. */
-  readonly deadline: number
+/**
+ * The step budget of one check, shared by every search it runs. A step is one iteration
+ * of the search loop (a candidate tried, or a backtrack), so `used` depends only on the
+ * history, never on the machine or the clock.
+ */
+export interface SearchBudget {
+  readonly maxSteps: number
+  used: number
 }
-
-const clockMask = clockCheckIntervalSteps - 1
 
 /**
  * Wing & Gong's search with Lowe's cache, as Porcupine does it: the history is a doubly
@@ -65,14 +68,12 @@ export class LinearizationSearch {
   private readonly bestPrefix: Int32Array
   /** The stack below this depth is unchanged since bestPrefix was last written. */
   private unchangedBelow = 0
-  /** Loop iterations so far, for the clock and for reports. */
-  steps = 0
 
   constructor(
     private readonly model: KvModel,
     private readonly events: Events,
     private readonly opCount: number,
-    private readonly clock: SearchClock,
+    private readonly budget: SearchBudget,
     hints: readonly Int32Array[] | null = null,
   ) {
     const words = Math.max(1, Math.ceil(opCount / 32))
@@ -107,9 +108,8 @@ export class LinearizationSearch {
     if (e.next[e.head] === NIL) return { type: 'linearizable' }
     this.openFrame()
     for (;;) {
-      if ((++this.steps & clockMask) === 0 && this.clock.now() > this.clock.deadline) {
-        return { type: 'outOfTime' }
-      }
+      if (this.budget.used >= this.budget.maxSteps) return { type: 'outOfSteps' }
+      this.budget.used++
       const depth = this.depth
       const cursor = this.frameCursor[depth]!
       if (cursor < this.frameEnd[depth]!) {

@@ -32,16 +32,24 @@ export interface KvOperation {
   output: KvOutput
 }
 
-export type CheckResult =
+/** The verdict, and the search steps it took (the same for a given history and budget). */
+export type CheckResult = CheckVerdict & {
+  /** Search steps spent over the whole check (see CheckOptions.maxSearchSteps). */
+  searchSteps: number
+}
+
+export type CheckVerdict =
   | { result: 'ok' }
   /** `ops` is the partition that failed, sorted by call time; `key` its first key. */
   | { result: 'illegal'; key: string; ops: KvOperation[]; explanation: string }
-  /** The time budget ran out before a verdict. */
+  /** The step budget ran out, or the model gave up on a step, before a verdict. */
   | { result: 'unknown'; reason: string }
 
 export interface CheckOptions {
-  /** Wall-clock budget for the whole check; past it the verdict is 'unknown'. */
-  timeBudgetMs?: number
-  /** The clock the budget is measured on, in milliseconds. Defaults to performance.now. */
-  now?: () => number
+  /**
+   * The budget of the whole check in search steps (one candidate op tried, or one
+   * backtrack); past it the verdict is 'unknown', never 'ok'. A count, not a time, so the
+   * verdict of a history never depends on the machine. Default: defaultMaxSearchSteps.
+   */
+  maxSearchSteps?: number
 }
