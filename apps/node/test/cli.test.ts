@@ -156,7 +156,7 @@ describe.concurrent('bad flags and configs', () => {
     for (const args of [['get', 'a'], ['node', '--id', 'g1-r1']]) {
       const r = await runKv(['--config', file, ...args])
       expect(r.code, show(r)).toBe(2)
-      expect(r.stderr).toContain(`cannot read config ${file}: ENOENT`)
+      expect(r.stderr).toContain(`cannot read cluster config ${file}: ENOENT`)
     }
   })
 
