@@ -19,6 +19,8 @@ export const limits = {
   maxGroups: 1_024,
   /** Ring points at most (groups × vnodesPerGroup × pointsPerVnode): 4 Mi points, ~40 MiB to build. */
   maxRingPoints: 4 * 1024 * 1024,
+  /** Bits of the ring's lookup index at most: 2^16 buckets, 256 KiB per ring. */
+  maxLookupBucketBits: 16,
   /** Characters in a group id at most (the cluster config's bound on ids). */
   maxGroupIdLength: 64,
 } as const

@@ -61,22 +61,26 @@ export function murmur3Bytes(bytes: Uint8Array, seed: number): number {
 export function murmur3Utf8(text: string, seed: number): number {
   let h = seed | 0
   const n = text.length
-  let i = 0
-  // Fast path: while four code units in a row are ASCII, they are one block as they stand.
-  for (; i + 4 <= n; i += 4) {
-    const c0 = text.charCodeAt(i)
-    const c1 = text.charCodeAt(i + 1)
-    const c2 = text.charCodeAt(i + 2)
-    const c3 = text.charCodeAt(i + 3)
-    if ((c0 | c1 | c2 | c3) >= 0x80) break
-    h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24))
-  }
-  // General path: each code point becomes `count` UTF-8 bytes packed little-endian in
-  // `utf8`, appended to the partial block `tail` that holds `tailBytes` (0..3) bytes.
-  let byteLength = i
+  let byteLength = 0
+  // The partial block: `tailBytes` (0..3) bytes packed little-endian in `tail`.
   let tail = 0
   let tailBytes = 0
-  for (; i < n; i++) {
+  for (let i = 0; i < n; i++) {
+    if (tailBytes === 0) {
+      // Aligned on a block: while four code units in a row are ASCII, they are one block
+      // as they stand (the common case, and where a key goes back to after an accent).
+      for (; i + 4 <= n; i += 4) {
+        const c0 = text.charCodeAt(i)
+        const c1 = text.charCodeAt(i + 1)
+        const c2 = text.charCodeAt(i + 2)
+        const c3 = text.charCodeAt(i + 3)
+        if ((c0 | c1 | c2 | c3) >= 0x80) break
+        h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24))
+        byteLength += 4
+      }
+      if (i === n) break
+    }
+    // One code point: its `count` UTF-8 bytes packed little-endian in `utf8`.
     let c = text.charCodeAt(i)
     let utf8: number
     let count: number

@@ -69,6 +69,14 @@ describe('HashRing lookups', () => {
     fc.assert(fc.property(fc.string(), (key) => solo.ownerOf(key) === 'g1'))
   })
 
+  it('finds every arc of a ring with more arcs than lookup buckets', () => {
+    // 128 groups × 256 vnodes × 4 points ≈ 2^17 arcs over 2^16 buckets: several arcs per bucket.
+    const big = new HashRing({ groups: Array.from({ length: 128 }, (_, k) => `g${k}`), vnodesPerGroup: 256 })
+    expect(big.arcCount).toBeGreaterThan(2 ** limits.maxLookupBucketBits)
+    const misplaced = big.arcs().filter((arc) => big.ownerOfHash(arc.end) !== arc.group || big.ownerOfHash((arc.start + 1) % RING_SIZE) !== arc.group)
+    expect(misplaced).toEqual([])
+  })
+
   it('answers ownsHash for the owner only', () => {
     const arc = ring.arcs()[3]!
     expect(ring.ownsHash(arc.group, arc.end)).toBe(true)

@@ -81,8 +81,17 @@ export class HashRing {
   /** The spec's group ids, in the spec's order (frozen). */
   readonly groups: readonly string[]
   readonly vnodesPerGroup: number
+  /** Arc ends, ascending: arc k is (ends[k-1], ends[k]], arc 0 wrapping from the last end. */
   readonly #ends: Uint32Array
-  readonly #owners: Uint16Array
+  /** The group that owns arc k. */
+  readonly #ownerOfArc: readonly string[]
+  /**
+   * A lookup index over the top `32 - #bucketShift` bits of a hash: bucket b holds the hashes
+   * [b << shift, (b + 1) << shift), and `#bucketFirstArc[b]` is the first arc ending in or after
+   * it. With about two buckets per arc, a lookup searches 0..2 arcs instead of all of them.
+   */
+  readonly #bucketShift: number
+  readonly #bucketFirstArc: Uint32Array
 
   /** Throws `HashRingError` on a bad spec (see `limits`). */
   constructor(spec: RingSpec) {
@@ -93,7 +102,10 @@ export class HashRing {
     const ownerOfRank = [...this.groups].sort().map((group) => indexOf.get(group)!)
     const table = buildArcTable(placePoints(this.groups, vnodesPerGroup), ownerOfRank)
     this.#ends = table.ends
-    this.#owners = table.owners
+    this.#ownerOfArc = Array.from(table.owners, (owner) => this.groups[owner]!)
+    const bucketBits = Math.min(limits.maxLookupBucketBits, Math.ceil(Math.log2(table.ends.length)) + 1)
+    this.#bucketShift = 32 - bucketBits
+    this.#bucketFirstArc = bucketIndex(table.ends, bucketBits)
     this.invariants()
   }
 
@@ -133,34 +145,58 @@ export class HashRing {
     const n = ends.length
     const arcs: Arc[] = new Array<Arc>(n)
     for (let i = 0; i < n; i++) {
-      arcs[i] = { start: ends[i === 0 ? n - 1 : i - 1]!, end: ends[i]!, group: this.groups[this.#owners[i]!]! }
+      arcs[i] = { start: ends[i === 0 ? n - 1 : i - 1]!, end: ends[i]!, group: this.#ownerOfArc[i]! }
     }
     return arcs
   }
 
-  /** Checks the table's shape; the constructor calls it (O(arcs)). */
+  /** Checks the table's shape; the constructor calls it (O(arcs + buckets)). */
   invariants(): void {
     const ends = this.#ends
-    const owners = this.#owners
+    const owners = this.#ownerOfArc
     const n = ends.length
     assert(n >= 1 && n === owners.length, 'one owner per arc, at least one arc')
+    const groups = new Set(this.groups)
     for (let i = 0; i < n; i++) {
-      assert(owners[i]! < this.groups.length, `owner index ${owners[i]} in range`)
+      assert(groups.has(owners[i]!), `owner ${owners[i]} of arc ${i} is a group of the ring`)
       if (i > 0) assert(ends[i - 1]! < ends[i]!, 'arc ends strictly ascending')
       if (n > 1) assert(owners[i] !== owners[(i + 1) % n], 'adjacent arcs have different owners')
     }
+    const index = this.#bucketFirstArc
+    assert(index[0] === 0 && index[index.length - 1] === n, 'the lookup index spans all arcs')
+    for (let b = 1; b < index.length; b++) assert(index[b - 1]! <= index[b]!, 'the lookup index ascends')
   }
 
   #owner(hash: number): string {
     const ends = this.#ends
-    // The first arc end at or after `hash`; past the last end, the circle wraps to arc 0.
-    let lo = 0
-    let hi = ends.length
+    // The first arc end at or after `hash`, searched among the arcs of its bucket; past the
+    // last end the circle wraps to arc 0.
+    const bucket = hash >>> this.#bucketShift
+    let lo = this.#bucketFirstArc[bucket]!
+    let hi = this.#bucketFirstArc[bucket + 1]!
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if (ends[mid]! < hash) lo = mid + 1
       else hi = mid
     }
-    return this.groups[this.#owners[lo === ends.length ? 0 : lo]!]!
+    return this.#ownerOfArc[lo === ends.length ? 0 : lo]!
   }
+}
+
+/**
+ * For each of the 2^bits buckets of hashes (and one past the last), the first arc whose end is
+ * at or above the bucket's lowest hash; the entry past the last is the number of arcs.
+ */
+function bucketIndex(ends: Uint32Array, bits: number): Uint32Array {
+  const buckets = 2 ** bits
+  const bucketSize = 2 ** (32 - bits)
+  const first = new Uint32Array(buckets + 1)
+  let arc = 0
+  for (let b = 0; b < buckets; b++) {
+    const lowest = b * bucketSize
+    while (arc < ends.length && ends[arc]! < lowest) arc++
+    first[b] = arc
+  }
+  first[buckets] = ends.length
+  return first
 }
