@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { arcContains, arcLength, RING_SIZE } from './arc.js'
-import { limits } from './limits.js'
+import { limits, type RingSpec } from './limits.js'
 import { buildArcTable, HashRing, placePoints, pointPosition } from './ring.js'
 
 const MAX_HASH = 0xffffffff
@@ -186,5 +186,12 @@ describe('HashRing immutability', () => {
     const ring = new HashRing({ groups: groupIds(5) })
     expect(ring.vnodesPerGroup).toBe(limits.defaultVnodesPerGroup)
     expect(new HashRing(ring.spec).arcs()).toEqual(ring.arcs())
+  })
+
+  it('serializes to JSON as its spec', () => {
+    const ring = new HashRing({ groups: ['g2', 'g1'], vnodesPerGroup: 16 })
+    const json = JSON.stringify(ring)
+    expect(JSON.parse(json)).toEqual({ groups: ['g2', 'g1'], vnodesPerGroup: 16 })
+    expect(new HashRing(JSON.parse(json) as RingSpec).arcs()).toEqual(ring.arcs())
   })
 })
