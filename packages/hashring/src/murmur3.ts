@@ -56,19 +56,44 @@ export function murmur3Bytes(bytes: Uint8Array, seed: number): number {
 
 /**
  * MurmurHash3_x86_32 with `seed` of the UTF-8 encoding of `text` (lone surrogates as U+FFFD),
- * computed from the code units without building the bytes.
+ * computed from the code units without building the bytes. Kept small for the common case, an
+ * ASCII key: four code units below 0x80 are one block as they stand. At the first other code
+ * unit it hands over to `murmur3Utf8From`.
  */
 export function murmur3Utf8(text: string, seed: number): number {
   let h = seed | 0
   const n = text.length
-  let byteLength = 0
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    const c0 = text.charCodeAt(i)
+    const c1 = text.charCodeAt(i + 1)
+    const c2 = text.charCodeAt(i + 2)
+    const c3 = text.charCodeAt(i + 3)
+    if ((c0 | c1 | c2 | c3) >= 0x80) return murmur3Utf8From(text, i, h)
+    h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24))
+  }
+  const rest = n - i
+  if (rest === 0) return finish(h, 0, 0, n)
+  const c0 = text.charCodeAt(i)
+  const c1 = rest > 1 ? text.charCodeAt(i + 1) : 0
+  const c2 = rest > 2 ? text.charCodeAt(i + 2) : 0
+  if ((c0 | c1 | c2) >= 0x80) return murmur3Utf8From(text, i, h)
+  return finish(h, c0 | (c1 << 8) | (c2 << 16), rest, n)
+}
+
+/**
+ * The general path: goes on from code unit `start`, all units before it ASCII (so `start`
+ * bytes hashed, in whole blocks, into `h`), producing each code point's UTF-8 bytes.
+ */
+function murmur3Utf8From(text: string, start: number, h: number): number {
+  const n = text.length
+  let byteLength = start
   // The partial block: `tailBytes` (0..3) bytes packed little-endian in `tail`.
   let tail = 0
   let tailBytes = 0
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < n; i++) {
     if (tailBytes === 0) {
-      // Aligned on a block: while four code units in a row are ASCII, they are one block
-      // as they stand (the common case, and where a key goes back to after an accent).
+      // Aligned on a block again (after an accent, say): back to four ASCII units at a time.
       for (; i + 4 <= n; i += 4) {
         const c0 = text.charCodeAt(i)
         const c1 = text.charCodeAt(i + 1)
