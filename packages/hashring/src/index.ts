@@ -1,0 +1,5 @@
+export { arcContains, arcLength, RING_SIZE, type Arc, type ArcMove, type ArcRange } from './arc.js'
+export { changedArcs } from './changed-arcs.js'
+export { HashRingError, limits, type HashRingErrorCode, type RingSpec } from './limits.js'
+export { hashKey, murmur3Bytes, murmur3Utf8 } from './murmur3.js'
+export { HashRing } from './ring.js'
