@@ -14,7 +14,7 @@ const good = {
 
 describe('parseClusterConfig', () => {
   it('accepts a cluster.json and fills in the defaults', () => {
-    expect(parseClusterConfig(good)).toEqual({ ...good, electionTimeoutTicks: 10, heartbeatTicks: 2 })
+    expect(parseClusterConfig(good)).toEqual({ ...good, electionTimeoutTicks: 10, heartbeatTicks: 2, vnodesPerGroup: 128 })
   })
 
   it.each([

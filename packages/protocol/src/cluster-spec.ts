@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { ShardMap } from './shard-map.js'
 
 /**
  * The cluster spec: what `kv config generate` writes to cluster.json, what every `kv node`,
@@ -28,9 +29,16 @@ export const clusterSpecSchema = z
     tickMs: z.number().int().min(1).max(1000).default(50),
     electionTimeoutTicks: z.number().int().min(2).max(1000).default(10),
     heartbeatTicks: z.number().int().min(1).max(1000).default(2),
+    /** Virtual nodes per group on the hash ring (`@kv/hashring`). */
+    vnodesPerGroup: z.number().int().min(1).max(4096).default(128),
     /** The group whose state machine is the shard map. Without one, the map is `groups`, fixed. */
     controller: groupSpecSchema.optional(),
     groups: z.array(groupSpecSchema).min(1).max(256),
+    /**
+     * The groups of the first shard map (default: all). The others are listed so that nodes
+     * and `kv shard add --group ID` know their replicas; they serve once added.
+     */
+    initialGroups: z.array(z.string().min(1).max(64)).min(1).optional(),
   })
   .superRefine((c, ctx) => {
     const groupIds = new Set<string>()
@@ -49,6 +57,12 @@ export const clusterSpecSchema = z
     }
     if (c.controller !== undefined) check(c.controller, ['controller'])
     c.groups.forEach((g, gi) => check(g, ['groups', gi]))
+    c.initialGroups?.forEach((id, i) => {
+      if (!c.groups.some((g) => g.id === id)) ctx.addIssue({ code: 'custom', message: `no shard group ${id} in groups`, path: ['initialGroups', i] })
+    })
+    if (c.initialGroups !== undefined && c.controller === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'groups outside the first map can only be added through a controller', path: ['initialGroups'] })
+    }
     if (c.heartbeatTicks >= c.electionTimeoutTicks) {
       ctx.addIssue({ code: 'custom', message: 'heartbeatTicks must be below electionTimeoutTicks', path: ['heartbeatTicks'] })
     }
@@ -87,6 +101,13 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
 /** "host:port", with IPv6 hosts in brackets. */
 export function endpointKey(e: { readonly host: string; readonly port: number }): string {
   return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`
+}
+
+/** The shard map a cluster starts from: epoch 1, the spec's initial groups (all by default). */
+export function initialShardMap(spec: ClusterSpec): ShardMap {
+  const initial = spec.initialGroups
+  const groups = initial === undefined ? spec.groups : spec.groups.filter((g) => initial.includes(g.id))
+  return { epoch: 1, vnodesPerGroup: spec.vnodesPerGroup, groups }
 }
 
 /** Every group of the spec, the controller first. */

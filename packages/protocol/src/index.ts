@@ -18,6 +18,7 @@ export {
   ClusterSpecError,
   endpointKey,
   groupOfReplica,
+  initialShardMap,
   layoutCluster,
   parseClusterSpec,
   type ClusterSpec,
@@ -26,7 +27,7 @@ export {
   type LayoutOptions,
   type ReplicaSpec,
 } from './cluster-spec.js'
-export { backoffMs, CallRound, ReplicaGroup, type AttemptVerdict } from './routing/index.js'
+export { backoffMs, CallRound, ReplicaGroup, ShardRouter, type AttemptVerdict } from './routing/index.js'
 export {
   checkControllerOp,
   checkControllerWriteShape,

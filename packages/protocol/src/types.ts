@@ -55,6 +55,8 @@ export type ClientResponse =
       readonly message: string
       /** With NOT_LEADER: the replica believed to lead, if known. */
       readonly leader?: string | null
+      /** With WRONG_SHARD: the epoch of the shard map the replica's group is at. */
+      readonly epoch?: number
     }
 
 export interface ReplicaStatus {

@@ -1,7 +1,9 @@
 export { Replica, type Reply, type OpOf, type ReplicaOptions, type SessionRequest } from './replica.js'
 export type { ReplicaEnv } from './env.js'
 export type { MirroredStateMachine, OpClass, StateMachine, TableChanges } from './state-machine.js'
-export { KvStateMachine, kvTables, type KvMachineOptions } from './kv/kv-machine.js'
+export { KvStateMachine, kvTables, type KvMachineOptions, type Sharding } from './kv/kv-machine.js'
+export { ShardState, type MigrationEvent, type ShardImage } from './kv/shards.js'
+export { defaultMigrationLimits, type MigrationLimits } from './kv/migration-driver.js'
 export { SessionTable, type EncodedSession, type SessionAnswer, type SessionLimits } from './session.js'
 export {
   currentRecordVersion,

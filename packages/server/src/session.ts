@@ -64,6 +64,9 @@ export interface SessionCommand {
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
+/** `ackedSeq` of the mark an expired session leaves behind. */
+const EXPIRED = -1
+
 /** What `applyOnce` answers: the write's remembered result (new or from the session), or an error. */
 export type SessionAnswer<R> =
   | { readonly type: 'result'; readonly result: R }
@@ -84,28 +87,39 @@ export class SessionTable<R = OpResult> {
     private readonly trackChanges: boolean,
   ) {}
 
+  /** Live sessions (not counting the marks of expired ones). */
   get size(): number {
-    return this.sessions.size
+    let n = 0
+    for (const s of this.sessions.values()) if (s.ackedSeq !== EXPIRED) n++
+    return n
   }
 
-  /** Forgets every session idle for longer than the TTL at log time `nowMs` (same on every replica). */
+  /**
+   * Expires every session idle for longer than the TTL at log time `nowMs` (the same on every
+   * replica). An expired session leaves a mark for one more TTL: a client whose session expired
+   * is refused (a retry of it could have been applied), while a client that never wrote here —
+   * its first write to this group, in a sharded cluster — simply starts one.
+   */
   expire(nowMs: number): void {
     const horizon = nowMs - this.limits.sessionTtlMs
     for (const [id, s] of this.sessions) {
-      if (s.lastActiveMs < horizon) {
-        this.sessions.delete(id)
-        this.mark(id)
+      if (s.lastActiveMs >= horizon) continue
+      if (s.ackedSeq === EXPIRED) this.sessions.delete(id)
+      else {
+        // The mark lives one TTL from now: far longer than any client keeps retrying a call.
+        this.sessions.set(id, { lastActiveMs: nowMs, ackedSeq: EXPIRED, results: new Map() })
       }
+      this.mark(id)
     }
   }
 
   /** Applies `command` at most once: `applyOp` runs only for a seq this session has not answered. */
   applyOnce(command: SessionCommand, timeMs: number, applyOp: () => R): SessionAnswer<R> {
     let session: Session<R> | undefined = this.sessions.get(command.clientId)
-    if (session === undefined) {
+    if (session === undefined || session.ackedSeq === EXPIRED) {
       // The client has acknowledged answers we no longer hold: its session expired, and a
       // retried write could have been applied already. Refuse rather than risk a double apply.
-      if (command.ackedSeq > 0) {
+      if (session !== undefined && command.ackedSeq > 0) {
         return { type: 'error', code: 'SESSION_EXPIRED', message: `session ${command.clientId} expired; start a new client` }
       }
       session = newSession<R>(timeMs)
@@ -164,6 +178,27 @@ export class SessionTable<R = OpResult> {
     this.sessions = new Map()
     for (const [id, ...encoded] of all) this.load(id, encoded)
     this.dirty.clear()
+  }
+
+  /**
+   * Takes in sessions that moved with their keys from another group. A client's seqs are
+   * global (one session spans groups), so answers union: whatever either side answered and
+   * the client has not acknowledged stays answerable, and the newest watermark wins.
+   */
+  merge(all: ReadonlyArray<readonly [string, ...EncodedSession<R>]>): void {
+    for (const [id, lastActiveMs, ackedSeq, results] of all) {
+      const mine = this.sessions.get(id)
+      if (ackedSeq === EXPIRED) {
+        if (mine !== undefined) continue
+        this.load(id, [lastActiveMs, ackedSeq, results])
+      } else if (mine === undefined || mine.ackedSeq === EXPIRED) this.load(id, [lastActiveMs, ackedSeq, results])
+      else {
+        for (const [seq, result] of results) if (seq > mine.ackedSeq && !mine.results.has(seq)) mine.results.set(seq, result)
+        mine.lastActiveMs = Math.max(mine.lastActiveMs, lastActiveMs)
+        acknowledge(mine, ackedSeq)
+      }
+      this.mark(id)
+    }
   }
 
   /** Ids changed since the last drain: what a durable mirror must rewrite. */

@@ -37,7 +37,7 @@ export function runDemo(protocol: Protocol, seed: number): number {
   say(`clients stop: ${ops.length} operations done; ${quiet ? 'all answered' : 'some still waiting'}`)
   for (const n of w.nodes) {
     const r = n.replica!
-    say(`  ${n.id}: applied index ${r.stateMachine.appliedIndex}, ${r.stateMachine.size} keys, digest ${r.stateMachine.digest()}`)
+    say(`  ${n.id}: applied index ${r.stateMachine.appliedIndex}, ${n.kv.size} keys, digest ${r.stateMachine.digest()}`)
   }
   const check = checkLinearizability(ops)
   say(`replicas ${converged ? 'agree' : 'DISAGREE'}; history is ${check.result === 'ok' ? 'linearizable' : check.result.toUpperCase()}`)

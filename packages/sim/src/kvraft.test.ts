@@ -40,7 +40,7 @@ function runAndCheck(protocol: Protocol, seed: number, run: Run): SimWorld {
   const check = checkLinearizability(ops)
   expect(check.result === 'illegal' ? `${check.result}: ${check.explanation}` : check.result, where).toBe('ok')
   if (run.load.kind === 'append') {
-    const value = new TextDecoder().decode(w.nodes[0]!.replica!.stateMachine.get('k0') ?? new Uint8Array())
+    const value = new TextDecoder().decode(w.nodes[0]!.kv.get('k0') ?? new Uint8Array())
     const acknowledged = ops.flatMap((o) =>
       o.input.op === 'append' && o.output.type === 'ok' ? [{ clientNo: o.clientId, token: o.input.value }] : [],
     )

@@ -1,5 +1,5 @@
 import type { CoreConfig, CoreFactory, Entry, Ready, Rng, Snapshot } from '@kv/consensus'
-import { defaultReplicaLimits, KvStateMachine, Replica, type ReplicaLimits } from '@kv/server'
+import { ControllerMachine, KvStateMachine, Replica, type ReplicaLimits } from '@kv/server'
 import { SimDisk } from './disk.js'
 import type { EventQueue } from './event-queue.js'
 import type { SimNetwork } from './network.js'
@@ -24,9 +24,12 @@ export interface NodeHooks {
  * simulated network and a simulated disk as its environment. A crash throws the replica and
  * everything in flight away; a restart builds a new one from what the disk kept.
  */
+/** The machines a simulated group can run. */
+export type SimMachine = KvStateMachine | ControllerMachine
+
 export class SimNode {
   readonly disk = new SimDisk()
-  replica: Replica<KvStateMachine> | null = null
+  replica: Replica<SimMachine> | null = null
   /** Bumped by every crash and restart: events of an older incarnation are ignored. */
   incarnation = 0
   crashes = 0
@@ -35,6 +38,8 @@ export class SimNode {
     readonly groupId: string,
     readonly id: string,
     private readonly members: readonly string[],
+    /** A fresh machine for each start (a restart rebuilds it from the disk's snapshot and log). */
+    private readonly makeMachine: () => SimMachine,
     private readonly factory: CoreFactory,
     private readonly coreOptions: Readonly<Record<string, unknown>>,
     private readonly limits: Partial<ReplicaLimits>,
@@ -47,6 +52,13 @@ export class SimNode {
 
   get alive(): boolean {
     return this.replica !== null
+  }
+
+  /** The KV machine of a live replica of a shard group. */
+  get kv(): KvStateMachine {
+    const machine = this.replica?.stateMachine
+    if (!(machine instanceof KvStateMachine)) throw new Error(`${this.id} is ${machine === undefined ? 'down' : 'not a KV replica'}`)
+    return machine
   }
 
   start(): void {
@@ -64,10 +76,9 @@ export class SimNode {
       persisted: this.disk.persisted(),
       options: this.coreOptions,
     }
-    const limits = { ...defaultReplicaLimits, ...this.limits }
-    this.replica = new Replica({
+    this.replica = new Replica<SimMachine>({
       groupId: this.groupId,
-      stateMachine: new KvStateMachine(limits),
+      stateMachine: this.makeMachine(),
       coreFactory: this.factory,
       coreConfig: config,
       limits: this.limits,

@@ -97,9 +97,10 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
 }
 
 function appendProblems(world: SimWorld): string[] {
-  const replica = world.nodes.find((n) => n.replica !== null)?.replica
-  if (replica == null) return ['no live replica to read the appended key from']
-  const raw = replica.stateMachine.get('k0')
+  // The replica that serves k0 now (in a sharded world, one of the group that owns it).
+  const node = world.shardGroups.flatMap((g) => g.nodes).find((n) => n.alive && n.kv.serves('k0'))
+  if (node === undefined) return ['no live replica serves the appended key']
+  const raw = node.kv.get('k0')
   const value = raw === null ? '' : new TextDecoder().decode(raw)
   const acknowledged = world.history
     .operations()

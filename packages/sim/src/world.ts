@@ -1,12 +1,13 @@
 import { createRng, type Entry, type Rng } from '@kv/consensus'
-import { layoutCluster, parseClientRequest, type ClusterSpec, type GroupSpec } from '@kv/protocol'
-import type { ReplicaLimits } from '@kv/server'
-import { SimClient, type ClientTiming } from './client.js'
+import { initialShardMap, layoutCluster, parseClientRequest, parseControllerRequest, type ClusterSpec, type GroupSpec } from '@kv/protocol'
+import { ControllerMachine, defaultReplicaLimits, KvStateMachine, type ReplicaLimits, type Sharding } from '@kv/server'
+import { SimAdmin } from './admin.js'
+import { SimClient, type ClientRouting, type ClientTiming } from './client.js'
 import { EventQueue } from './event-queue.js'
 import { HistoryRecorder } from './linearizability/index.js'
 import { Nemesis, noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, SimNetwork, type NetworkFaults } from './network.js'
-import { SimNode, type NodeTiming } from './node.js'
+import { SimNode, type NodeTiming, type SimMachine } from './node.js'
 import { protocols, type Protocol } from './protocols.js'
 import { code, Trace } from './trace.js'
 import { workload, type WorkloadOptions } from './workload.js'
@@ -49,6 +50,8 @@ export class SimulationError extends Error {
 /** One simulated group: its spec and its replicas. */
 export interface SimGroup {
   readonly spec: GroupSpec
+  /** The controller (its machine is the shard map) or a shard group (a KV machine). */
+  readonly kind: 'controller' | 'kv'
   readonly nodes: readonly SimNode[]
 }
 
@@ -79,7 +82,8 @@ export class SimWorld {
   private readonly appliedAt = new Map<string, Map<number, string>>()
   private readonly groupOf = new Map<string, string>()
   private readonly byId = new Map<string, SimNode>()
-  private readonly clientsByName = new Map<string, SimClient>()
+  private readonly clientsByName = new Map<string, { onReply: SimClient['onReply'] }>()
+  private adminClient: SimAdmin | null = null
 
   constructor(options: Partial<WorldOptions> & { seed: number; protocol: Protocol }) {
     this.options = { ...defaultWorldOptions, ...options }
@@ -102,14 +106,20 @@ export class SimWorld {
     })
     this.net.faults = o.network
     const hooks = { committed: (n: SimNode, es: readonly Entry[]) => this.onCommitted(n, es), afterEvent: (n: SimNode) => this.afterEvent(n) }
-    this.groups = [...this.spec.groups].map((spec) => {
+    const controller = this.spec.controller
+    const groupSpecs: Array<[GroupSpec, 'controller' | 'kv']> = [
+      ...(controller === undefined ? [] : [[controller, 'controller'] as [GroupSpec, 'controller']]),
+      ...this.spec.groups.map((g) => [g, 'kv'] as [GroupSpec, 'kv']),
+    ]
+    this.groups = groupSpecs.map(([spec, kind]) => {
       const ids = spec.replicas.map((r) => r.id)
+      const makeMachine = this.machineFactory(spec, kind)
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
-      return { spec, nodes }
+      return { spec, kind, nodes }
     })
     this.nodes = this.groups.flatMap((g) => g.nodes)
     for (const n of this.nodes) this.byId.set(n.id, n)
@@ -121,18 +131,69 @@ export class SimWorld {
     return this.queue.now
   }
 
+  /** A world of more than one shard group, or with a controller: keys are placed by the ring. */
+  get sharded(): boolean {
+    return this.spec.controller !== undefined || this.spec.groups.length > 1
+  }
+
+  /** The shard groups (not the controller). */
+  get shardGroups(): SimGroup[] {
+    return this.groups.filter((g) => g.kind === 'kv')
+  }
+
+  group(id: string): SimGroup {
+    const g = this.groups.find((x) => x.spec.id === id)
+    if (g === undefined) throw new Error(`no group ${id}`)
+    return g
+  }
+
+  /** Every replica runs the machine its group's kind says, built the same way as in the node. */
+  private machineFactory(spec: GroupSpec, kind: 'controller' | 'kv'): () => SimMachine {
+    const limits = { ...defaultReplicaLimits, ...this.options.limits }
+    if (kind === 'controller') return () => new ControllerMachine({ ...limits, initialMap: initialShardMap(this.spec) })
+    const controller = this.spec.controller
+    const sharding: Sharding | undefined =
+      controller !== undefined
+        ? { kind: 'controller', groupId: spec.id, controller }
+        : this.spec.groups.length > 1
+          ? { kind: 'fixed', groupId: spec.id, map: initialShardMap(this.spec) }
+          : undefined
+    return () => new KvStateMachine({ ...limits, ...(sharding === undefined ? {} : { sharding }) })
+  }
+
+  /** The operator: changes the shard map through the controller group (a world with a controller only). */
+  get admin(): SimAdmin {
+    if (this.adminClient === null) {
+      const controller = this.spec.controller
+      if (controller === undefined) throw new Error('this world has no controller group')
+      this.adminClient = new SimAdmin('admin', controller.replicas.map((r) => r.id), this.options.clientTiming, this.queue, this.net, this.rng.fork())
+      this.clientsByName.set('admin', this.adminClient)
+    }
+    return this.adminClient
+  }
+
+  /** How clients find their group: through the ring in a sharded world, else the one group. */
+  defaultRouting(): ClientRouting {
+    if (!this.sharded) return { kind: 'group', servers: this.groups[0]!.nodes.map((n) => n.id) }
+    const controller = this.spec.controller
+    return controller === undefined
+      ? { kind: 'sharded', map: initialShardMap(this.spec), controller: null }
+      : { kind: 'sharded', map: null, controller: controller.replicas.map((r) => r.id) }
+  }
+
   node(id: string): SimNode {
     const n = this.byId.get(id)
     if (n === undefined) throw new Error(`no replica ${id}`)
     return n
   }
 
-  /** Adds `count` clients running `load`, each talking to `servers` (the first group's replicas by default). */
-  addClients(count: number, load: WorkloadOptions, servers: readonly string[] = this.groups[0]!.nodes.map((n) => n.id)): SimClient[] {
+  /** Adds `count` clients running `load`, routed as `routing` says (or talking to `servers` only). */
+  addClients(count: number, load: WorkloadOptions, routing: ClientRouting | readonly string[] = this.defaultRouting()): SimClient[] {
     const added: SimClient[] = []
+    const how: ClientRouting = Array.isArray(routing) ? { kind: 'group', servers: routing as readonly string[] } : (routing as ClientRouting)
     for (let i = 0; i < count; i++) {
       const no = this.clients.length + 1
-      const c = new SimClient(`c${no}`, no, servers, workload(load, no), this.options.clientTiming, this.queue, this.net, this.rng.fork(), this.history)
+      const c = new SimClient(`c${no}`, no, how, workload(load, no), this.options.clientTiming, this.queue, this.net, this.rng.fork(), this.history)
       this.clients.push(c)
       this.clientsByName.set(c.name, c)
       added.push(c)
@@ -145,13 +206,17 @@ export class SimWorld {
     const node = this.byId.get(to)
     if (node?.replica == null) return
     this.trace.event(2, this.queue.now, code(to), code(from), rid)
-    const parsed = parseClientRequest(raw)
+    const parsed = this.groupKind(to) === 'controller' ? parseControllerRequest(raw) : parseClientRequest(raw)
     if (!parsed.ok) {
       this.net.sendReply(to, from, rid, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       return
     }
     node.replica.request(parsed.request, (resp) => this.net.sendReply(to, from, rid, resp))
     this.afterEvent(node)
+  }
+
+  private groupKind(replicaId: string): 'controller' | 'kv' {
+    return this.spec.controller?.replicas.some((r) => r.id === replicaId) === true ? 'controller' : 'kv'
   }
 
   private afterEvent(node: SimNode): void {
@@ -190,8 +255,8 @@ export class SimWorld {
     return true
   }
 
-  /** The replica of `group` (the first by default) that leads at the highest term, if any is alive and leading. */
-  leader(group: SimGroup = this.groups[0]!): SimNode | null {
+  /** The replica of `group` (the first shard group by default) that leads at the highest term, if any is alive and leading. */
+  leader(group: SimGroup = this.shardGroups[0]!): SimNode | null {
     let best: SimNode | null = null
     let bestTerm = -1
     for (const n of group.nodes) {
@@ -216,7 +281,27 @@ export class SimWorld {
 
   /** After quiescing: in every group, every replica applies the same index and holds the same data. */
   converge(maxMs = 10_000): boolean {
-    return this.runUntil(() => this.groups.every((g) => converged(g)), maxMs)
+    return this.runUntil(() => this.groups.every((g) => converged(g)) && this.migrationsSettled(), maxMs)
+  }
+
+  /** The newest shard map epoch any controller replica has applied (0 without a controller). */
+  controllerEpoch(): number {
+    let epoch = 0
+    for (const g of this.groups) {
+      if (g.kind !== 'controller') continue
+      for (const n of g.nodes) {
+        const m = n.replica?.stateMachine
+        if (m instanceof ControllerMachine) epoch = Math.max(epoch, m.current?.epoch ?? 0)
+      }
+    }
+    return epoch
+  }
+
+  /** Every live shard-group replica is at the controller's newest epoch with no move under way. */
+  migrationsSettled(): boolean {
+    if (this.spec.controller === undefined) return true
+    const epoch = this.controllerEpoch()
+    return this.shardGroups.every((g) => g.nodes.every((n) => !n.alive || (n.kv.shards?.settled === true && n.kv.shards.epoch === epoch)))
   }
 }
 

@@ -1,3 +1,4 @@
 export { backoffMs } from './backoff.js'
 export { CallRound, type AttemptVerdict } from './call-round.js'
 export { ReplicaGroup } from './replica-group.js'
+export { ShardRouter } from './shard-router.js'

@@ -62,6 +62,18 @@ describe('KvStateMachine', () => {
     expect(str(sm.get('k'))).toBe('1')
   })
 
+  it("starts a session for a client's first write here even when it acknowledged writes elsewhere (sharded)", () => {
+    const sm = machine(1000)
+    const [first] = apply(sm, [cmd('c', 7, { op: 'put', key: 'k', value: b('1') }, 6)], 0)
+    expect(first).toEqual({ type: 'result', result: { type: 'ok' } })
+    // ...but once that session expired, the mark it leaves refuses the client for one more TTL.
+    apply(sm, [cmd('other', 1, { op: 'put', key: 'j', value: b('1') })], 1500)
+    expect(apply(sm, [cmd('c', 9, { op: 'put', key: 'k', value: b('2') }, 8)], 1600)[0]).toMatchObject({ code: 'SESSION_EXPIRED' })
+    expect(sm.sessionCount).toBe(1)
+    apply(sm, [cmd('other', 2, { op: 'put', key: 'j', value: b('2') }, 1)], 2700)
+    expect(apply(sm, [cmd('c', 10, { op: 'put', key: 'k', value: b('3') }, 9)], 2800)[0]).toMatchObject({ type: 'result' })
+  })
+
   it('restores from its snapshot to an identical state', () => {
     const sm = machine()
     apply(sm, [cmd('c', 1, { op: 'put', key: 'a', value: b('1') }), cmd('d', 1, { op: 'put', key: 'b', value: b('2') })])

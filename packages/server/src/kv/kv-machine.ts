@@ -1,8 +1,12 @@
 import { Packr } from 'msgpackr'
 import type { ClientResponse, KvOp, OpResult, WriteOp } from '@kv/protocol'
 import { unreachable } from '@kv/consensus'
+import type { GroupSpec, ShardMap } from '@kv/protocol'
+import type { GroupMessage, MachineContext } from '../group-message.js'
 import { LogRecordError, type LogRecord } from '../log-record.js'
 import { SessionTable, type EncodedSession, type SessionLimits } from '../session.js'
+import { defaultMigrationLimits, MigrationDriver, type MigrationLimits } from './migration-driver.js'
+import { ShardState, type MigrationEvent, type OutgoingMove, type ShardImage } from './shards.js'
 import { assertNextIndex, type MirroredStateMachine, type OpClass, type StateMachine, type TableChanges } from '../state-machine.js'
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
@@ -16,15 +20,30 @@ interface SnapshotImage {
   readonly appliedTerm: number
   readonly data: ReadonlyArray<readonly [string, Uint8Array]>
   readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
+  /** Absent in snapshots of an unsharded machine (and of releases before sharding). */
+  readonly shards?: ShardImage
 }
 
 /** The KV machine's tables in a state store (the layout of data folders written since the first release). */
 export const kvTables = { data: 'kv', sessions: 'sessions', meta: 'meta' } as const
 const APPLIED_TERM = 'appliedTerm'
+const SHARDS = 'shards'
+
+/** How a KV group learns which keys it serves. */
+export type Sharding =
+  /** The controller group owns the shard map: start owning nothing, learn maps from it in order. */
+  | { readonly kind: 'controller'; readonly groupId: string; readonly controller: GroupSpec }
+  /** A map fixed from the start (a cluster spec without a controller). */
+  | { readonly kind: 'fixed'; readonly groupId: string; readonly map: ShardMap }
 
 export interface KvMachineOptions extends SessionLimits {
   /** Record what each apply changed, for a durable mirror (`drainChanges`). */
   readonly trackChanges?: boolean
+  /** Absent: the machine serves every key (one group on its own). */
+  readonly sharding?: Sharding
+  readonly migrationLimits?: Partial<MigrationLimits>
+  /** One call per applied migration step (the node logs each as one structured line). */
+  readonly onMigrationStep?: (event: MigrationEvent) => void
 }
 
 /**
@@ -38,13 +57,56 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
   private readonly sessions: SessionTable
   private dirtyKeys = new Set<string>()
   private restored = false
+  private shardsDirty = false
   private readonly trackChanges: boolean
+  /** Null: unsharded, every key served. */
+  readonly shards: ShardState | null
+  private readonly driver: MigrationDriver | null
+  private readonly onMigrationStep: ((event: MigrationEvent) => void) | undefined
+  /** Sorted keys of each outgoing move, computed once per move (its data is frozen). */
+  private readonly movingKeys = new Map<string, readonly string[]>()
   appliedIndex = 0
   appliedTerm = 0
 
   constructor(options: KvMachineOptions) {
     this.trackChanges = options.trackChanges === true
     this.sessions = new SessionTable(options, this.trackChanges)
+    this.onMigrationStep = options.onMigrationStep
+    const sharding = options.sharding
+    if (sharding === undefined) {
+      this.shards = null
+      this.driver = null
+    } else {
+      this.shards = sharding.kind === 'fixed' ? ShardState.fixed(sharding.groupId, sharding.map) : new ShardState(sharding.groupId)
+      const limits = { ...defaultMigrationLimits, ...options.migrationLimits }
+      const data = {
+        shards: this.shards,
+        keysOf: (move: OutgoingMove) => this.keysOf(move),
+        value: (key: string) => this.get(key),
+        sessions: () => this.sessions.encodeAll(),
+      }
+      this.driver = new MigrationDriver(data, sharding.kind === 'controller' ? sharding.controller : null, limits)
+    }
+  }
+
+  /** Is `key` served here now? (Unsharded: always.) */
+  serves(key: string): boolean {
+    return this.shards === null || this.shards.serves(key)
+  }
+
+  private wrongShard(key: string): ClientResponse {
+    const epoch = this.shards?.epoch ?? 0
+    return { type: 'error', code: 'WRONG_SHARD', message: `group ${this.shards?.groupId ?? '?'} does not serve ${JSON.stringify(key)} at epoch ${epoch}`, epoch }
+  }
+
+  /** The first key of `op` this group does not serve, or null. */
+  private unservedKey(op: KvOp): string | null {
+    if (this.shards === null) return null
+    if (op.op === 'batchPut') {
+      for (const [k] of op.entries) if (!this.shards.serves(k)) return k
+      return null
+    }
+    return this.shards.serves(op.key) ? null : op.key
   }
 
   get(key: string): Uint8Array | null {
@@ -66,6 +128,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
 
   read(op: KvOp): ClientResponse {
     if (op.op !== 'get') return { type: 'error', code: 'BAD_REQUEST', message: `${op.op} is not a read` }
+    if (!this.serves(op.key)) return this.wrongShard(op.key)
     return { type: 'result', result: { type: 'value', value: this.get(op.key) } }
   }
 
@@ -78,11 +141,28 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     switch (record.kind) {
       case 'kv': {
         this.sessions.expire(record.timeMs)
-        return record.commands.map((c) => this.sessions.applyOnce(c, record.timeMs, () => this.applyOp(c.op)))
+        return record.commands.map((c) => {
+          // Ownership is decided in log order: a write the group no longer serves is refused
+          // untouched (not in the session), so its retry at the right group applies it.
+          const unserved = this.unservedKey(c.op)
+          if (unserved !== null) return this.wrongShard(unserved)
+          return this.sessions.applyOnce(c, record.timeMs, () => this.applyOp(c.op))
+        })
       }
-      case 'migration':
-        // Shard migration steps come with the sharding of the KV machine.
-        throw new LogRecordError(`migration records are not applied by this machine yet (index ${index})`)
+      case 'migration': {
+        if (this.shards === null) throw new LogRecordError(`a migration record in an unsharded group's log at index ${index}`)
+        const event = this.shards.apply(record.step, {
+          put: (k, v) => this.set(k, v),
+          deleteIn: (arcs) => this.deleteIn(arcs),
+          mergeSessions: (all) => this.sessions.merge(all),
+        })
+        if (event !== null) {
+          this.shardsDirty = true
+          this.movingKeys.clear()
+          this.onMigrationStep?.(event)
+        }
+        return []
+      }
       case 'controller':
       case 'controller-init':
         throw new LogRecordError(`a ${record.kind} record in a KV group's log at index ${index}`)
@@ -120,6 +200,35 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     }
   }
 
+  private deleteIn(arcs: Parameters<typeof ShardState.inArcs>[0]): number {
+    let n = 0
+    for (const key of [...this.data.keys()]) {
+      if (!ShardState.inArcs(arcs, key)) continue
+      this.data.delete(key)
+      this.markKey(key)
+      n++
+    }
+    return n
+  }
+
+  private keysOf(move: OutgoingMove): readonly string[] {
+    const id = `${this.shards?.epoch ?? 0}:${move.to}`
+    let keys = this.movingKeys.get(id)
+    if (keys === undefined) {
+      keys = [...this.data.keys()].filter((k) => ShardState.inArcs(move.arcs, k)).sort()
+      this.movingKeys.set(id, keys)
+    }
+    return keys
+  }
+
+  onGroupMessage(msg: GroupMessage, ctx: MachineContext): void {
+    this.driver?.onMessage(msg, ctx)
+  }
+
+  tick(ctx: MachineContext): void {
+    this.driver?.tick(ctx)
+  }
+
   private set(key: string, value: Uint8Array): void {
     this.data.set(key, toBytes(value))
     this.markKey(key)
@@ -136,6 +245,8 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     for (const key of this.dirtyKeys) rows.push({ table: kvTables.data, key, value: this.get(key) })
     for (const id of this.sessions.drain()) rows.push({ table: kvTables.sessions, key: id, value: this.sessions.encodeBytes(id) })
     rows.push({ table: kvTables.meta, key: APPLIED_TERM, value: encoder.encode(String(this.appliedTerm)) })
+    if (this.shardsDirty && this.shards !== null) rows.push({ table: kvTables.meta, key: SHARDS, value: packr.pack(this.shards.image()) })
+    this.shardsDirty = false
     const changes = { restored: this.restored, rows }
     this.dirtyKeys = new Set()
     this.restored = false
@@ -152,6 +263,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
         return
       case kvTables.meta:
         yield [APPLIED_TERM, encoder.encode(String(this.appliedTerm))]
+        if (this.shards !== null) yield [SHARDS, packr.pack(this.shards.image())]
         return
     }
   }
@@ -160,6 +272,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     if (table === kvTables.data) this.data.set(key, toBytes(value))
     else if (table === kvTables.sessions) this.sessions.loadBytes(key, value)
     else if (table === kvTables.meta && key === APPLIED_TERM) this.appliedTerm = Number(decoder.decode(value))
+    else if (table === kvTables.meta && key === SHARDS) this.shards?.load(packr.unpack(value) as ShardImage)
   }
 
   loaded(appliedIndex: number): void {
@@ -174,6 +287,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
       appliedTerm: this.appliedTerm,
       data: [...this.data],
       sessions: this.sessions.encodeAll(),
+      ...(this.shards === null ? {} : { shards: this.shards.image() }),
     }
     return packr.pack(image)
   }
@@ -184,6 +298,8 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     this.sessions.replaceAll(image.sessions)
     this.appliedIndex = image.appliedIndex
     this.appliedTerm = image.appliedTerm
+    if (this.shards !== null && image.shards !== undefined) this.shards.load(image.shards)
+    this.movingKeys.clear()
     if (this.trackChanges) {
       this.restored = true
       this.dirtyKeys.clear()

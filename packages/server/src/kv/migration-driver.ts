@@ -1,0 +1,189 @@
+import { ReplicaGroup, type GroupSpec, type ShardMap } from '@kv/protocol'
+import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
+import { isShardMapReply, type ShardMapQuery } from '../controller/messages.js'
+import type { MigrationStep } from '../log-record.js'
+import type { EncodedSession } from '../session.js'
+import { asMigrationMessage, type KeysLearned, type KeysLearnedAck, type SendKeysRequest, type SendKeysResponse } from './migration-messages.js'
+import type { OutgoingMove, ShardState } from './shards.js'
+
+/** Named bounds of migration traffic. */
+export interface MigrationLimits {
+  /** Most keys in one SEND_KEYS_RESPONSE chunk. */
+  readonly maxChunkKeys: number
+  /** Most key + value bytes in one chunk (a chunk always carries at least one key). */
+  readonly maxChunkBytes: number
+  /** A leader resends an unanswered request every this many ticks. */
+  readonly retryTicks: number
+  /** A settled leader asks the controller for the next map every this many ticks. */
+  readonly pollTicks: number
+}
+
+export const defaultMigrationLimits: MigrationLimits = { maxChunkKeys: 512, maxChunkBytes: 1024 * 1024, retryTicks: 2, pollTicks: 4 }
+
+/** What the driver needs of the KV machine. */
+export interface MigrationData {
+  readonly shards: ShardState
+  /** Every key of the outgoing move, sorted (its data is frozen, so the list is stable). */
+  keysOf(move: OutgoingMove): readonly string[]
+  value(key: string): Uint8Array | null
+  sessions(): ReadonlyArray<readonly [string, ...EncodedSession]>
+}
+
+/**
+ * The leader's side of migration: asking the controller for the next map, pulling gained
+ * arcs chunk by chunk, answering pulls for lost arcs, and the KEYS_LEARNED handshake. It only
+ * sends messages and proposes steps; every decision that matters is a step in a log, applied
+ * by `ShardState`, so a new leader resumes from the applied state. Volatile: what it has
+ * proposed (to avoid proposing a step twice per term) and whom it asked.
+ */
+export class MigrationDriver {
+  private ticks = 0
+  private readonly proposed = new Set<string>()
+  private readonly peers = new Map<string, ReplicaGroup<string>>()
+  private wasLeader = false
+  private proposedAtEpoch = 0
+
+  constructor(
+    private readonly data: MigrationData,
+    /** The controller group, or null for a fixed map. */
+    private readonly controller: GroupSpec | null,
+    private readonly limits: MigrationLimits,
+  ) {}
+
+  tick(ctx: MachineContext): void {
+    if (!ctx.isLeader) {
+      this.wasLeader = false
+      return
+    }
+    if (!this.wasLeader) {
+      // A new term: what an earlier term proposed may have been lost with it.
+      this.proposed.clear()
+      this.wasLeader = true
+    }
+    this.ticks++
+    const shards = this.data.shards
+    if (shards.epoch !== this.proposedAtEpoch) {
+      // Steps are named by epoch: those of earlier epochs can never be proposed again.
+      this.proposed.clear()
+      this.proposedAtEpoch = shards.epoch
+    }
+    if (shards.settled) {
+      if (this.controller !== null && this.ticks % this.limits.pollTicks === 0) {
+        const query: OutgoingGroupMessage<ShardMapQuery> = { type: 'ShardMapQuery', toGroup: this.controller.id, to: this.target(this.controller), epoch: shards.epoch + 1 }
+        ctx.send(query)
+      }
+      return
+    }
+    if (this.ticks % this.limits.retryTicks !== 0) return
+    const epoch = shards.epoch
+    for (const move of shards.incoming) {
+      const spec = shards.groupSpec(move.from)
+      if (spec === null) continue
+      switch (move.state) {
+        case 'waiting':
+          this.propose(ctx, { type: 'send-keys-request', epoch, from: move.from })
+          break
+        case 'pulling': {
+          const req: OutgoingGroupMessage<SendKeysRequest> = { type: 'SendKeysRequest', toGroup: move.from, to: this.target(spec), epoch, cursor: move.cursor }
+          ctx.send(req)
+          break
+        }
+        case 'installed':
+          this.propose(ctx, { type: 'shard-ready', epoch, from: move.from })
+          break
+        case 'ready': {
+          const learned: OutgoingGroupMessage<KeysLearned> = { type: 'KeysLearned', toGroup: move.from, to: this.target(spec), epoch }
+          ctx.send(learned)
+          break
+        }
+      }
+    }
+  }
+
+  onMessage(msg: GroupMessage, ctx: MachineContext): void {
+    if (isShardMapReply(msg)) return this.onShardMap(msg.map, ctx)
+    const m = asMigrationMessage(msg)
+    if (m === null) return
+    this.peers.get(msg.fromGroup)?.believeLeader(msg.from)
+    // Only a leader acts: what it proposes must go into this group's log.
+    if (!ctx.isLeader) return
+    const shards = this.data.shards
+    switch (m.type) {
+      case 'SendKeysRequest': {
+        const move = shards.epoch === m.epoch ? shards.outgoing.find((o) => o.to === msg.fromGroup) : undefined
+        if (move === undefined) return // not there yet (a lower epoch), or long done
+        if (move.state === 'frozen') return this.propose(ctx, { type: 'send-keys-response', epoch: m.epoch, to: move.to })
+        return ctx.send(this.chunk(move, m, msg))
+      }
+      case 'SendKeysResponse': {
+        const move = shards.epoch === m.epoch ? shards.incoming.find((i) => i.from === msg.fromGroup) : undefined
+        if (move?.state !== 'pulling' || move.cursor !== m.cursor) return
+        return this.propose(ctx, {
+          type: 'install', epoch: m.epoch, from: move.from, cursor: m.cursor, next: m.next, done: m.done, entries: m.entries, sessions: m.sessions,
+        })
+      }
+      case 'KeysLearned': {
+        const move = shards.epoch === m.epoch ? shards.outgoing.find((o) => o.to === msg.fromGroup) : undefined
+        if (move !== undefined) return this.propose(ctx, { type: 'keys-learned', epoch: m.epoch, to: move.to })
+        if (shards.epoch >= m.epoch) {
+          // Deleted already (this epoch or an earlier one): say so, as often as asked.
+          const ack: OutgoingGroupMessage<KeysLearnedAck> = { type: 'KeysLearnedAck', toGroup: msg.fromGroup, to: msg.from, epoch: m.epoch }
+          ctx.send(ack)
+        }
+        return
+      }
+      case 'KeysLearnedAck': {
+        const move = shards.epoch === m.epoch ? shards.incoming.find((i) => i.from === msg.fromGroup) : undefined
+        if (move?.state === 'ready') this.propose(ctx, { type: 'learned-acked', epoch: m.epoch, from: move.from })
+        return
+      }
+    }
+  }
+
+  private onShardMap(map: ShardMap | null, ctx: MachineContext): void {
+    const shards = this.data.shards
+    if (!ctx.isLeader || map === null || map.epoch !== shards.epoch + 1 || !shards.settled) return
+    this.propose(ctx, { type: 'config', map })
+  }
+
+  private chunk(move: OutgoingMove, req: SendKeysRequest, msg: GroupMessage): OutgoingGroupMessage<SendKeysResponse> {
+    const keys = this.data.keysOf(move)
+    const entries: Array<readonly [string, Uint8Array]> = []
+    let bytes = 0
+    let next = Math.min(req.cursor, keys.length)
+    while (next < keys.length && entries.length < this.limits.maxChunkKeys) {
+      const key = keys[next]!
+      const value = this.data.value(key) ?? new Uint8Array()
+      if (entries.length > 0 && bytes + key.length + value.length > this.limits.maxChunkBytes) break
+      entries.push([key, value])
+      bytes += key.length + value.length
+      next++
+    }
+    const done = next >= keys.length
+    return {
+      type: 'SendKeysResponse', toGroup: msg.fromGroup, to: msg.from, epoch: req.epoch, cursor: req.cursor, next, done, entries,
+      sessions: done ? this.data.sessions() : [],
+    }
+  }
+
+  /** Proposes `step` once per term (a repeat would be a no-op, but costs a log entry). */
+  private propose(ctx: MachineContext, step: MigrationStep): void {
+    const key = step.type === 'install' ? `install:${step.epoch}:${step.from}:${step.cursor}` : step.type === 'config' ? `config:${step.map.epoch}` : `${step.type}:${step.epoch}:${'from' in step ? step.from : step.to}`
+    if (this.proposed.has(key)) return
+    this.proposed.add(key)
+    ctx.propose({ kind: 'migration', v: 1, step })
+  }
+
+  /** The replica of `group` to ask next: its believed leader, else the next one in turn. */
+  private target(group: GroupSpec): string {
+    let peers = this.peers.get(group.id)
+    if (peers === undefined) {
+      peers = new ReplicaGroup(group.id, group.replicas.map((r) => ({ address: r.id, id: r.id })), (id) => id)
+      this.peers.set(group.id, peers)
+    }
+    const [first] = peers.roundOrder()
+    // Unanswered asks move on: the next retry goes to the next replica unless an answer comes back.
+    peers.doubt(first!)
+    return first!
+  }
+}

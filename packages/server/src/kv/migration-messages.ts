@@ -1,0 +1,58 @@
+import type { GroupMessage } from '../group-message.js'
+import type { EncodedSession } from '../session.js'
+
+/** The gainer asks the loser for the chunk of moved keys starting at `cursor`. */
+export interface SendKeysRequest extends GroupMessage {
+  readonly type: 'SendKeysRequest'
+  readonly epoch: number
+  readonly cursor: number
+}
+
+/** One bounded chunk: keys [cursor, next) of the move, in key order; the last one (`done`) carries the sessions. */
+export interface SendKeysResponse extends GroupMessage {
+  readonly type: 'SendKeysResponse'
+  readonly epoch: number
+  readonly cursor: number
+  readonly next: number
+  readonly done: boolean
+  readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
+  readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
+}
+
+/** The gainer has the keys (SHARD_READY applied): the loser may delete them. Repeated until acknowledged. */
+export interface KeysLearned extends GroupMessage {
+  readonly type: 'KeysLearned'
+  readonly epoch: number
+}
+
+/** The loser deleted them (KEYS_LEARNED applied), or had already. */
+export interface KeysLearnedAck extends GroupMessage {
+  readonly type: 'KeysLearnedAck'
+  readonly epoch: number
+}
+
+export type MigrationMessage = SendKeysRequest | SendKeysResponse | KeysLearned | KeysLearnedAck
+
+const isCount = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+
+/** The gateway for migration traffic: a malformed message is dropped, never trusted. */
+export function asMigrationMessage(m: GroupMessage): MigrationMessage | null {
+  const r = m as Partial<SendKeysResponse> & { epoch?: unknown }
+  if (!isCount(r.epoch)) return null
+  switch (m.type) {
+    case 'SendKeysRequest':
+      return isCount(r.cursor) ? (m as SendKeysRequest) : null
+    case 'SendKeysResponse': {
+      const ok =
+        isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' &&
+        Array.isArray(r.entries) && r.entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[1] instanceof Uint8Array) &&
+        Array.isArray(r.sessions) && r.sessions.every((s) => Array.isArray(s) && s.length === 4 && typeof s[0] === 'string' && typeof s[1] === 'number' && typeof s[2] === 'number' && Array.isArray(s[3]))
+      return ok ? (m as SendKeysResponse) : null
+    }
+    case 'KeysLearned':
+    case 'KeysLearnedAck':
+      return m as KeysLearned | KeysLearnedAck
+    default:
+      return null
+  }
+}
