@@ -3,6 +3,7 @@
  *
  *   pnpm sim --protocol raft --seeds 1000     fuzz: N seeds, prints failing seeds, ends with a summary line
  *   pnpm sim --protocol raft --seed 42        replay one seed; prints trace=<digest>
+ *   pnpm sim --sharded --protocol raft --seeds 300   the same with a controller, shard groups and live migrations
  *   pnpm sim demo                             a short narrated run (the README's main job)
  */
 import { Command, InvalidArgumentError } from 'commander'
@@ -23,7 +24,8 @@ function parseCount(v: string): number {
 
 function describe(r: RunResult): string {
   const s = r.scenario
-  return (
+  const sharded = s.sharded === null ? '' : ` sharded=[${s.sharded.spec.groups.map((g) => `${g.id}:${g.protocol}x${g.replicas.length}`).join(',')}] changes=[${s.sharded.changes.map((c) => (c.op.op === 'addGroup' ? `+${c.op.group.id}` : c.op.op === 'removeGroup' ? `-${c.op.groupId}` : '?')).join(',')}]`
+  return (sharded.trimStart() + (sharded === '' ? '' : ' ') +
     `seed=${s.seed} protocol=${s.protocol} replicas=${s.replicas} clients=${s.clients} ` +
     `unreliable=${s.unreliable} workload=${s.workload.kind} snapshotEvery=${s.snapshotEveryEntries} ` +
     `faults=[${Object.entries(s.nemesis).filter(([k, v]) => k !== 'intervalMs' && v === true).map(([k]) => k).join(',')}]`
@@ -31,14 +33,14 @@ function describe(r: RunResult): string {
 }
 
 function replayHint(r: RunResult): string {
-  return `replay: pnpm sim --protocol ${r.scenario.protocol} --seed ${r.scenario.seed}`
+  return `replay: pnpm sim${r.scenario.sharded === null ? '' : ' --sharded'} --protocol ${r.scenario.protocol} --seed ${r.scenario.seed}`
 }
 
-function fuzz(protocol: Protocol, seeds: number, start: number, verbose: boolean): number {
+function fuzz(protocol: Protocol, seeds: number, start: number, verbose: boolean, sharded: boolean): number {
   let failed = 0, unknown = 0, ops = 0, simMs = 0
   const t0 = performance.now()
   for (let seed = start; seed < start + seeds; seed++) {
-    const r = runScenario(scenarioFor(seed, protocol))
+    const r = runScenario(scenarioFor(seed, protocol, { sharded }))
     ops += r.operations
     simMs += r.simulatedMs
     if (r.verdict === 'failed') {
@@ -60,8 +62,8 @@ function fuzz(protocol: Protocol, seeds: number, start: number, verbose: boolean
   return failed > 0 ? 1 : 0
 }
 
-function replay(protocol: Protocol, seed: number): number {
-  const r = runScenario(scenarioFor(seed, protocol))
+function replay(protocol: Protocol, seed: number, sharded: boolean): number {
+  const r = runScenario(scenarioFor(seed, protocol, { sharded }))
   console.log(describe(r))
   for (const f of r.faults) console.log(`  fault ${f}`)
   console.log(`operations=${r.operations} events=${r.events} simulated=${r.simulatedMs.toFixed(0)}ms verdict=${r.verdict}`)
@@ -76,10 +78,12 @@ const program = new Command('sim')
   .option('--seeds <n>', 'fuzz this many seeds', parseCount)
   .option('--start <n>', 'first seed of a fuzz run', parseCount, 1)
   .option('--seed <s>', 'replay one seed', parseCount)
+  .option('--sharded', 'a controller and 2..4 shard groups, the shard map changed during the run (add, remove, re-add)')
   .option('-v, --verbose', 'print every seed')
-  .action((o: { protocol: Protocol; seeds?: number; start: number; seed?: number; verbose?: boolean }) => {
-    if (o.seed !== undefined) process.exitCode = replay(o.protocol, o.seed)
-    else process.exitCode = fuzz(o.protocol, o.seeds ?? 20, o.start, o.verbose === true)
+  .action((o: { protocol: Protocol; seeds?: number; start: number; seed?: number; verbose?: boolean; sharded?: boolean }) => {
+    const sharded = o.sharded === true
+    if (o.seed !== undefined) process.exitCode = replay(o.protocol, o.seed, sharded)
+    else process.exitCode = fuzz(o.protocol, o.seeds ?? 20, o.start, o.verbose === true, sharded)
   })
 
 program

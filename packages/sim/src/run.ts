@@ -1,4 +1,6 @@
-import { createRng } from '@kv/consensus'
+import { createRng, type Rng } from '@kv/consensus'
+import { layoutCluster, parseClusterSpec, ShardRouter, type ClusterSpec, type ControllerWriteOp, type GroupSpec } from '@kv/protocol'
+import { ControllerMachine } from '@kv/server'
 import { checkLinearizability, type CheckOptions, type CheckResult } from './linearizability/index.js'
 import { noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, unreliableNetwork } from './network.js'
@@ -17,6 +19,14 @@ export interface Scenario {
   snapshotEveryEntries: number
   durationMs: number
   workload: WorkloadOptions
+  /** A sharded cluster: a controller and shard groups, the map changed during the run. */
+  sharded: ShardedScenario | null
+}
+
+export interface ShardedScenario {
+  readonly spec: ClusterSpec
+  /** Shard-map changes, each at a virtual time: add a group, remove one, add it back. */
+  readonly changes: ReadonlyArray<{ readonly atMs: number; readonly op: ControllerWriteOp }>
 }
 
 export interface RunResult {
@@ -31,7 +41,7 @@ export interface RunResult {
   faults: string[]
 }
 
-export function scenarioFor(seed: number, protocol: Protocol): Scenario {
+export function scenarioFor(seed: number, protocol: Protocol, options: { sharded?: boolean } = {}): Scenario {
   const r = createRng(seed ^ 0x5eed)
   const nemesis: NemesisOptions = {
     ...noFaults,
@@ -51,7 +61,48 @@ export function scenarioFor(seed: number, protocol: Protocol): Scenario {
     snapshotEveryEntries: [0, 20, 100][r.int(3)]!,
     durationMs: 1500 + r.int(2500),
     workload: { kind: r.chance(0.3) ? 'append' : 'mixed', keys: 1 + r.int(5), opsPerClient: null },
+    // Drawn last, so the unsharded scenario of a seed is what it always was.
+    sharded: options.sharded === true ? shardedScenario(r, protocol) : null,
   }
+}
+
+/**
+ * 2..4 shard groups (some of them 5 replicas, some of the other protocol) of which 1..2 start
+ * in the map, and 2..4 changes: add a group not in the map, remove one (never the last), or
+ * add back one removed before.
+ */
+function shardedScenario(r: Rng, protocol: Protocol): ShardedScenario {
+  const count = 2 + r.int(3)
+  const base = layoutCluster({ clusterId: 'sim', token: 'sim', f: 1, groups: count, protocol, basePort: 1, host: 'sim', controller: true })
+  const other: Protocol = protocol === 'raft' ? 'paxos' : 'raft'
+  const groups: GroupSpec[] = base.groups.map((g, i) => {
+    const f = r.chance(0.25) ? 2 : 1
+    return {
+      id: g.id,
+      protocol: i > 0 && r.chance(0.3) ? other : protocol,
+      replicas: Array.from({ length: 2 * f + 1 }, (_, k) => ({ id: `${g.id}-r${k + 1}`, host: 'sim', port: 100 * (i + 1) + k })),
+    }
+  })
+  const initial = 1 + r.int(Math.min(2, count - 1))
+  const spec = parseClusterSpec({ ...base, groups, initialGroups: groups.slice(0, initial).map((g) => g.id) })
+  const inMap = new Set(groups.slice(0, initial).map((g) => g.id))
+  const changes: Array<{ atMs: number; op: ControllerWriteOp }> = []
+  let atMs = 300
+  for (let n = 2 + r.int(3); n > 0; n--) {
+    atMs += 300 + r.int(900)
+    const outside = groups.filter((g) => !inMap.has(g.id))
+    if (outside.length > 0 && (inMap.size === 1 || r.chance(0.6))) {
+      const g = outside[r.int(outside.length)]!
+      inMap.add(g.id)
+      changes.push({ atMs, op: { op: 'addGroup', group: g } })
+    } else {
+      const ids = [...inMap]
+      const id = ids[r.int(ids.length)]!
+      inMap.delete(id)
+      changes.push({ atMs, op: { op: 'removeGroup', groupId: id } })
+    }
+  }
+  return { spec, changes }
 }
 
 /**
@@ -63,6 +114,7 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     seed: s.seed,
     protocol: s.protocol,
     replicas: s.replicas,
+    ...(s.sharded === null ? {} : { spec: s.sharded.spec }),
     network: s.unreliable ? unreliableNetwork : reliableNetwork,
     nemesis: s.nemesis,
     limits: { snapshotEveryEntries: s.snapshotEveryEntries },
@@ -72,11 +124,13 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
   try {
     world.addClients(s.clients, s.workload)
     world.nemesis.start()
-    world.runFor(s.durationMs)
+    for (const change of s.sharded?.changes ?? []) world.queue.after(change.atMs, () => world.admin.change(change.op))
+    world.runFor(Math.max(s.durationMs, (s.sharded?.changes.at(-1)?.atMs ?? 0) + 500))
     if (!world.quiesce()) problems.push('liveness: clients did not finish after the faults stopped')
     if (!world.converge()) problems.push('liveness: replicas did not converge after the faults stopped')
     for (const c of world.clients) problems.push(...c.unexpected)
     if (s.workload.kind === 'append') problems.push(...appendProblems(world))
+    if (s.sharded !== null) problems.push(...placementProblems(world))
     check = checkLinearizability(world.history.operations(), options)
     if (check.result === 'illegal') problems.push(`not linearizable (key ${check.key}): ${check.explanation}`)
   } catch (e) {
@@ -94,6 +148,29 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     simulatedMs: world.now,
     faults: world.nemesis.actions,
   }
+}
+
+/** After a sharded run: the operator's changes all went through, and every key sits in the group the final map gives it. */
+function placementProblems(world: SimWorld): string[] {
+  const problems: string[] = []
+  if (!world.admin.idle) problems.push('liveness: shard-map changes still pending after the run')
+  for (const entry of world.admin.log) {
+    if (entry.response?.type !== 'result') problems.push(`shard-map change ${JSON.stringify(entry.op.op)} failed: ${JSON.stringify(entry.response)}`)
+  }
+  const ctl = world.group('ctl').nodes.map((n) => n.replica?.stateMachine).find((m) => m instanceof ControllerMachine)
+  const map = ctl instanceof ControllerMachine ? ctl.current : null
+  if (map === null) return [...problems, 'no controller replica has a shard map']
+  const router = new ShardRouter(map)
+  for (const g of world.shardGroups) {
+    for (const n of g.nodes) {
+      if (!n.alive) continue
+      for (const [key] of n.kv.entries()) {
+        const owner = router.groupOf(key).id
+        if (owner !== g.spec.id) problems.push(`placement: ${n.id} still holds ${key}, which belongs to ${owner} at epoch ${map.epoch}`)
+      }
+    }
+  }
+  return problems.slice(0, 10)
 }
 
 function appendProblems(world: SimWorld): string[] {
