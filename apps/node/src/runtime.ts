@@ -1,8 +1,8 @@
 import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
-import { allGroups, parseClientRequest } from '@kv/protocol'
+import { allGroups } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
-import { KvStateMachine, Replica, defaultReplicaLimits, type ReplicaEnv } from '@kv/server'
+import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
 import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
 import type { Logger } from 'pino'
@@ -23,7 +23,7 @@ export interface NodeOptions {
 }
 
 export interface RunningNode {
-  readonly replica: Replica<KvStateMachine>
+  readonly replica: Replica<GroupMachine>
   readonly port: number
   close(): Promise<void>
 }
@@ -42,13 +42,14 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   })
   const storage = opened.storage
   if (opened.recovery !== null) log.warn({ recovery: opened.recovery }, 'cut a torn tail off the write-ahead log')
-  const stateMachine = new KvStateMachine({
-    sessionTtlMs: defaultReplicaLimits.sessionTtlMs,
-    maxResultsPerSession: defaultReplicaLimits.maxResultsPerSession,
+  const kind = groupKind(o.config, group.id)
+  const stateMachine = createGroupMachine(o.config, group.id, {
     trackChanges: true,
+    // One structured line per migration step: the step, its epoch and both groups.
+    onMigrationStep: (e) => log.info({ migration: e.step, epoch: e.epoch, from: e.from, to: e.to, group: e.group, ...(e.keys === undefined ? {} : { keys: e.keys }) }, 'migration step'),
   })
   loadMachine(storage.state, stateMachine)
-  log.info({ appliedIndex: opened.appliedIndex, keys: stateMachine.size, logEntries: opened.persisted.entries.length }, 'storage opened')
+  log.info({ appliedIndex: opened.appliedIndex, kind, logEntries: opened.persisted.entries.length }, 'storage opened')
 
   const fatal = (what: string) => (e: unknown) => {
     // A failed disk write leaves no safe way on: stop loudly rather than acknowledge anything.
@@ -68,7 +69,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Set by close(): storage is closing, so nothing new may be written (a write to the closed log
   // would be taken for a disk failure). Writes already under way finish; nothing new is acknowledged.
   let closing = false
-  const env: ReplicaEnv<KvStateMachine> = {
+  const env: ReplicaEnv<GroupMachine> = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
     persist: (ready, done) => {
@@ -123,7 +124,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       flushSoon()
     },
     onClientRequest: (msg, reply, conn) => {
-      const parsed = parseClientRequest(msg)
+      const parsed = parseGroupRequest(kind, msg)
       if (!parsed.ok) {
         log.warn({ remote: conn.remoteAddress, reason: parsed.reason }, 'bad client request')
         return reply({ type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
@@ -165,7 +166,7 @@ function needsSync(ready: Ready, last: HardState | null): boolean {
 }
 
 /** Logs each change of role, term or leader once. */
-function roleLogger(replica: Replica<KvStateMachine>, log: Logger): () => void {
+function roleLogger(replica: Replica<GroupMachine>, log: Logger): () => void {
   let last = ''
   return () => {
     const s = replica.core.status()

@@ -37,6 +37,11 @@ export interface CallPlan<T> {
   readonly tracksLeader: boolean
   /** Ask this replica only (status of one endpoint). */
   readonly only?: Endpoint
+  /**
+   * After a WRONG_SHARD: learn the newest shard map and name the group that owns the keys now
+   * (the same request, unchanged, goes there), or null if no one group does any more.
+   */
+  readonly reroute?: () => Promise<EndpointGroup | null>
 }
 
 export interface CallEnv {
@@ -64,10 +69,17 @@ type AttemptOutcome<T> = Interpretation<T> | { readonly kind: 'unreachable' | 'l
  */
 export async function runCall<T>(plan: CallPlan<T>, scope: CallScope, env: CallEnv): Promise<T> {
   const state: CallState = { attempts: 0, reached: false, last: null }
+  let group = plan.group
   // Bounded by maxAttemptsPerCall (every round makes at least one attempt) and the deadline.
   for (let round = 0; state.attempts < env.limits.maxAttemptsPerCall && !scope.stopped; round++) {
-    const found = await runRound(plan, scope, env, state)
-    if (found !== undefined) return found.value
+    const found = await runRound(plan, group, scope, env, state)
+    if (found === 'wrong-shard') {
+      const next = plan.reroute === undefined ? group : await plan.reroute()
+      if (next === null) {
+        throw new WrongShardError(`${plan.what}: its keys now belong to more than one group; it may or may not have been applied`)
+      }
+      group = next
+    } else if (found !== undefined) return found.value
     if (scope.stopped || state.attempts >= env.limits.maxAttemptsPerCall) break
     const delayMs = backoffMs(round, { minMs: env.limits.backoffMinMs, maxMs: env.limits.backoffMaxMs }, env.random)
     await sleep(Math.min(delayMs, scope.remainingMs()), scope.signal)
@@ -75,8 +87,14 @@ export async function runCall<T>(plan: CallPlan<T>, scope: CallScope, env: CallE
   throw giveUp(plan, scope, state, env)
 }
 
-async function runRound<T>(plan: CallPlan<T>, scope: CallScope, env: CallEnv, state: CallState): Promise<{ value: T } | undefined> {
-  const round = new CallRound(plan.group, { tracksLeader: plan.tracksLeader, ...(plan.only === undefined ? {} : { only: plan.only }) })
+async function runRound<T>(
+  plan: CallPlan<T>,
+  group: EndpointGroup,
+  scope: CallScope,
+  env: CallEnv,
+  state: CallState,
+): Promise<{ value: T } | 'wrong-shard' | undefined> {
+  const round = new CallRound(group, { tracksLeader: plan.tracksLeader, ...(plan.only === undefined ? {} : { only: plan.only }) })
   // Bounded: CallRound tries each replica at most twice per round.
   for (let endpoint = round.next(); endpoint !== null; endpoint = round.next()) {
     if (state.attempts >= env.limits.maxAttemptsPerCall || scope.stopped) break
@@ -95,7 +113,9 @@ async function runRound<T>(plan: CallPlan<T>, scope: CallScope, env: CallEnv, st
         break
       case 'retry':
         state.last = { code: outcome.code, message: `${endpointKey(endpoint)}: ${outcome.message}` }
-        round.report(endpoint, { kind: 'failed' })
+        round.report(endpoint, { kind: outcome.code === 'WRONG_SHARD' ? 'done' : 'failed' })
+        // The group does not serve the keys: every replica of it would say so.
+        if (outcome.code === 'WRONG_SHARD') return 'wrong-shard'
         break
       case 'invalid':
       case 'unreachable':

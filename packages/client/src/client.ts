@@ -1,14 +1,14 @@
-import type { KvOp, OpResult, WriteOp } from '@kv/protocol'
+import type { KvOp, OpResult, ShardMap, WriteOp } from '@kv/protocol'
 import { runCall, type CallEnv, type CallPlan } from './call.js'
 import { parseEndpoint, type Endpoint } from './config.js'
 import { CallScope } from './deadline.js'
 import { Admission } from './admission.js'
-import { BadRequestError, ClosedError } from './errors.js'
+import { BadRequestError, ClosedError, KvError, PartialBatchError, UnavailableError, type BatchPart } from './errors.js'
 import { batchOp, checkOp, interpretKvReply, toBytes, type BatchEntries, type Value } from './ops.js'
 import { resolveOptions, type ClientOptions } from './options.js'
 import { ConnectionPool } from './pool.js'
-import { parseReplicaStatus, type ReplicaStatus } from './response.js'
-import type { Router } from './router.js'
+import { parseClientResponse, parseReplicaStatus, type ReplicaStatus } from './response.js'
+import type { EndpointGroup, Router } from './router.js'
 import { WriteSession } from './session.js'
 
 /** The last argument of every call. */
@@ -37,6 +37,8 @@ export class KvClient {
   readonly #admission: Admission
   /** Calls in flight, cancelled by `close`. */
   readonly #scopes = new Set<CallScope>()
+  /** The shard-map fetch under way, shared by every call that needs it. */
+  #mapFetch: Promise<void> | null = null
   #closed: Promise<void> | null = null
 
   constructor(options: ClientOptions) {
@@ -89,9 +91,34 @@ export class KvClient {
     await this.#write(() => ({ op: 'append', key, value: toBytes(value, 'append') }), options)
   }
 
-  /** Writes every entry in one atomic step. */
+  /**
+   * Writes every entry. Entries of one group are one atomic step; a batch spanning groups is
+   * one step per group, sent in parallel, and if any part fails the call rejects with a
+   * `PartialBatchError` naming what each part did (see its docs).
+   */
   async batchPut(entries: BatchEntries, options: CallOptions = {}): Promise<void> {
-    await this.#write(() => batchOp(entries), options)
+    this.#assertOpen()
+    const op = batchOp(entries)
+    checkOp(op)
+    if (op.op !== 'batchPut') return
+    await this.#ensureMap()
+    const parts = this.#router.split(op.entries.map(([k]) => k))
+    if (parts.length <= 1) {
+      await this.#write(() => op, options)
+      return
+    }
+    const settled = await Promise.allSettled(
+      parts.map(({ positions }) => this.#write(() => ({ op: 'batchPut', entries: positions.map((i) => op.entries[i]!) }), options)),
+    )
+    if (settled.every((r) => r.status === 'fulfilled')) return
+    const report: BatchPart[] = settled.map((r, i) => {
+      const { group, positions } = parts[i]!
+      const keys = positions.map((p) => op.entries[p]![0])
+      if (r.status === 'fulfilled') return { group: group.id, keys, outcome: 'applied' }
+      const error = r.reason instanceof KvError ? r.reason : new KvError('PROTOCOL_ERROR', String(r.reason))
+      return { group: group.id, keys, outcome: 'failed', error }
+    })
+    throw new PartialBatchError(report)
   }
 
   /** A replica's view of its group: `endpoint` ("host:port"), or any replica (the leader first). */
@@ -123,12 +150,58 @@ export class KvClient {
     return this.#closed
   }
 
+  /** Fetches the shard map from the controller when routing needs one (first use, or after WRONG_SHARD). */
+  async #ensureMap(refresh = false): Promise<void> {
+    if (!refresh && !this.#router.needsMap) return
+    const controller = this.#router.controller
+    if (controller === null) return
+    this.#mapFetch ??= this.#fetchMap(controller).finally(() => {
+      this.#mapFetch = null
+    })
+    await this.#mapFetch
+  }
+
+  async #fetchMap(controller: EndpointGroup): Promise<void> {
+    const plan: CallPlan<ShardMap> = {
+      what: 'shard map',
+      group: controller,
+      message: () => ({ type: 'controller', clientId: this.#session.clientId, seq: 0, ackedSeq: this.#session.wireAckedSeq, op: { op: 'getMap' } }),
+      interpret: (raw) => {
+        const r = parseClientResponse(raw)
+        if ('invalid' in r) return { kind: 'invalid', reason: r.invalid }
+        if (r.type === 'error') return r.code === 'NOT_LEADER' ? { kind: 'not-leader', hint: r.leader ?? null } : { kind: 'retry', code: 'UNAVAILABLE', message: r.message }
+        if (r.result.type !== 'shardMap') return { kind: 'invalid', reason: `getMap answered with a ${r.result.type} result` }
+        if (r.result.map === null) return { kind: 'retry', code: 'UNAVAILABLE', message: 'the controller has no shard map yet' }
+        return { kind: 'done', value: r.result.map }
+      },
+      tracksLeader: true,
+    }
+    const scope = new CallScope({ timeoutMs: this.#env.limits.defaultTimeoutMs, callerSignal: undefined, what: 'read' })
+    this.#scopes.add(scope)
+    try {
+      this.#router.learnMap(await runCall(plan, scope, this.#env))
+    } finally {
+      this.#scopes.delete(scope)
+      scope.dispose()
+    }
+  }
+
+  /** After WRONG_SHARD: the newest map, then the group that owns `keys` now. */
+  #reroute(keys: readonly string[]): () => Promise<EndpointGroup | null> {
+    return async () => {
+      await this.#ensureMap(true)
+      return this.#router.groupForAll(keys)
+    }
+  }
+
   async #read(op: Extract<KvOp, { op: 'get' }>, options: GetOptions): Promise<OpResult> {
     this.#assertOpen()
     checkOp(op)
+    await this.#ensureMap()
     const plan: CallPlan<OpResult> = {
       what: `get ${JSON.stringify(op.key)}`,
       group: this.#router.groupFor(op.key),
+      reroute: this.#reroute([op.key]),
       // Reads carry seq 0 and are not deduplicated; the watermark rides along.
       message: () => ({ type: 'kv', clientId: this.#session.clientId, seq: 0, ackedSeq: this.#session.wireAckedSeq, op }),
       interpret: (raw) => interpretKvReply(op, raw),
@@ -141,11 +214,14 @@ export class KvClient {
     this.#assertOpen()
     const op = makeOp()
     checkOp(op)
+    await this.#ensureMap()
     const keys = op.op === 'batchPut' ? op.entries.map(([k]) => k) : [op.key]
     const group = this.#router.groupForAll(keys)
+    if (group === null) throw new UnavailableError(`${op.op}: its keys span groups`)
     return this.#run('write', options, (seq) => ({
       what: `${op.op} (seq ${seq})`,
       group,
+      reroute: this.#reroute(keys),
       // Same clientId, seq and op on every attempt; only the watermark moves.
       message: () => ({ type: 'kv', clientId: this.#session.clientId, seq, ackedSeq: this.#session.wireAckedSeq, op }),
       interpret: (raw) => {

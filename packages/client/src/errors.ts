@@ -13,6 +13,7 @@ export type KvErrorCode =
   | 'ABORT_ERR'
   | 'BAD_CONFIG'
   | 'PROTOCOL_ERROR'
+  | 'PARTIAL_BATCH'
 
 export class KvError extends Error {
   readonly code: KvErrorCode
@@ -79,6 +80,30 @@ export class WrongShardError extends KvError {
   constructor(message: string) {
     super('WRONG_SHARD', message)
     this.name = 'WrongShardError'
+  }
+}
+
+/** One group's part of a `batchPut` that spans groups, and how it ended. */
+export interface BatchPart {
+  readonly group: string
+  readonly keys: readonly string[]
+  /** `applied`: the group answered; `failed`: its error says whether it may have applied (a TimeoutError may). */
+  readonly outcome: 'applied' | 'failed'
+  readonly error?: KvError
+}
+
+/**
+ * A `batchPut` spanning groups is one atomic write per group, sent in parallel. When some
+ * part fails, the call rejects with this error once every part has ended: `parts` says which
+ * were applied and how each other one failed. Parts are never rolled back.
+ */
+export class PartialBatchError extends KvError {
+  readonly parts: readonly BatchPart[]
+  constructor(parts: readonly BatchPart[]) {
+    const failed = parts.filter((p) => p.outcome === 'failed')
+    super('PARTIAL_BATCH', `batchPut: ${parts.length - failed.length} of ${parts.length} group parts applied; ${failed.map((p) => `${p.group}: ${p.error?.message ?? 'failed'}`).join('; ')}`)
+    this.name = 'PartialBatchError'
+    this.parts = parts
   }
 }
 

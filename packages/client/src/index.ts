@@ -16,11 +16,13 @@ export {
   ConfigError,
   KvError,
   NotLeaderError,
+  PartialBatchError,
   ProtocolError,
   SessionExpiredError,
   TimeoutError,
   UnavailableError,
   WrongShardError,
+  type BatchPart,
   type KvErrorCode,
 } from './errors.js'
 export { defaultClientLimits, type ClientLimits } from './limits.js'

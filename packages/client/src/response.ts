@@ -1,4 +1,4 @@
-import type { ClientResponse, ErrorCode, OpResult, ReplicaStatus as WireReplicaStatus } from '@kv/protocol'
+import { checkShardMap, type ClientResponse, type ErrorCode, type OpResult, type ReplicaStatus as WireReplicaStatus } from '@kv/protocol'
 
 /*
  * The gateway for what replicas send back: a reply off the network is `unknown` until it
@@ -58,6 +58,11 @@ function parseResult(raw: unknown): Parsed<OpResult> {
       if (raw.value === null) return { type: 'value', value: null }
       if (raw.value instanceof Uint8Array) return { type: 'value', value: toPlainBytes(raw.value) }
       return { invalid: 'value result must carry bytes or null' }
+    case 'shardMap':
+      if (raw.map === null) return { type: 'shardMap', map: null }
+      return checkShardMap(raw.map) ? { type: 'shardMap', map: raw.map } : { invalid: 'shardMap result with a malformed map' }
+    case 'epoch':
+      return typeof raw.epoch === 'number' && Number.isSafeInteger(raw.epoch) ? { type: 'epoch', epoch: raw.epoch } : { invalid: 'epoch result without an epoch' }
     default:
       return { invalid: `unknown result type ${JSON.stringify(raw.type)}` }
   }

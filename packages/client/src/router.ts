@@ -1,4 +1,4 @@
-import { ReplicaGroup } from '@kv/protocol'
+import { initialShardMap, ReplicaGroup, ShardRouter, type ShardMap } from '@kv/protocol'
 import { endpointKey, type ClusterConfig, type Endpoint } from './config.js'
 
 /** A group's replicas addressed by endpoint: `@kv/protocol`'s routing state, shared with the simulator. */
@@ -13,45 +13,92 @@ export function endpointGroup(id: string, replicas: ReadonlyArray<Endpoint & { r
 }
 
 /**
- * Key → group: the one place routing is decided. Today a cluster has one group and every
- * key maps to it; the consistent-hashing ring and the shard map slot in here.
+ * Key → group: the one place routing is decided. A cluster with a controller hands out its
+ * shard map (fetched on first use and again after WRONG_SHARD); a spec of several groups
+ * without one is a fixed map; a single group (or bare endpoints) serves every key. Keys are
+ * placed by `@kv/protocol`'s ShardRouter, the ring the groups themselves use.
  */
 export class Router {
+  /** The groups of the config (shard groups; the controller is `controller`). */
   readonly groups: readonly EndpointGroup[]
+  readonly controller: EndpointGroup | null
+  #shards: ShardRouter | null
+  /** One EndpointGroup per group id, kept across maps so leader beliefs survive a refresh. */
+  readonly #byId = new Map<string, EndpointGroup>()
 
-  constructor(groups: readonly EndpointGroup[]) {
+  constructor(groups: readonly EndpointGroup[], options: { controller?: EndpointGroup | null; map?: ShardMap | null } = {}) {
     if (groups.length === 0) throw new Error('a router needs at least one group')
     this.groups = groups
+    this.controller = options.controller ?? null
+    for (const g of groups) this.#byId.set(g.id, g)
+    this.#shards = options.map === undefined || options.map === null ? null : new ShardRouter(options.map)
   }
 
   static fromConfig(config: ClusterConfig): Router {
-    // One group for now (sharding comes later): groups[0] serves every key.
-    const first = config.groups[0]
-    if (first === undefined) throw new Error('cluster config without groups')
-    return new Router([endpointGroup(first.id, first.replicas)])
+    const groups = config.groups.map((g) => endpointGroup(g.id, g.replicas))
+    if (config.controller !== undefined) return new Router(groups, { controller: endpointGroup(config.controller.id, config.controller.replicas) })
+    return new Router(groups, { map: config.groups.length > 1 ? initialShardMap(config) : null })
   }
 
   static fromEndpoints(endpoints: readonly Endpoint[]): Router {
     return new Router([endpointGroup('default', endpoints)])
   }
 
-  /** The group that owns `key`. */
-  groupFor(_key: string): EndpointGroup {
-    return this.groups[0]!
+  /** Routing needs a map from the controller first. */
+  get needsMap(): boolean {
+    return this.controller !== null && this.#shards === null
   }
 
-  /** The group that owns every one of `keys` (a batch must not span groups). */
-  groupForAll(keys: readonly string[]): EndpointGroup {
-    return this.groupFor(keys[0] ?? '')
+  /** The epoch of the map in use (0: none, one group serves all). */
+  get epoch(): number {
+    return this.#shards?.epoch ?? 0
+  }
+
+  /** Takes `map` if it is newer than the one in use. */
+  learnMap(map: ShardMap): void {
+    if (this.#shards !== null && map.epoch <= this.#shards.epoch) return
+    this.#shards = new ShardRouter(map)
+  }
+
+  /** The group that owns `key`. */
+  groupFor(key: string): EndpointGroup {
+    if (this.#shards === null) return this.groups[0]!
+    const spec = this.#shards.groupOf(key)
+    let g = this.#byId.get(spec.id)
+    if (g === undefined) {
+      // A group added with replicas of its own (not in the config).
+      g = endpointGroup(spec.id, spec.replicas)
+      this.#byId.set(spec.id, g)
+    }
+    return g
+  }
+
+  /** The group that owns every one of `keys`, or null when they span groups. */
+  groupForAll(keys: readonly string[]): EndpointGroup | null {
+    const g = this.groupFor(keys[0] ?? '')
+    return keys.every((k) => this.groupFor(k) === g) ? g : null
+  }
+
+  /** `keys` split by owning group: the positions of each group's keys, in order. */
+  split(keys: readonly string[]): Array<{ group: EndpointGroup; positions: number[] }> {
+    const parts = new Map<EndpointGroup, number[]>()
+    keys.forEach((k, i) => {
+      const g = this.groupFor(k)
+      const list = parts.get(g)
+      if (list === undefined) parts.set(g, [i])
+      else list.push(i)
+    })
+    return [...parts].map(([group, positions]) => ({ group, positions }))
   }
 
   /** The group that has `endpoint`, for status queries to one replica. */
   groupWith(endpoint: Endpoint): EndpointGroup | null {
-    return this.groups.find((g) => g.has(endpoint)) ?? null
+    return [...this.#byId.values(), ...(this.controller === null ? [] : [this.controller])].find((g) => g.has(endpoint)) ?? null
   }
 
   /** A replica welcomed us under `nodeId`: remember where it lives. */
   learn(endpoint: Endpoint, nodeId: string): void {
-    for (const g of this.groups) g.learn(endpoint, nodeId)
+    for (const g of this.#byId.values()) g.learn(endpoint, nodeId)
+    this.controller?.learn(endpoint, nodeId)
   }
 }

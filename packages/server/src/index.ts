@@ -23,3 +23,4 @@ export { defaultReplicaLimits, checkReplicaLimits, type ReplicaLimits } from './
 export { isGroupMessage, type GroupMessage, type MachineContext, type OutgoingGroupMessage } from './group-message.js'
 export { ControllerMachine, controllerTables, type ControllerMachineOptions } from './controller/controller-machine.js'
 export { isShardMapQuery, isShardMapReply, type ShardMapQuery, type ShardMapReply } from './controller/messages.js'
+export { createGroupMachine, groupKind, parseGroupRequest, type GroupKind, type GroupMachine, type GroupMachineOptions, type GroupRequestParse } from './group-machine.js'

@@ -1,6 +1,6 @@
 import { createRng, type Entry, type Rng } from '@kv/consensus'
-import { initialShardMap, layoutCluster, parseClientRequest, parseControllerRequest, type ClusterSpec, type GroupSpec } from '@kv/protocol'
-import { ControllerMachine, defaultReplicaLimits, KvStateMachine, type ReplicaLimits, type Sharding } from '@kv/server'
+import { initialShardMap, layoutCluster, type ClusterSpec, type GroupSpec } from '@kv/protocol'
+import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type ReplicaLimits } from '@kv/server'
 import { SimAdmin } from './admin.js'
 import { SimClient, type ClientRouting, type ClientTiming } from './client.js'
 import { EventQueue } from './event-queue.js'
@@ -113,7 +113,7 @@ export class SimWorld {
     ]
     this.groups = groupSpecs.map(([spec, kind]) => {
       const ids = spec.replicas.map((r) => r.id)
-      const makeMachine = this.machineFactory(spec, kind)
+      const makeMachine = this.machineFactory(spec)
       const nodes = ids.map(
         (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
       )
@@ -147,18 +147,9 @@ export class SimWorld {
     return g
   }
 
-  /** Every replica runs the machine its group's kind says, built the same way as in the node. */
-  private machineFactory(spec: GroupSpec, kind: 'controller' | 'kv'): () => SimMachine {
-    const limits = { ...defaultReplicaLimits, ...this.options.limits }
-    if (kind === 'controller') return () => new ControllerMachine({ ...limits, initialMap: initialShardMap(this.spec) })
-    const controller = this.spec.controller
-    const sharding: Sharding | undefined =
-      controller !== undefined
-        ? { kind: 'controller', groupId: spec.id, controller }
-        : this.spec.groups.length > 1
-          ? { kind: 'fixed', groupId: spec.id, map: initialShardMap(this.spec) }
-          : undefined
-    return () => new KvStateMachine({ ...limits, ...(sharding === undefined ? {} : { sharding }) })
+  /** Every replica runs the machine its group's kind says, built as the node builds it. */
+  private machineFactory(spec: GroupSpec): () => SimMachine {
+    return () => createGroupMachine(this.spec, spec.id, { limits: this.options.limits })
   }
 
   /** The operator: changes the shard map through the controller group (a world with a controller only). */
@@ -206,17 +197,13 @@ export class SimWorld {
     const node = this.byId.get(to)
     if (node?.replica == null) return
     this.trace.event(2, this.queue.now, code(to), code(from), rid)
-    const parsed = this.groupKind(to) === 'controller' ? parseControllerRequest(raw) : parseClientRequest(raw)
+    const parsed = parseGroupRequest(groupKind(this.spec, this.groupOf.get(to)!), raw)
     if (!parsed.ok) {
       this.net.sendReply(to, from, rid, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       return
     }
     node.replica.request(parsed.request, (resp) => this.net.sendReply(to, from, rid, resp))
     this.afterEvent(node)
-  }
-
-  private groupKind(replicaId: string): 'controller' | 'kv' {
-    return this.spec.controller?.replicas.some((r) => r.id === replicaId) === true ? 'controller' : 'kv'
   }
 
   private afterEvent(node: SimNode): void {
