@@ -35,6 +35,27 @@ describe('stable leader', () => {
     expect(c.app(old).log).toEqual(['kept'])
   })
 
+  it('resends a lost Accept even after duplicated Accepted replies brought the in-flight count to zero', () => {
+    const c = new TestCluster({ size: 3, seed: 4, maxEntriesPerMessage: 1, maxInflightMessages: 4 })
+    const leader = c.waitForLeader()
+    const slotA = c.core(leader).status().lastIndex + 1
+    c.filter = (m) => {
+      const msg = m as PaxosMessage
+      // Every follower's Accepted for the first slot arrives twice...
+      if (msg.type === 'accepted' && msg.slots.includes(slotA)) c.inFlight.push(structuredClone(m))
+      // ...and every Accept of the second slot is lost, once.
+      return !(msg.type === 'accept' && msg.entries.some((e) => e.index === slotA + 1))
+    }
+    c.core(leader).propose(bytes('a'))
+    c.processReady(leader)
+    c.core(leader).propose(bytes('b'))
+    c.processReady(leader)
+    c.run(3)
+    c.filter = () => true
+    c.run(30)
+    for (const id of c.ids) expect(c.app(id).log).toEqual(['a', 'b'])
+  })
+
   it('batches many slots per Accept and pipelines up to maxInflightMessages per follower', () => {
     const c = new TestCluster({ size: 3, seed: 3, maxEntriesPerMessage: 4, maxInflightMessages: 2 })
     const leader = c.waitForLeader()

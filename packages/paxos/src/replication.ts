@@ -49,13 +49,15 @@ export function flushReplication(s: PaxosState): void {
 }
 
 /**
- * Called each heartbeat round. A window that made no progress for a whole round lost a
- * message (Accepts are never retried one by one): rewind to the first undecided slot.
- * Slots the peer already accepted are skipped when resending.
+ * Called each heartbeat round. A peer that made no progress for a whole round while slots it
+ * was sent are still undecided lost a message (Accepts are never retried one by one): rewind
+ * to the first undecided slot. Slots the peer already accepted are skipped when resending.
+ * Not only when Accepts look in flight: a duplicated Accepted reply can bring `inflight` to
+ * zero while a lost Accept's slot sits behind `next`, and would never be sent again.
  */
 export function resendStalled(s: PaxosState, leader: LeaderState): void {
   for (const progress of leader.peers.values()) {
-    if (progress.inflight > 0 && !progress.progressed) {
+    if (!progress.progressed && (progress.inflight > 0 || progress.next > s.commitIndex + 1)) {
       progress.inflight = 0
       progress.next = s.commitIndex + 1
     }

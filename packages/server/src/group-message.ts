@@ -30,6 +30,8 @@ export interface MachineContext {
   readonly groupId: string
   /** This replica leads its group now (only a leader should start cross-group work). */
   readonly isLeader: boolean
+  /** The leader's term (Paxos: ballot): what a leader proposed in an earlier term may be lost. */
+  readonly term: number
   /** The node's clock in ms, as the leader stamps records with it. */
   readonly nowMs: number
   /** Sends a message to a replica of another group. */

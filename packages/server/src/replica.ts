@@ -124,6 +124,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       replicaId: status.id,
       groupId: this.groupId,
       isLeader: status.role === 'leader',
+      term: status.term,
       nowMs: this.env.now(),
       send: (msg: OutgoingGroupMessage) => {
         const full: GroupMessage = { ...msg, from: status.id, fromGroup: this.groupId, term: 0 }

@@ -263,7 +263,7 @@ export class SimWorld {
     this.net.faults = reliableNetwork
     for (const n of this.nodes) if (!n.alive) n.start()
     for (const c of this.clients) c.stop()
-    return this.runUntil(() => this.clients.every((c) => c.idle), maxMs)
+    return this.runUntil(() => this.clients.every((c) => c.idle) && (this.adminClient?.idle ?? true), maxMs)
   }
 
   /** After quiescing: in every group, every replica applies the same index and holds the same data. */

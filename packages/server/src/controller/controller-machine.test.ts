@@ -83,7 +83,7 @@ describe('ControllerMachine', () => {
     expect(m.read({ op: 'getMap' })).toMatchObject({ result: { map: null } })
     expect(change(m, { op: 'addGroup', group: group('g2', 7100) })).toMatchObject({ type: 'error', message: /no shard map yet/ })
     const proposed: unknown[] = []
-    const ctx = (isLeader: boolean): MachineContext => ({ replicaId: 'ctl-r1', groupId: 'ctl', isLeader, nowMs: 0, send: () => undefined, propose: (r) => proposed.push(r) })
+    const ctx = (isLeader: boolean): MachineContext => ({ replicaId: 'ctl-r1', groupId: 'ctl', isLeader, term: 1, nowMs: 0, send: () => undefined, propose: (r) => proposed.push(r) })
     m.tick(ctx(false))
     m.tick(ctx(true))
     m.tick(ctx(true))
@@ -97,7 +97,7 @@ describe('ControllerMachine', () => {
     const m = machine()
     change(m, { op: 'addGroup', group: group('g2', 7100) })
     const sent: OutgoingGroupMessage[] = []
-    const ctx: MachineContext = { replicaId: 'ctl-r2', groupId: 'ctl', isLeader: false, nowMs: 0, send: (msg) => sent.push(msg), propose: () => undefined }
+    const ctx: MachineContext = { replicaId: 'ctl-r2', groupId: 'ctl', isLeader: false, term: 1, nowMs: 0, send: (msg) => sent.push(msg), propose: () => undefined }
     const ask = (epoch: number): ShardMapQuery => ({ type: 'ShardMapQuery', from: 'g1-r1', to: 'ctl-r2', term: 0, fromGroup: 'g1', toGroup: 'ctl', epoch })
     m.onGroupMessage(ask(2), ctx)
     m.onGroupMessage(ask(3), ctx)

@@ -157,14 +157,14 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
 
   /** The first leader logs the initial map. */
   tick(ctx: MachineContext): void {
-    if (ctx.isLeader && this.maps.length === 0 && !this.initProposed) {
+    // Once per term: a proposal of an earlier term may have been lost with it.
+    if (ctx.isLeader && this.maps.length === 0 && this.initProposedInTerm !== ctx.term) {
       ctx.propose({ kind: 'controller-init', v: 1, map: this.initialMap })
-      this.initProposed = true
+      this.initProposedInTerm = ctx.term
     }
-    if (!ctx.isLeader) this.initProposed = false
   }
 
-  private initProposed = false
+  private initProposedInTerm = -1
 
   /** Any replica answers a group's query from what it has applied: committed maps never change. */
   onGroupMessage(msg: GroupMessage, ctx: MachineContext): void {

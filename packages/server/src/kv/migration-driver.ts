@@ -40,7 +40,8 @@ export class MigrationDriver {
   private ticks = 0
   private readonly proposed = new Set<string>()
   private readonly peers = new Map<string, ReplicaGroup<string>>()
-  private wasLeader = false
+  /** The term the proposals in `proposed` were made in. */
+  private proposedInTerm = -1
   private proposedAtEpoch = 0
 
   constructor(
@@ -51,15 +52,7 @@ export class MigrationDriver {
   ) {}
 
   tick(ctx: MachineContext): void {
-    if (!ctx.isLeader) {
-      this.wasLeader = false
-      return
-    }
-    if (!this.wasLeader) {
-      // A new term: what an earlier term proposed may have been lost with it.
-      this.proposed.clear()
-      this.wasLeader = true
-    }
+    if (!ctx.isLeader) return
     this.ticks++
     const shards = this.data.shards
     if (shards.epoch !== this.proposedAtEpoch) {
@@ -168,6 +161,11 @@ export class MigrationDriver {
 
   /** Proposes `step` once per term (a repeat would be a no-op, but costs a log entry). */
   private propose(ctx: MachineContext, step: MigrationStep): void {
+    if (ctx.term !== this.proposedInTerm) {
+      // A new term: what an earlier term proposed may have been lost with it.
+      this.proposed.clear()
+      this.proposedInTerm = ctx.term
+    }
     const key = step.type === 'install' ? `install:${step.epoch}:${step.from}:${step.cursor}` : step.type === 'config' ? `config:${step.map.epoch}` : `${step.type}:${step.epoch}:${'from' in step ? step.from : step.to}`
     if (this.proposed.has(key)) return
     this.proposed.add(key)
