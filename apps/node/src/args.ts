@@ -19,6 +19,16 @@ export interface LayoutFlags {
   groups: number
   protocol: 'raft' | 'paxos'
   basePort: number
+  /** commander's --controller / --no-controller: unset means "when there are several groups". */
+  controller?: boolean
+  spare: number
+}
+
+/** The layout the flags describe: a controller when asked for, or by default with more than one group or spare groups. */
+export function layoutOf(o: LayoutFlags): { f: number; groups: number; protocol: 'raft' | 'paxos'; basePort: number; controller: boolean; spare: number } {
+  const controller = o.controller ?? (o.groups > 1 || o.spare > 0)
+  if (!controller && o.spare > 0) throw new InvalidArgumentError('--spare needs a controller (spare groups join through kv shard add)')
+  return { f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, controller, spare: o.spare }
 }
 
 export function withLayoutOptions(cmd: Command): Command {
@@ -27,4 +37,7 @@ export function withLayoutOptions(cmd: Command): Command {
     .option('--groups <g>', 'number of shard groups', intArg(1, 64), 1)
     .option('--protocol <p>', 'raft or paxos', protocolArg, 'raft')
     .option('--base-port <port>', 'first port; the rest follow', intArg(1, 65535), 7001)
+    .option('--controller', 'a controller group owns the shard map (default with more than one group)')
+    .option('--no-controller', 'a fixed shard map, no controller group')
+    .option('--spare <n>', 'more shard groups, outside the first map (add them with kv shard add)', intArg(0, 64), 0)
 }

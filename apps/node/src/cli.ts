@@ -7,12 +7,14 @@
  *   kv --config cluster.json put|get|delete|append|batch-put|status ...
  */
 import { Command } from 'commander'
-import { intArg, withLayoutOptions, type LayoutFlags } from './args.js'
+import { allGroups } from '@kv/protocol'
+import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
 import { writeFileSync } from 'node:fs'
 import { addClientCommands, UsageError } from './client-commands.js'
 import { addClusterCommands } from './cluster.js'
 import { ConfigError, generateConfig } from './config.js'
 import { addNodeCommand } from './node-command.js'
+import { addShardCommands } from './shard-commands.js'
 
 const program = new Command('kv')
   .description('kv: a sharded, replicated, fault-tolerant key-value store')
@@ -27,17 +29,18 @@ withLayoutOptions(program.command('config').description('cluster descriptions').
   .option('--spread-hosts', 'give each replica its own loopback address 127.0.<group>.<replica> (for partition tests)')
   .requiredOption('-o, --out <file>', 'where to write it')
   .action((o: LayoutFlags & { host: string; spreadHosts?: boolean; out: string }) => {
-    const config = generateConfig({
-      f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: o.host, spreadHosts: o.spreadHosts === true,
-    })
-    writeFileSync(o.out, JSON.stringify(config, null, 2) + '\n')
-    const n = config.groups.reduce((s, g) => s + g.replicas.length, 0)
-    console.log(`wrote ${o.out}: ${config.groups.length} group(s), ${n} replicas, ${o.protocol}`)
+    const config = generateConfig({ ...layoutOf(o), host: o.host, spreadHosts: o.spreadHosts === true })
+    writeFileSync(o.out, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
+    const n = allGroups(config).reduce((s, g) => s + g.replicas.length, 0)
+    const ctl = config.controller === undefined ? '' : 'a controller group and '
+    const spare = config.initialGroups === undefined ? '' : ` (${config.groups.length - config.initialGroups.length} spare, outside the first map)`
+    console.log(`wrote ${o.out}: ${ctl}${config.groups.length} shard group(s)${spare}, ${n} replicas, ${o.protocol}`)
   })
 
 addNodeCommand(program)
 addClusterCommands(program)
 addClientCommands(program)
+addShardCommands(program)
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof ConfigError || e instanceof UsageError || isCodedError(e)) {

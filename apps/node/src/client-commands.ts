@@ -2,14 +2,14 @@ import { createClient, KvError, type KvClient } from '@kv/client'
 import type { Command } from 'commander'
 import { loadConfig } from './config.js'
 
-interface ClientFlags {
+export interface ClientFlags {
   config?: string
   json?: boolean
   timeout?: number
 }
 
 /** Runs one client call; prints the result (or the error) and sets the exit code. */
-async function withClient(flags: ClientFlags, run: (c: KvClient) => Promise<void>): Promise<void> {
+export async function withClient(flags: ClientFlags, run: (c: KvClient) => Promise<void>): Promise<void> {
   if (flags.config === undefined) throw new UsageError('--config <cluster.json> is required (make one with `kv config generate`)')
   const config = loadConfig(flags.config)
   const client = createClient({ config, timeoutMs: flags.timeout ?? 5000 })

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unl
 import path from 'node:path'
 import type { Command } from 'commander'
 import { generateConfig, loadConfig, type ClusterConfig } from './config.js'
-import { intArg, withLayoutOptions, type LayoutFlags } from './args.js'
+import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
+import { allGroups } from '@kv/protocol'
 import { collectStatus, formatTable } from './status.js'
 
 interface UpFlags extends LayoutFlags {
@@ -65,7 +66,7 @@ function clusterUp(o: UpFlags): void {
   mkdirSync(o.dir, { recursive: true })
   const configPath = path.join(o.dir, 'cluster.json')
   if (!existsSync(configPath)) {
-    const c = generateConfig({ f: o.faults, groups: o.groups, protocol: o.protocol, basePort: o.basePort, host: '127.0.0.1' })
+    const c = generateConfig({ ...layoutOf(o), host: '127.0.0.1' })
     writeFileSync(configPath, JSON.stringify(c, null, 2) + '\n')
   }
   const config = loadConfig(configPath)
@@ -80,9 +81,14 @@ function clusterUp(o: UpFlags): void {
       if (children.get(id) === child) console.log(`${id} exited (${signal ?? `code ${code}`})`)
     })
   }
-  for (const g of config.groups) for (const r of g.replicas) start(r.id)
-  console.log(`cluster up: ${children.size} replicas (${config.groups.map((g) => `${g.id}: ${g.protocol}`).join(', ')}), data in ${o.dir}`)
+  for (const g of allGroups(config)) for (const r of g.replicas) start(r.id)
+  console.log(`cluster up: ${children.size} replicas (${allGroups(config).map((g) => `${g.id}: ${g.protocol}`).join(', ')}), data in ${o.dir}`)
   console.log(`try: pnpm kv --config ${configPath} put hello world && pnpm kv --config ${configPath} get hello`)
+  if (config.controller !== undefined) {
+    const spare = config.groups.filter((g) => config.initialGroups !== undefined && !config.initialGroups.includes(g.id))
+    console.log(`shards: pnpm kv --config ${configPath} shard list`)
+    if (spare.length > 0) console.log(`        pnpm kv --config ${configPath} shard add --group ${spare[0]!.id}     (then: shard remove ${spare[0]!.id})`)
+  }
   const load = o.clients > 0 ? startLoad(config, o.clients, o.clientTimeout * 1000) : null
   let stopping = false
   const leaders = new Map<string, string>()
@@ -114,7 +120,7 @@ function clusterUp(o: UpFlags): void {
       rows = await collectStatus(config, true, 2000)
     }
     console.log(formatTable(rows, true))
-    console.log(agreement(rows, config.groups.length))
+    console.log(agreement(rows, allGroups(config).length))
     for (const c of children.values()) c.kill('SIGTERM')
     rmSync(stateFile(o.dir), { force: true })
     setTimeout(() => process.exit(0), 1500).unref()

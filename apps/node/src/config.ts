@@ -24,11 +24,21 @@ export interface GenerateOptions {
   host: string
   /** Give replica i of each group its own loopback address 127.0.g.i (for partition tests with a firewall). */
   spreadHosts?: boolean
+  /** A controller group owning the shard map (default: with more than one group). */
+  controller?: boolean
+  /** Shard groups beyond `groups`, outside the first map (for `kv shard add --group`). */
+  spare?: number
 }
 
 /** A new cluster with a fresh id and token. */
 export function generateConfig(o: GenerateOptions): ClusterConfig {
-  return layoutCluster({ ...o, clusterId: `kv-${randomBytes(6).toString('hex')}`, token: randomBytes(16).toString('hex') })
+  const spare = o.spare ?? 0
+  const controller = o.controller ?? (o.groups > 1 || spare > 0)
+  const spec = layoutCluster({
+    ...o, groups: o.groups + spare, controller, clusterId: `kv-${randomBytes(6).toString('hex')}`, token: randomBytes(16).toString('hex'),
+  })
+  if (spare === 0) return spec
+  return parseConfig({ ...spec, initialGroups: spec.groups.slice(0, o.groups).map((g) => g.id) })
 }
 
 /** The replica `id` and its group. */

@@ -1,4 +1,5 @@
 import { createClient } from '@kv/client'
+import { allGroups, type GroupSpec } from '@kv/protocol'
 import type { ClusterConfig } from './config.js'
 
 export interface ReplicaRow {
@@ -11,14 +12,26 @@ export interface ReplicaRow {
   commitIndex: number | null
   appliedIndex: number | null
   digest: string | null
+  /** Shard groups: epoch applied, keys held, migrations under way. */
+  epoch?: number
+  keys?: number
+  migrations?: readonly string[]
   error: string | null
 }
 
 /** Asks every replica for its status (in parallel; an unreachable one shows as down). */
-export async function collectStatus(config: ClusterConfig, digest = false, timeoutMs = 1500): Promise<ReplicaRow[]> {
+export async function collectStatus(
+  config: ClusterConfig,
+  digest = false,
+  timeoutMs = 1500,
+  /** Groups outside the config too (added with their own replicas). */
+  extra: readonly GroupSpec[] = [],
+): Promise<ReplicaRow[]> {
   const client = createClient({ config, timeoutMs })
+  const groups = [...allGroups(config)]
+  for (const g of extra) if (!groups.some((x) => x.id === g.id)) groups.push(g)
   try {
-    const rows = config.groups.flatMap((g) =>
+    const rows = groups.flatMap((g) =>
       g.replicas.map(async (r): Promise<ReplicaRow> => {
         const address = `${r.host}:${r.port}`
         try {
@@ -26,6 +39,9 @@ export async function collectStatus(config: ClusterConfig, digest = false, timeo
           return {
             group: g.id, replica: r.id, address, role: s.role, term: s.term, leader: s.leader,
             commitIndex: s.commitIndex, appliedIndex: s.appliedIndex, digest: s.digest ?? null, error: null,
+            ...(s.epoch === undefined ? {} : { epoch: s.epoch }),
+            ...(s.keys === undefined ? {} : { keys: s.keys }),
+            ...(s.migrations === undefined ? {} : { migrations: s.migrations }),
           }
         } catch (e) {
           return {
@@ -42,9 +58,10 @@ export async function collectStatus(config: ClusterConfig, digest = false, timeo
 }
 
 export function formatTable(rows: readonly ReplicaRow[], withDigest = false): string {
-  const header = ['GROUP', 'REPLICA', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', ...(withDigest ? ['DIGEST'] : [])]
+  const header = ['GROUP', 'REPLICA', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'EPOCH', 'KEYS', ...(withDigest ? ['DIGEST'] : [])]
   const cells = rows.map((r) => [
     r.group, r.replica, r.address, r.role, String(r.term ?? '-'), String(r.commitIndex ?? '-'), String(r.appliedIndex ?? '-'),
+    String(r.epoch ?? '-'), String(r.keys ?? '-'),
     ...(withDigest ? [r.digest ?? '-'] : []),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))

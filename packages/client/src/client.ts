@@ -1,4 +1,4 @@
-import type { KvOp, OpResult, ShardMap, WriteOp } from '@kv/protocol'
+import { checkControllerOp, groupSpecSchema, type ControllerOp, type GroupSpec, type KvOp, type OpResult, type ShardMap, type WriteOp } from '@kv/protocol'
 import { runCall, type CallEnv, type CallPlan } from './call.js'
 import { parseEndpoint, type Endpoint } from './config.js'
 import { CallScope } from './deadline.js'
@@ -119,6 +119,59 @@ export class KvClient {
       return { group: group.id, keys, outcome: 'failed', error }
     })
     throw new PartialBatchError(report)
+  }
+
+  /** The controller's newest shard map (or the map at `epoch`); null when it has none. */
+  async shardMap(options: CallOptions & { epoch?: number } = {}): Promise<ShardMap | null> {
+    const op: ControllerOp = options.epoch === undefined ? { op: 'getMap' } : { op: 'getMap', epoch: options.epoch }
+    const result = await this.#controllerCall(op, 'read', options)
+    return result.type === 'shardMap' ? result.map : null
+  }
+
+  /**
+   * Adds a shard group to the map; its keys migrate to it while clients work. Resolves with the
+   * new epoch. Adding a group already in the map with the same replicas is a no-op (the current
+   * epoch); with other replicas it is refused (BadRequestError).
+   */
+  async addShardGroup(group: GroupSpec, options: CallOptions = {}): Promise<number> {
+    const checked = groupSpecSchema.safeParse(group)
+    if (!checked.success) throw new BadRequestError(`addShardGroup: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    const result = await this.#controllerCall({ op: 'addGroup', group: checked.data }, 'write', options)
+    return result.type === 'epoch' ? result.epoch : 0
+  }
+
+  /** Removes a shard group from the map; its keys migrate to the others. Resolves with the new epoch. */
+  async removeShardGroup(groupId: string, options: CallOptions = {}): Promise<number> {
+    const result = await this.#controllerCall({ op: 'removeGroup', groupId }, 'write', options)
+    return result.type === 'epoch' ? result.epoch : 0
+  }
+
+  async #controllerCall(op: ControllerOp, kind: 'read' | 'write', options: CallOptions): Promise<OpResult> {
+    this.#assertOpen()
+    const controller = this.#router.controller
+    if (controller === null) throw new BadRequestError('this cluster has no controller group (its shard map is fixed by the config)')
+    const problem = checkControllerOp(op)
+    if (problem !== null) throw new BadRequestError(problem)
+    return this.#run(kind, options, (seq) => ({
+      what: `${op.op}${seq > 0 ? ` (seq ${seq})` : ''}`,
+      group: controller,
+      message: () => ({ type: 'controller', clientId: this.#session.clientId, seq, ackedSeq: this.#session.wireAckedSeq, op }),
+      interpret: (raw) => {
+        const r = parseClientResponse(raw)
+        if ('invalid' in r) return { kind: 'invalid', reason: r.invalid }
+        if (r.type === 'result') {
+          if (kind === 'write') this.#session.markEstablished()
+          return { kind: 'done', value: r.result }
+        }
+        if (r.code === 'NOT_LEADER') return { kind: 'not-leader', hint: r.leader ?? null }
+        if (r.code === 'BAD_REQUEST') {
+          if (kind === 'write') this.#session.markEstablished()
+          return { kind: 'fail', error: new BadRequestError(r.message) }
+        }
+        return { kind: 'retry', code: r.code === 'TIMEOUT' ? 'TIMEOUT' : 'UNAVAILABLE', message: r.message }
+      },
+      tracksLeader: true,
+    }))
   }
 
   /** A replica's view of its group: `endpoint` ("host:port"), or any replica (the leader first). */

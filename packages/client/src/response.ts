@@ -21,6 +21,10 @@ export interface ReplicaStatus {
   readonly lastIndex: number
   /** When asked for: a digest of the replica's data, equal on replicas at one applied index. */
   readonly digest?: string
+  /** Shard groups: the shard-map epoch applied, keys held, migrations under way ("g1→g3 pulling"). */
+  readonly epoch?: number
+  readonly keys?: number
+  readonly migrations?: readonly string[]
 }
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
@@ -107,5 +111,8 @@ export function parseReplicaStatus(raw: unknown, from: string): Parsed<ReplicaSt
     appliedIndex: appliedIndex as number,
     lastIndex: lastIndex as number,
     ...(typeof raw.digest === 'string' ? { digest: raw.digest } : {}),
+    ...(typeof raw.epoch === 'number' ? { epoch: raw.epoch } : {}),
+    ...(typeof raw.keys === 'number' ? { keys: raw.keys } : {}),
+    ...(Array.isArray(raw.migrations) && raw.migrations.every((m) => typeof m === 'string') ? { migrations: raw.migrations as string[] } : {}),
   }
 }

@@ -71,4 +71,8 @@ export interface ReplicaStatus {
   readonly lastIndex: number
   /** With `StatusRequest.digest`: a digest of the user-visible data, equal on replicas at one applied index. */
   readonly digest?: string
+  /** Shard groups: the shard-map epoch applied, keys held, migrations under way ("g1→g3 pulling"). */
+  readonly epoch?: number
+  readonly keys?: number
+  readonly migrations?: readonly string[]
 }

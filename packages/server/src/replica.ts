@@ -369,6 +369,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       commitIndex: s.commitIndex,
       appliedIndex: this.stateMachine.appliedIndex,
       lastIndex: s.lastIndex,
+      ...this.stateMachine.statusInfo?.(),
     }
   }
 }

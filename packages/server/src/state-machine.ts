@@ -42,7 +42,8 @@ export interface StateMachine<Op> {
   /** A message from a replica of another group. A gateway: validate before trusting it. */
   onGroupMessage?(msg: GroupMessage, ctx: MachineContext): void
   /** Called on every tick of the replica (after the core's), for work the machine drives itself. */
-  tick?(ctx: MachineContext): void
+  tick?(ctx: MachineContext): void  /** What `kv status` shows of the machine (shard groups: epoch, keys, migrations). */
+  statusInfo?(): { readonly epoch?: number; readonly keys?: number; readonly migrations?: readonly string[] }
 }
 
 /** A machine that can be mirrored into a table store (LMDB) off the sync path. */

@@ -155,6 +155,10 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
     this.appliedTerm = term
   }
 
+  statusInfo(): { epoch: number } {
+    return { epoch: this.current?.epoch ?? 0 }
+  }
+
   /** The first leader logs the initial map. */
   tick(ctx: MachineContext): void {
     // Once per term: a proposal of an earlier term may have been lost with it.

@@ -221,6 +221,16 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     return keys
   }
 
+  statusInfo(): { epoch?: number; keys: number; migrations?: string[] } {
+    const shards = this.shards
+    if (shards === null) return { keys: this.data.size }
+    const migrations = [
+      ...shards.incoming.map((m) => `${m.from}→${shards.groupId} ${m.state}`),
+      ...shards.outgoing.map((m) => `${shards.groupId}→${m.to} ${m.state}`),
+    ]
+    return { epoch: shards.epoch, keys: this.data.size, migrations }
+  }
+
   onGroupMessage(msg: GroupMessage, ctx: MachineContext): void {
     this.driver?.onMessage(msg, ctx)
   }
