@@ -14,10 +14,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeEach, type TestContext } from 'vitest'
+import { allGroups } from '@kv/protocol'
 import { generateConfig, parseConfig, type ClusterConfig } from '../src/config.js'
 import { RecordingClient } from './recording.js'
 
-export { attempt, errorCode, expectLinearizable, RecordingClient, type Outcome } from './recording.js'
+export { attempt, errorCode, expectLinearizable, recordSpreadBatch, RecordingClient, type Outcome } from './recording.js'
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 export const cliPath = path.join(repoRoot, 'apps/node/src/cli.ts')
@@ -155,6 +156,10 @@ export interface ClusterOptions {
    * Default: every replica on 127.0.0.1.
    */
   hostGroup?: number
+  /** Shard groups in the first map (default 1); more than one (or `spare`) adds a controller group. */
+  groups?: number
+  /** Shard groups laid out but outside the first map (for `kv shard add`). */
+  spare?: number
 }
 
 /** Moves every replica of the config to its own address 127.0.<hostGroup>.<r>. */
@@ -194,11 +199,11 @@ export class ProcessCluster {
     this.dir = mkdtempSync(path.join(os.tmpdir(), `kv-ptest-${options.name}-`))
     this.configPath = path.join(this.dir, 'cluster.json')
     const generated = generateConfig({
-      f: options.f ?? 1, groups: 1, protocol: options.protocol ?? 'raft', basePort: options.basePort, host: '127.0.0.1',
+      f: options.f ?? 1, groups: options.groups ?? 1, spare: options.spare ?? 0, protocol: options.protocol ?? 'raft', basePort: options.basePort, host: '127.0.0.1',
     })
     this.config = options.hostGroup === undefined ? generated : spreadOverHostGroup(generated, options.hostGroup)
     writeFileSync(this.configPath, JSON.stringify(this.config, null, 2) + '\n')
-    this.ids = this.config.groups[0]!.replicas.map((r) => r.id)
+    this.ids = allGroups(this.config).flatMap((g) => g.replicas.map((r) => r.id))
   }
 
   /** Generates a config and starts the replicas (all, or `options.start`). Does not wait for a leader. */
@@ -222,8 +227,15 @@ export class ProcessCluster {
     return path.join(this.dir, `${id}.log`)
   }
 
+  /** The replica ids of one group (the controller's too). */
+  replicasOf(groupId: string): string[] {
+    const g = allGroups(this.config).find((x) => x.id === groupId)
+    if (g === undefined) throw new Error(`no group ${groupId}`)
+    return g.replicas.map((r) => r.id)
+  }
+
   address(id: string): string {
-    const r = this.config.groups[0]!.replicas.find((x) => x.id === id)
+    const r = allGroups(this.config).flatMap((g) => g.replicas).find((x) => x.id === id)
     if (r === undefined) throw new Error(`no replica ${id}`)
     return `${r.host}:${r.port}`
   }
@@ -305,11 +317,12 @@ export class ProcessCluster {
    * Waits until a running, unpaused replica (not in `exclude`) says it leads, and returns its
    * id. With several claimants the highest term wins.
    */
-  async waitForLeader(options: { exclude?: readonly string[]; timeoutMs?: number } = {}): Promise<string> {
+  async waitForLeader(options: { exclude?: readonly string[]; timeoutMs?: number; group?: string } = {}): Promise<string> {
     const exclude = new Set(options.exclude ?? [])
     const probe = this.#internalClient()
-    return waitFor('a leader', async () => {
-      const candidates = this.running().filter((id) => !exclude.has(id) && this.#nodes.get(id)?.stopped !== true)
+    const members = new Set(options.group === undefined ? this.ids : this.replicasOf(options.group))
+    return waitFor(`a leader${options.group === undefined ? '' : ` of ${options.group}`}`, async () => {
+      const candidates = this.running().filter((id) => members.has(id) && !exclude.has(id) && this.#nodes.get(id)?.stopped !== true)
       const rows = await Promise.all(candidates.map((id) => this.status(id, probe)))
       const leaders = rows.filter((r): r is ReplicaStatus => r !== null && r.role === 'leader')
       leaders.sort((a, b) => b.term - a.term)

@@ -2,7 +2,7 @@
  * A client that records every call into a `HistoryRecorder` (with `performance.now()` times),
  * and the assertion that a history is linearizable.
  */
-import { BadRequestError, KvError, type KvClient } from '@kv/client'
+import { BadRequestError, KvError, PartialBatchError, type KvClient } from '@kv/client'
 import { checkLinearizability, describeHistory, HistoryRecorder, type CheckOptions, type KvInput, type KvOperation, type KvOutput } from '@kv/sim'
 import { expect } from 'vitest'
 
@@ -59,6 +59,30 @@ export class RecordingClient {
   batchPut(entries: ReadonlyArray<readonly [string, string]>, timeoutMs?: number): Promise<void> {
     const copy = entries.map(([k, v]) => [k, v] as const)
     return this.#call({ op: 'batchPut', entries: copy }, () => this.client.batchPut(copy.map(([k, v]) => [k, v]), opts(timeoutMs)), () => ({ type: 'ok' }))
+  }
+}
+
+/**
+ * A batchPut that may span shard groups: only each group's part is atomic, so the history gets
+ * each key as its own put (sound whatever the split: an atomic part is linearizable key by key).
+ * On a PartialBatchError, the keys of applied parts are known written, the others unknown.
+ */
+export async function recordSpreadBatch(rc: RecordingClient, entries: ReadonlyArray<readonly [string, string]>, timeoutMs?: number): Promise<void> {
+  const start = performance.now()
+  const { history, clientId } = rc
+  try {
+    await rc.client.batchPut(entries.map(([k, v]) => [k, v]), opts(timeoutMs))
+    const end = performance.now()
+    for (const [key, value] of entries) history.complete(history.invoke(clientId, { op: 'put', key, value }, start), { type: 'ok' }, end)
+  } catch (e) {
+    const end = performance.now()
+    const applied = new Set(e instanceof PartialBatchError ? e.parts.filter((p) => p.outcome === 'applied').flatMap((p) => p.keys) : [])
+    for (const [key, value] of entries) {
+      const input = { op: 'put', key, value } as const
+      if (applied.has(key)) history.complete(history.invoke(clientId, input, start), { type: 'ok' }, end)
+      else if (isUnknownOutcome(e)) history.completeUnknown(history.invoke(clientId, input, start))
+    }
+    throw e
   }
 }
 

@@ -113,6 +113,6 @@ export function parseReplicaStatus(raw: unknown, from: string): Parsed<ReplicaSt
     ...(typeof raw.digest === 'string' ? { digest: raw.digest } : {}),
     ...(typeof raw.epoch === 'number' ? { epoch: raw.epoch } : {}),
     ...(typeof raw.keys === 'number' ? { keys: raw.keys } : {}),
-    ...(Array.isArray(raw.migrations) && raw.migrations.every((m) => typeof m === 'string') ? { migrations: raw.migrations as string[] } : {}),
+    ...(Array.isArray(raw.migrations) && raw.migrations.every((m) => typeof m === 'string') ? { migrations: raw.migrations } : {}),
   }
 }

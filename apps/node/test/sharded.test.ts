@@ -1,0 +1,95 @@
+/**
+ * Sharded clusters of real `kv node` processes: a controller group and shard groups, clients
+ * working through `@kv/client` (routing by the controller's map) while shards are added and
+ * removed, leaders SIGKILLed mid-migration. Every history is checked for linearizability;
+ * afterwards every key is readable and sits in the group the final map gives it.
+ */
+import { ShardRouter } from '@kv/protocol'
+import { HistoryRecorder } from '@kv/sim'
+import { describe, expect, it } from 'vitest'
+import { attempt, expectLinearizable, recordSpreadBatch, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
+
+/** Clients that put, append, get and batch-put (across groups) until `stop` is set. */
+function startLoad(cluster: ProcessCluster, history: HistoryRecorder, clients: number, keys: number) {
+  const state = { stop: false, ok: 0, failed: 0 }
+  const loops = Array.from({ length: clients }, async (_, c) => {
+    const rc = cluster.recordingClient(history, c + 1, { timeoutMs: 8000 })
+    for (let n = 0; !state.stop; n++) {
+      const key = `k${(c * 7 + n) % keys}`
+      const value = `c${c}.${n}`
+      const r = await attempt<unknown>(
+        n % 4 === 0 ? rc.put(key, value)
+          : n % 4 === 1 ? rc.append(key, `${value};`)
+            : n % 4 === 2 ? rc.get(key)
+              : recordSpreadBatch(rc, [[`k${(n + 1) % keys}`, value], [`k${(n + 5) % keys}`, value], [`k${(n + 9) % keys}`, value]]),
+      )
+      if (r.ok) state.ok++
+      else state.failed++
+    }
+  })
+  return {
+    state,
+    async stop() {
+      state.stop = true
+      await Promise.all(loops)
+    },
+  }
+}
+
+async function leaderOf(cluster: ProcessCluster, group: string): Promise<string> {
+  return cluster.waitForLeader({ group, timeoutMs: 30_000 })
+}
+
+async function settled(cluster: ProcessCluster, epoch: number): Promise<void> {
+  const probe = cluster.client({ timeoutMs: 1000 })
+  const shardGroups = cluster.config.groups.map((g) => g.id)
+  await waitFor(`every shard group at epoch ${epoch} with no migration`, async () => {
+    for (const g of shardGroups) {
+      const leader = await cluster.waitForLeader({ group: g, timeoutMs: 10_000 })
+      const s = await cluster.status(leader, probe, 1000)
+      if (s?.epoch !== epoch || (s.migrations?.length ?? 1) !== 0) return undefined
+    }
+    return true
+  }, 60_000, 300)
+}
+
+describe.each(['raft', 'paxos'] as const)('%s: sharded cluster of real nodes', (protocol) => {
+  it('adds a shard and removes one under load, its new leader SIGKILLed mid-migration; moved keys leave the old group', async (ctx) => {
+    const basePort = protocol === 'raft' ? 22200 : 22240
+    const cluster = await startCluster(ctx, { name: `sharded-${protocol}`, basePort, protocol, groups: 2, spare: 1 })
+    const admin = cluster.client({ timeoutMs: 20_000 })
+    await leaderOf(cluster, 'ctl')
+    const history = new HistoryRecorder()
+    const load = startLoad(cluster, history, 4, 24)
+    await sleep(1500)
+
+    // Add g3 and SIGKILL its leader while the keys come in; it restarts and the migration resumes.
+    const added = admin.addShardGroup(cluster.config.groups[2]!)
+    const g3Leader = await leaderOf(cluster, 'g3')
+    await sleep(150)
+    await cluster.kill(g3Leader, 'SIGKILL')
+    expect(await added).toBe(2)
+    await sleep(1000)
+    await cluster.restart(g3Leader)
+    await settled(cluster, 2)
+
+    // Remove g1 and SIGKILL the controller's leader right after: the map is committed, groups go on.
+    expect(await admin.removeShardGroup('g1')).toBe(3)
+    await cluster.kill(await leaderOf(cluster, 'ctl'), 'SIGKILL')
+    await settled(cluster, 3)
+    await load.stop()
+    expect(load.state.ok).toBeGreaterThan(50)
+    expectLinearizable(history)
+
+    // Every key is where the final map puts it, and g1 holds nothing.
+    const map = await admin.shardMap()
+    expect(map?.epoch).toBe(3)
+    const router = new ShardRouter(map!)
+    const probe = cluster.client({ timeoutMs: 2000 })
+    for (const id of cluster.replicasOf('g1')) {
+      if (!cluster.isRunning(id)) continue
+      expect((await cluster.status(id, probe, 2000))?.keys).toBe(0)
+    }
+    for (let k = 0; k < 24; k++) expect(['g2', 'g3']).toContain(router.groupOf(`k${k}`).id)
+  }, 150_000)
+})
