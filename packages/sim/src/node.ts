@@ -39,7 +39,7 @@ export class SimNode {
     readonly id: string,
     private readonly members: readonly string[],
     /** A fresh machine for each start (a restart rebuilds it from the disk's snapshot and log). */
-    private readonly makeMachine: () => SimMachine,
+    private readonly makeMachine: (node: SimNode) => SimMachine,
     private readonly factory: CoreFactory,
     private readonly coreOptions: Readonly<Record<string, unknown>>,
     private readonly limits: Partial<ReplicaLimits>,
@@ -78,7 +78,7 @@ export class SimNode {
     }
     this.replica = new Replica<SimMachine>({
       groupId: this.groupId,
-      stateMachine: this.makeMachine(),
+      stateMachine: this.makeMachine(this),
       coreFactory: this.factory,
       coreConfig: config,
       limits: this.limits,

@@ -75,4 +75,79 @@ describe.each(Object.keys(protocols) as Protocol[])('%s protocol, sharded suite'
     expectSettled(w)
     expect(w.controllerEpoch()).toBe(4)
   })
+
+  it('adding the same group twice is a no-op answered with the current epoch; a group with no keys yet joins at once', () => {
+    const w = new SimWorld({ seed: 204, protocol, spec: cluster(protocol, 2, 1) })
+    const answers: unknown[] = []
+    w.admin.change({ op: 'addGroup', group: w.spec.groups[1]! }, (r) => answers.push(r))
+    w.admin.change({ op: 'addGroup', group: w.spec.groups[1]! }, (r) => answers.push(r))
+    w.admin.change({ op: 'addGroup', group: { ...w.spec.groups[1]!, replicas: w.spec.groups[1]!.replicas.slice(0, 1) } }, (r) => answers.push(r))
+    w.runFor(2000)
+    expect(answers).toMatchObject([{ result: { epoch: 2 } }, { result: { epoch: 2 } }, { type: 'error', code: 'BAD_REQUEST' }])
+    // Nothing was written before the add: the migration moved no key.
+    expect(w.migrationSteps.filter((e) => e.step === 'install').every((e) => e.keys === 0)).toBe(true)
+    w.addClients(2, { kind: 'mixed', keys: 10, opsPerClient: 20 })
+    w.runFor(2000)
+    expectSettled(w)
+  })
+
+  it('serves the arcs that do not move while a migration is stuck (the gaining group is down)', () => {
+    const w = new SimWorld({ seed: 205, protocol, spec: cluster(protocol, 2, 1) })
+    w.addClients(1, { kind: 'mixed', keys: 10, opsPerClient: 30 })
+    w.runFor(1500)
+    // g2 applies the new map, then all of it goes down before any key arrives.
+    let stopped = false
+    w.options.onMigrationStep = (node, e) => {
+      if (stopped || node.groupId !== 'g2' || e.step !== 'config' || e.epoch !== 2) return
+      stopped = true
+      w.queue.after(0, () => w.group('g2').nodes.forEach((n) => n.crash()))
+    }
+    w.admin.change({ op: 'addGroup', group: w.spec.groups[1]! })
+    w.runFor(1000)
+    expect(stopped).toBe(true)
+    const router = new ShardRouter({ epoch: 2, vnodesPerGroup: w.spec.vnodesPerGroup, groups: w.spec.groups })
+    // A prefix whose first keys all stay on g1 (clients make one call at a time: one stuck
+    // call on a moving key would hold a client up for its whole deadline).
+    const prefix = Array.from({ length: 200 }, (_, i) => `s${i}-`).find((p) => [0, 1, 2, 3].every((n) => router.groupOf(`${p}${n}`).id === 'g1'))!
+    const moving = Array.from({ length: 200 }, (_, i) => `m${i}-`).find((p) => [0, 1, 2, 3].every((n) => router.groupOf(`${p}${n}`).id === 'g2'))!
+    const before = w.clients.length
+    w.addClients(2, { kind: 'mixed', keys: 4, opsPerClient: 12, keyPrefix: prefix })
+    const [stuck] = w.addClients(1, { kind: 'mixed', keys: 4, opsPerClient: 12, keyPrefix: moving })
+    w.runFor(3000)
+    expect(stuck!.completed).toBe(0)
+    expect(w.shardGroups[1]!.nodes.every((n) => !n.alive)).toBe(true)
+    const during = w.history.operations().filter((o) => o.clientId > before && o.output.type !== 'unknown')
+    const keyOf = (o: (typeof during)[number]) => ('key' in o.input ? o.input.key : o.input.entries[0]![0])
+    // g1 answered for the arcs it keeps, while nothing on the arcs waiting for the down group completed.
+    expect(during.filter((o) => router.groupOf(keyOf(o)).id === 'g1').length).toBeGreaterThan(0)
+    for (const n of w.group('g2').nodes) n.start()
+    expectSettled(w)
+  })
+
+  // Crash a group's leader right after it applies each step of the migration g1 → g2.
+  it.each([
+    ['the new group', 'g2', 'send-keys-request'],
+    ['the new group', 'g2', 'install'],
+    ['the new group', 'g2', 'shard-ready'],
+    ['the old group', 'g1', 'config'],
+    ['the old group', 'g1', 'send-keys-response'],
+    ['the old group', 'g1', 'keys-learned'],
+  ] as const)('survives %s (%s) losing its leader after it applies %s', (_who, group, step) => {
+    const w = new SimWorld({ seed: 206, protocol, spec: cluster(protocol, 2, 1) })
+    w.addClients(3, { kind: 'mixed', keys: 16, opsPerClient: null })
+    w.runFor(1000)
+    let struck: string | null = null
+    w.options.onMigrationStep = (node, e) => {
+      if (struck !== null || node.groupId !== group || e.step !== step) return
+      if (node.replica?.core.status().role !== 'leader') return
+      struck = node.id
+      w.queue.after(0, () => node.crash())
+      w.queue.after(300, () => node.start())
+    }
+    w.admin.change({ op: 'addGroup', group: w.spec.groups[1]! })
+    w.runFor(4000)
+    expect(struck, `a leader of ${group} applied ${step}`).not.toBeNull()
+    expectSettled(w)
+    expect(w.migrationSteps.some((e) => e.step === 'learned-acked')).toBe(true)
+  })
 })

@@ -1,6 +1,6 @@
 import { createRng, type Entry, type Rng } from '@kv/consensus'
 import { initialShardMap, layoutCluster, type ClusterSpec, type GroupSpec } from '@kv/protocol'
-import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type ReplicaLimits } from '@kv/server'
+import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type MigrationEvent, type ReplicaLimits } from '@kv/server'
 import { SimAdmin } from './admin.js'
 import { SimClient, type ClientRouting, type ClientTiming } from './client.js'
 import { EventQueue } from './event-queue.js'
@@ -30,6 +30,8 @@ export interface WorldOptions {
   coreOptions: Readonly<Record<string, unknown>>
   /** Call every core's checkInvariants() after every event (slower, catches more). */
   checkInvariants: boolean
+  /** Called as a replica applies a migration step (tests crash leaders at chosen steps). */
+  onMigrationStep?: (node: SimNode, event: MigrationEvent) => void
 }
 
 export const defaultWorldOptions: Omit<WorldOptions, 'seed' | 'protocol'> = {
@@ -148,9 +150,19 @@ export class SimWorld {
   }
 
   /** Every replica runs the machine its group's kind says, built as the node builds it. */
-  private machineFactory(spec: GroupSpec): () => SimMachine {
-    return () => createGroupMachine(this.spec, spec.id, { limits: this.options.limits })
+  private machineFactory(spec: GroupSpec): (node: SimNode) => SimMachine {
+    return (node) =>
+      createGroupMachine(this.spec, spec.id, {
+        limits: this.options.limits,
+        onMigrationStep: (event) => {
+          this.migrationSteps.push({ replica: node.id, atMs: this.queue.now, ...event })
+          this.options.onMigrationStep?.(node, event)
+        },
+      })
   }
+
+  /** Every migration step any replica applied, in order. */
+  readonly migrationSteps: Array<MigrationEvent & { readonly replica: string; readonly atMs: number }> = []
 
   /** The operator: changes the shard map through the controller group (a world with a controller only). */
   get admin(): SimAdmin {
