@@ -124,6 +124,19 @@ describe.each(Object.keys(protocols) as Protocol[])('%s protocol, sharded suite'
     expectSettled(w)
   })
 
+  it('adds a shard while the losing group has lost its leader (it elects another and migrates)', () => {
+    const w = new SimWorld({ seed: 207, protocol, spec: cluster(protocol, 2, 1) })
+    w.addClients(3, { kind: 'mixed', keys: 16, opsPerClient: null })
+    w.runFor(1000)
+    const leader = w.leader(w.group('g1'))!
+    leader.crash()
+    w.admin.change({ op: 'addGroup', group: w.spec.groups[1]! })
+    w.runFor(3000)
+    expect(leader.alive).toBe(false)
+    expect(w.migrationSteps.some((e) => e.step === 'keys-learned' && e.group === 'g1')).toBe(true)
+    expectSettled(w)
+  })
+
   // Crash a group's leader right after it applies each step of the migration g1 → g2.
   it.each([
     ['the new group', 'g2', 'send-keys-request'],
