@@ -49,7 +49,7 @@ describe('kv cluster up', () => {
     expect(r.stdout, show).toMatch(/^cluster up: 3 replicas \(g1: raft\)/m)
     expect(r.stdout, show).toMatch(/^g1: leader g1-r[123] \(term \d+\)$/m)
     expect(r.stdout, show).toMatch(/^load: \d+ ok, \d+ failed$/m)
-    expect(r.stdout, show).toMatch(/^GROUP\s+REPLICA\s+ADDRESS\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+DIGEST$/m)
+    expect(r.stdout, show).toMatch(/^GROUP\s+REPLICA\s+ADDRESS\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+EPOCH\s+KEYS\s+DIGEST$/m)
     const rows = r.stdout.split('\n').filter((l) => /^g1\s+g1-r\d\s+127\.0\.0\.1:218\d\d\s/.test(l))
     expect(rows, show).toHaveLength(3)
     expect(rows.filter((l) => /\sleader\s/.test(l)), show).toHaveLength(1)
