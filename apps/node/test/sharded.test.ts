@@ -92,4 +92,24 @@ describe.each(['raft', 'paxos'] as const)('%s: sharded cluster of real nodes', (
     }
     for (let k = 0; k < 24; k++) expect(['g2', 'g3']).toContain(router.groupOf(`k${k}`).id)
   }, 150_000)
+
+  it('migrates with 10 % of frames dropped on every link (--drop-rate medium): add, then remove', async (ctx) => {
+    const basePort = protocol === 'raft' ? 22280 : 22320
+    const cluster = await startCluster(ctx, { name: `sharded-drops-${protocol}`, basePort, protocol, groups: 1, spare: 1, nodeFlags: ['--drop-rate', 'medium'] })
+    const admin = cluster.client({ timeoutMs: 30_000 })
+    await leaderOf(cluster, 'ctl')
+    const history = new HistoryRecorder()
+    const load = startLoad(cluster, history, 3, 12)
+    await sleep(1000)
+    expect(await admin.addShardGroup(cluster.config.groups[1]!)).toBe(2)
+    await settled(cluster, 2)
+    expect(await admin.removeShardGroup('g1')).toBe(3)
+    await settled(cluster, 3)
+    await load.stop()
+    expect(load.state.ok).toBeGreaterThan(5)
+    expectLinearizable(history)
+    const probe = cluster.client({ timeoutMs: 2000 })
+    const g1 = await Promise.all(cluster.replicasOf('g1').map((id) => cluster.status(id, probe, 2000)))
+    expect(g1.map((s) => s?.keys)).toEqual([0, 0, 0])
+  }, 150_000)
 })
