@@ -13,7 +13,11 @@ function hooks() {
     put: (k, v) => void data.set(k, v),
     deleteIn: (arcs) => {
       let n = 0
-      for (const k of [...data.keys()]) if (ShardState.inArcs(arcs, k)) (data.delete(k), n++)
+      for (const k of [...data.keys()]) {
+        if (!ShardState.inArcs(arcs, k)) continue
+        data.delete(k)
+        n++
+      }
       return n
     },
     mergeSessions: (s) => void merged.push(...s),
