@@ -152,14 +152,23 @@ function checkMigrationStep(raw: unknown): MigrationStep {
     case 'install': {
       const ok =
         epochOk && name(raw.from) && isSeq(raw.cursor) && isSeq(raw.next) && typeof raw.done === 'boolean' &&
-        Array.isArray(raw.entries) && raw.entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[1] instanceof Uint8Array) &&
-        Array.isArray(raw.sessions) && raw.sessions.every((s) => Array.isArray(s) && s.length === 4 && typeof s[0] === 'string')
+        isChunk(raw.entries, raw.sessions)
       if (!ok) throw new LogRecordError('migration install: malformed chunk')
       return raw as MigrationStep
     }
     default:
       throw new LogRecordError(`unknown migration step ${JSON.stringify(raw.type)}`)
   }
+}
+
+/** The shape of a chunk of moved keys and sessions (in an install record or a SendKeysResponse). */
+export function isChunk(entries: unknown, sessions: unknown): boolean {
+  return (
+    Array.isArray(entries) &&
+    entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[1] instanceof Uint8Array) &&
+    Array.isArray(sessions) &&
+    sessions.every((s) => Array.isArray(s) && s.length === 4 && typeof s[0] === 'string' && typeof s[1] === 'number' && typeof s[2] === 'number' && Array.isArray(s[3]))
+  )
 }
 
 function checkTime(t: unknown): number {

@@ -240,7 +240,8 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
   }
 
   private set(key: string, value: Uint8Array): void {
-    this.data.set(key, toBytes(value))
+    // No copy or re-wrap here: this is every write's path (values may be msgpackr's Buffers).
+    this.data.set(key, value)
     this.markKey(key)
   }
 
@@ -279,7 +280,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
   }
 
   loadRow(table: string, key: string, value: Uint8Array): void {
-    if (table === kvTables.data) this.data.set(key, toBytes(value))
+    if (table === kvTables.data) this.data.set(key, value)
     else if (table === kvTables.sessions) this.sessions.loadBytes(key, value)
     else if (table === kvTables.meta && key === APPLIED_TERM) this.appliedTerm = Number(decoder.decode(value))
     else if (table === kvTables.meta && key === SHARDS) this.shards?.load(packr.unpack(value) as ShardImage)

@@ -1,4 +1,5 @@
 import type { GroupMessage } from '../group-message.js'
+import { isChunk } from '../log-record.js'
 import type { EncodedSession } from '../session.js'
 
 /** The gainer asks the loser for the chunk of moved keys starting at `cursor`. */
@@ -43,10 +44,7 @@ export function asMigrationMessage(m: GroupMessage): MigrationMessage | null {
     case 'SendKeysRequest':
       return isCount(r.cursor) ? (m as SendKeysRequest) : null
     case 'SendKeysResponse': {
-      const ok =
-        isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' &&
-        Array.isArray(r.entries) && r.entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[1] instanceof Uint8Array) &&
-        Array.isArray(r.sessions) && r.sessions.every((s) => Array.isArray(s) && s.length === 4 && typeof s[0] === 'string' && typeof s[1] === 'number' && typeof s[2] === 'number' && Array.isArray(s[3]))
+      const ok = isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' && isChunk(r.entries, r.sessions)
       return ok ? (m as SendKeysResponse) : null
     }
     case 'KeysLearned':
