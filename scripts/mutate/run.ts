@@ -223,6 +223,13 @@ async function main(options: Options): Promise<number> {
     console.log(`survived: ${r.name} (${r.file}): ${catalogue.find((m) => m.name === r.name)?.description ?? ''}`)
   }
   for (const r of results.filter((x) => x.status === 'error')) console.log(`error: ${r.name}: ${r.detail ?? ''}`)
+  if (ctx.allChecks) {
+    console.log('every check on every mutant:')
+    for (const r of results) {
+      console.log(`  ${r.name}`)
+      for (const c of r.checks) console.log(`    ${c.verdict.kind.padEnd(7)} ${formatSeconds(c.ms).padStart(5)}  ${c.label}`)
+    }
+  }
   for (const b of baselineFailures) {
     console.log(`BASELINE FAILED (not used for any mutation): ${b.label}: ${'detail' in b.verdict ? b.verdict.detail : b.verdict.kind}`)
   }
