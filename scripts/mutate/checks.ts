@@ -4,8 +4,7 @@
  * stops the tool and every worker it forked.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
+import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { classifySim, classifyVitest, isVitestReport, simFailingSeed, type VitestReport } from './classify.js'
 import { checkLabel } from './table.js'
@@ -33,6 +32,14 @@ function keepTail(text: string): string {
   return text.length > MAX_OUTPUT_CHARS ? text.slice(-MAX_OUTPUT_CHARS) : text
 }
 
+/** Process groups of the checks running now (stopped by `stopAllChecks` on SIGINT). */
+const running = new Set<number>()
+
+/** Kills every check still running, with all its workers. */
+export function stopAllChecks(): void {
+  for (const pid of running) killGroup(pid)
+}
+
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return
   try {
@@ -51,6 +58,7 @@ function runProcess(args: readonly string[], options: SpawnOptions): Promise<Fin
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', CI: '1' },
     })
+    if (child.pid !== undefined) running.add(child.pid)
     let stdout = ''
     let stderr = ''
     let pending = ''
@@ -84,6 +92,7 @@ function runProcess(args: readonly string[], options: SpawnOptions): Promise<Fin
     child.on('close', (code) => {
       clearTimeout(timer)
       killGroup(child.pid) // leftovers of the group (workers outliving their parent)
+      if (child.pid !== undefined) running.delete(child.pid)
       resolve({ exitCode: code, stdout, stderr, timedOut, ms: performance.now() - t0 })
     })
   })
@@ -91,8 +100,10 @@ function runProcess(args: readonly string[], options: SpawnOptions): Promise<Fin
 
 async function runVitest(dir: string, check: VitestCheck, timeoutMs: number): Promise<CheckRun> {
   const label = checkLabel({ kind: 'vitest', check })
-  const reportDir = await mkdtemp(path.join(os.tmpdir(), 'kv-mutate-report-'))
-  const reportFile = path.join(reportDir, 'report.json')
+  // Inside the scratch tree (removed with it); deleted first so that a run that writes no
+  // report is never read as the previous run's.
+  const reportFile = path.join(dir, '.kv-mutate-report.json')
+  await rm(reportFile, { force: true })
   try {
     const args = [
       path.join(dir, 'node_modules', 'vitest', 'vitest.mjs'),
@@ -115,7 +126,7 @@ async function runVitest(dir: string, check: VitestCheck, timeoutMs: number): Pr
     }
     return { label, ms: done.ms, verdict: classifyVitest(report, done.exitCode, `${done.stdout}\n${done.stderr}`) }
   } finally {
-    await rm(reportDir, { recursive: true, force: true })
+    await rm(reportFile, { force: true })
   }
 }
 

@@ -19,7 +19,7 @@ import path from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import ts from 'typescript'
 import { catalogue, checksFor } from './catalogue.js'
-import { runCheck } from './checks.js'
+import { runCheck, stopAllChecks } from './checks.js'
 import { mutationOutcome } from './classify.js'
 import { applyPatch, PatchError } from './patch.js'
 import { checkLabel, formatSeconds, resultsTable, summarize, summaryLine } from './table.js'
@@ -41,8 +41,11 @@ interface Options {
   readonly allChecks?: boolean
 }
 
+/** Set on SIGINT/SIGTERM: the checks are being killed, so their verdicts are noise. */
+let stopping = false
+
 function log(line: string): void {
-  process.stderr.write(`${line}\n`)
+  if (!stopping) process.stderr.write(`${line}\n`)
 }
 
 function select(options: Options): Mutation[] {
@@ -249,7 +252,9 @@ function parseJobs(v: string): number {
 }
 
 async function cleanupAndExit(signal: NodeJS.Signals): Promise<void> {
-  log(`mutate: ${signal}: removing ${liveScratches().size} scratch worktree(s)`)
+  process.stderr.write(`mutate: ${signal}: stopping the checks and removing ${liveScratches().size} scratch worktree(s)\n`)
+  stopping = true
+  stopAllChecks()
   for (const dir of [...liveScratches().keys()]) await removeScratch(dir).catch(() => undefined)
   process.exit(130)
 }

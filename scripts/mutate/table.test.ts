@@ -43,6 +43,11 @@ describe('resultsTable', () => {
     ])
   })
 
+  it('shortens a long error to keep the table readable', () => {
+    const cell = resultsTable([result({ name: 'x', status: 'error', detail: 'e'.repeat(200) })]).split('\n')[2]!
+    expect(cell).toBe(`x        | ERROR: ${'e'.repeat(59)}… | -`)
+  })
+
   it('says "1 seed", not "1 seeds"', () => {
     expect(catchCell(result({ name: 'x', status: 'caught', catchMs: 500, seeds: 1 }))).toBe('0.5s (1 seed)')
   })

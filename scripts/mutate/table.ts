@@ -26,8 +26,11 @@ export function caughtByCell(r: MutationResult): string {
       return r.caughtBy ?? '?'
     case 'survived':
       return 'SURVIVED'
-    case 'error':
-      return `ERROR: ${r.detail ?? 'unknown'}`
+    case 'error': {
+      // The whole reason is printed below the table; the cell keeps the table readable.
+      const why = r.detail ?? 'unknown'
+      return `ERROR: ${why.length > 60 ? `${why.slice(0, 59)}…` : why}`
+    }
     default:
       return r.status satisfies never
   }
