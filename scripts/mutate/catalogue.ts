@@ -1,0 +1,251 @@
+/**
+ * The named source mutations of `pnpm mutate`: each plants one bug the test suite must
+ * catch, as an exact search/replace on the current source. A search text must occur exactly
+ * once in its file, so a refactor that moves the code makes the run fail loudly (update the
+ * entry) instead of silently testing an unmutated tree. Keep search texts short: other
+ * branches edit these files.
+ *
+ * `checks` are ordered cheapest first, and the first is the one expected to catch the
+ * mutation: `--quick` runs only it. The rest (and `sim`) are the wider net a full run
+ * casts, stopping at the first that fails.
+ */
+import type { Check, Mutation, VitestCheck } from './types.js'
+
+const t = (file: string, name?: string): VitestCheck => (name === undefined ? { files: [file] } : { files: [file], name })
+
+const STORAGE = 'packages/storage/src'
+const RAFT = 'packages/raft/src'
+const PAXOS = 'packages/paxos/src'
+const SERVER = 'packages/server/src'
+const SIM = 'packages/sim/src'
+
+const kvraft = (protocol: 'raft' | 'paxos', test?: string) =>
+  t(`${SIM}/kvraft.test.ts`, test === undefined ? `^${protocol} protocol, kvraft suite` : `^${protocol} protocol, kvraft suite ${test}`)
+const conformance = (protocol: 'raft' | 'paxos') => t(`${SIM}/conformance.test.ts`, `^${protocol} conformance`)
+
+export const catalogue: readonly Mutation[] = [
+  // ---- storage -----------------------------------------------------------------------
+  {
+    name: 'wal-no-fdatasync',
+    description: 'the WAL acknowledges a group commit without fdatasync of the segment',
+    file: `${STORAGE}/wal/wal.ts`,
+    search: 'await this.file.datasync()',
+    replace: '/* mutation: no fdatasync */',
+    checks: [
+      t(`${STORAGE}/wal/power-loss.test.ts`, 'keeps every acknowledged write'),
+      t(`${STORAGE}/wal/power-loss.property.test.ts`),
+      t(`${STORAGE}/wal/power-loss.test.ts`),
+    ],
+    quick: true,
+  },
+  {
+    name: 'wal-torn-tail-not-cut',
+    description: 'WAL recovery finds a torn tail but leaves its bytes in place instead of zeroing them',
+    file: `${STORAGE}/wal/wal.ts`,
+    search: 'await writeAllAt(file, [Buffer.alloc(recovery.truncatedBytes)], recovery.offset)',
+    replace: '/* mutation: torn tail left in place */',
+    checks: [t(`${STORAGE}/wal/torn.test.ts`, 'cut at any byte'), t(`${STORAGE}/wal/torn.test.ts`), t(`${STORAGE}/wal/power-loss.test.ts`)],
+    quick: true,
+  },
+
+  // ---- raft --------------------------------------------------------------------------
+  {
+    name: 'raft-commit-earlier-term-by-counting',
+    description: 'the leader commits an entry of an earlier term by counting replicas (Raft Figure 8)',
+    file: `${RAFT}/replication.ts`,
+    search: ' || r.log.term(quorumIndex) !== r.term',
+    replace: '',
+    checks: [t(`${RAFT}/replication.test.ts`, 'Figure 8'), t(`${RAFT}/safety.test.ts`), conformance('raft')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'raft-read-index-no-quorum-round',
+    description: 'ReadIndex answers with the commit index at once, without a heartbeat round confirming leadership',
+    file: `${RAFT}/read-index.ts`,
+    search: 'else r.reads.add(ctx, r.log.commitIndex)',
+    replace: 'else r.readStates.push({ ctx, index: r.log.commitIndex })',
+    checks: [t(`${RAFT}/read-index.test.ts`, 'partitioned away'), t(`${RAFT}/read-index.test.ts`), kvraft('raft', 'many partitions')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'raft-read-index-no-current-term-commit',
+    description: 'ReadIndex takes the commit index before the leader has committed an entry of its own term',
+    file: `${RAFT}/read-index.ts`,
+    search: 'if (r.log.term(r.log.commitIndex) !== r.term) r.reads.waitForCommit(ctx)',
+    replace: 'if (false as boolean) r.reads.waitForCommit(ctx)',
+    checks: [t(`${RAFT}/read-index.test.ts`, 'waits until the leader committed'), kvraft('raft')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'raft-leader-never-steps-down',
+    description: 'CheckQuorum off: a leader cut off from a quorum keeps leading',
+    file: `${RAFT}/raft.ts`,
+    search: 'if (this.options.checkQuorum && !this.heardFromQuorum()) {',
+    replace: 'if (false as boolean) {',
+    checks: [t(`${RAFT}/transfer.test.ts`, 'CheckQuorum'), t(`${RAFT}/read-index.test.ts`), kvraft('raft')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'raft-leader-counts-own-copy-early',
+    description: 'the leader counts its own log toward a quorum before the Ready carrying it was made durable',
+    file: `${RAFT}/replication.ts`,
+    search: 'const matches = [r.log.durableTo]',
+    replace: 'const matches = [r.log.lastIndex()]',
+    checks: [t(`${RAFT}/replication.test.ts`, 'durability before counting'), t(`${RAFT}/snapshot.test.ts`), conformance('raft')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'raft-vote-not-persisted',
+    description: 'the hard state a Ready asks to persist never carries the vote',
+    file: `${RAFT}/raft.ts`,
+    search: 'const current: HardState = { term: this.term, vote: this.vote,',
+    replace: 'const current: HardState = { term: this.term, vote: null,',
+    checks: [t(`${RAFT}/election.test.ts`, 'sends a vote only after persisting it'), conformance('raft')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+
+  // ---- paxos -------------------------------------------------------------------------
+  {
+    name: 'paxos-recovery-takes-last-value',
+    description: "recovery re-proposes the last reported value for a slot, not the highest ballot's",
+    file: `${PAXOS}/recovery.ts`,
+    search: 'entry.term > current.entry.term',
+    replace: 'true',
+    checks: [t(`${PAXOS}/recovery.test.ts`, 'highest accepted ballot'), t(`${PAXOS}/cluster.test.ts`, 're-proposes'), t(`${PAXOS}/property.test.ts`)],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-recovery-takes-lowest-ballot',
+    description: 'recovery re-proposes the value of the lowest reported ballot for a slot',
+    file: `${PAXOS}/recovery.ts`,
+    search: 'entry.term > current.entry.term',
+    replace: 'entry.term < current.entry.term',
+    checks: [t(`${PAXOS}/recovery.test.ts`, 'highest accepted ballot'), t(`${PAXOS}/cluster.test.ts`, 're-proposes'), t(`${PAXOS}/property.test.ts`)],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-holes-not-filled',
+    description: 'recovery leaves slots nobody reported empty instead of filling them with no-ops',
+    file: `${PAXOS}/recovery.ts`,
+    search: 'const value = best.get(slot)?.entry\n',
+    replace: 'const value = best.get(slot)?.entry\n    if (value === undefined) continue\n',
+    checks: [t(`${PAXOS}/recovery.test.ts`, 'fills every slot'), t(`${PAXOS}/cluster.test.ts`, 'leaves holes'), t(`${PAXOS}/core.test.ts`)],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-leader-never-steps-down',
+    description: 'a Paxos leader that heard from no quorum for an election timeout keeps leading',
+    file: `${PAXOS}/heartbeat.ts`,
+    search: 'if (heard < s.quorum) {',
+    replace: 'if (false as boolean) {',
+    checks: [t(`${PAXOS}/cluster.test.ts`, 'fails pending reads when the leader loses its ballot'), t(`${PAXOS}/cluster.test.ts`), kvraft('paxos')],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-leader-counts-own-copy-early',
+    description: "the leader counts its own acceptance of a proposal before it is durable",
+    file: `${PAXOS}/leader.ts`,
+    search: 'leader.votes.set(entry.index, new Set())',
+    replace: 'leader.votes.set(entry.index, new Set([s.id]))',
+    checks: [t(`${PAXOS}/core.test.ts`, 'counts its own acceptance only after advance'), conformance('paxos')],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-promise-not-persisted',
+    description: 'a new promised ballot is written to the hard state only when the chosen watermark also moves',
+    file: `${PAXOS}/ready.ts`,
+    search: 'persisted.term === s.promisedBallot && ',
+    replace: '',
+    // The core test persists the first promise of a fresh acceptor (no hard state yet), which
+    // this mutation still writes; the conformance durability checker sees the later ones.
+    checks: [t(`${SIM}/conformance.test.ts`, '^paxos conformance leader-crash'), conformance('paxos'), t(`${PAXOS}/core.test.ts`)],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-read-barrier-no-majority-round',
+    description: "the read barrier is confirmed by the leader's own acknowledgement alone",
+    file: `${PAXOS}/heartbeat.ts`,
+    search: 's.reads.acknowledge(s.id, round, s.quorum)',
+    replace: 's.reads.acknowledge(s.id, round, 1)',
+    checks: [t(`${PAXOS}/cluster.test.ts`, 'partitioned away while a newer ballot'), kvraft('paxos', 'many partitions')],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-read-barrier-no-recovery-wait',
+    description: 'a new Paxos leader answers reads before its recovered slots are chosen',
+    file: `${PAXOS}/heartbeat.ts`,
+    search: ' || s.commitIndex < leader.recoveryThrough',
+    replace: '',
+    checks: [t(`${PAXOS}/cluster.test.ts`, 'answers no read until its recovered slots are chosen'), kvraft('paxos')],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+
+  // ---- server ------------------------------------------------------------------------
+  {
+    name: 'server-get-without-read-barrier',
+    description: 'the leader answers a linearizable get from its local state at once, with no read barrier',
+    file: `${SERVER}/replica.ts`,
+    search: "if (kind === 'read') this.pendingGets.push({ op, reply })",
+    replace: "if (kind === 'read') this.answer(reply, this.machine.read(op))",
+    checks: [kvraft('raft', 'many partitions'), kvraft('paxos', 'many partitions'), kvraft('raft'), kvraft('paxos')],
+    sim: { protocol: 'raft', seeds: 100 },
+    quick: true,
+  },
+  {
+    name: 'server-reply-before-commit',
+    description: 'the leader answers a write ok as soon as it is proposed, before its entry is committed and applied',
+    file: `${SERVER}/replica.ts`,
+    search: 'if (isNotLeader(result)) {',
+    // Deletes still wait (their answer depends on the state): the early answers are well
+    // formed, so only what they claim (the write took effect) can betray them.
+    replace:
+      "if (!isNotLeader(result)) for (const c of commands) if ((c.op as { op?: string }).op !== 'delete') this.answerWrite(c.clientId, c.seq, { type: 'result', result: { type: 'ok' } })\n      if (isNotLeader(result)) {",
+    checks: [kvraft('raft', 'many concurrent clients'), kvraft('raft'), kvraft('paxos')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'session-dedup-off',
+    description: 'applyOnce applies every write, a retried one again',
+    file: `${SERVER}/session.ts`,
+    search: 'const found = lookup(session, command.seq)',
+    replace: "const found = { kind: 'new' } as SessionLookup<R>",
+    // kv-machine.test's 'applies a retried write once' does not catch it: the retried append
+    // and delete, applied again, happen to leave the same state and answers.
+    checks: [kvraft('raft', 'concurrent appends'), kvraft('raft'), t(`${SERVER}/kv/kv-machine.test.ts`)],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+
+  // ---- the checker -------------------------------------------------------------------
+  {
+    name: 'checker-always-ok',
+    description: 'the linearizability search calls every history linearizable when it runs out of candidates',
+    file: `${SIM}/linearizability/search.ts`,
+    search: "return { type: 'illegal', deadEnd: this.deepestDeadEnd() }",
+    replace: "return { type: 'linearizable' }",
+    checks: [t(`${SIM}/linearizability/linearizability.test.ts`, 'violations'), t(`${SIM}/linearizability/properties.test.ts`)],
+    quick: true,
+  },
+]
+
+/** The checks a run uses for `m`: all of them in order (sim last), or (quick) only the first. */
+export function checksFor(m: Mutation, quick: boolean): Check[] {
+  const all: Check[] = m.checks.map((check): Check => ({ kind: 'vitest', check }))
+  if (m.sim !== undefined) all.push({ kind: 'sim', check: m.sim })
+  return quick ? all.slice(0, 1) : all
+}
