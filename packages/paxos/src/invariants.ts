@@ -1,4 +1,5 @@
 import { assert } from '@kv/consensus'
+import { checkReplication } from './replication.js'
 import type { PaxosState } from './state.js'
 
 /** Cheap enough to run after every step (the simulator does). */
@@ -22,6 +23,7 @@ export function checkInvariants(s: PaxosState): void {
     assert(s.leader === s.id, 'a leader that does not know it leads')
     assert(leader.nextSlot > s.commitIndex, 'next slot at or below the chosen watermark')
     for (const slot of leader.votes.keys()) assert(slot > s.commitIndex, () => `decided slot ${slot} still voting`)
+    checkReplication(s, leader)
   }
   assert((s.role === 'pre-candidate') === (s.preCandidate !== null), 'pre-candidate role without its state')
   if (s.candidate !== null) assert(s.candidate.ballot === s.promisedBallot, 'candidate ballot != promise')

@@ -2,6 +2,8 @@ import { assert, type Entry, type NodeId, type ProposeResult, type Ready } from 
 import type { Accepted } from './messages.js'
 import { startReadRound } from './heartbeat.js'
 import { planRecovery, type PromiseReport } from './recovery.js'
+import { onAcceptAnswered } from './replication.js'
+import { RetransmitTimer } from './retransmit.js'
 import type { LeaderState, PaxosState } from './state.js'
 import { sendNow } from './state.js'
 
@@ -23,19 +25,20 @@ export function becomeLeader(s: PaxosState, ballot: number, reports: readonly Pr
   const recoveryThrough = recovery.at(-1)?.index ?? s.commitIndex
   const leader: LeaderState = {
     ballot,
+    ticks: 0,
     nextSlot: recoveryThrough + 1,
     recoveryThrough,
     votes: new Map(),
     peers: new Map(),
     heartbeatElapsed: 0,
-    quorumElapsed: 0,
-    heardFrom: new Set(),
   }
   for (const peer of s.peers) {
     leader.peers.set(peer, {
       next: s.commitIndex + 1,
-      inflight: 0,
-      progressed: false,
+      inflight: [],
+      retransmit: new RetransmitTimer(s.config.heartbeatTicks, s.config.heartbeatTicks),
+      lastHeardTick: 0,
+      heartbeatSentTick: 0,
       learnOutstanding: false,
       commitSent: 0,
     })
@@ -85,11 +88,10 @@ export function onAccepted(s: PaxosState, msg: Accepted): void {
   if (leader === null || msg.term !== leader.ballot) return
   const progress = leader.peers.get(msg.from)
   assert(progress !== undefined, () => `no progress for ${msg.from}`)
-  progress.inflight = Math.max(0, progress.inflight - 1)
-  progress.progressed = true
-  leader.heardFrom.add(msg.from)
+  progress.lastHeardTick = leader.ticks
   for (const slot of msg.slots) vote(s, leader, slot, msg.from)
   advanceCommit(s)
+  onAcceptAnswered(s, leader, msg.from, progress, msg.slots)
 }
 
 /** The Ready that carried our own proposals is durable: they count as our acceptance. */

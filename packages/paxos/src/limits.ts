@@ -18,6 +18,9 @@ export const MAX_PENDING_READS = 65_536
  * accepted above the candidate's chosen watermark; a larger report is malformed. */
 export const MAX_PROMISE_SLOTS = 1_000_000
 
+/** A leader steps down after hearing from no quorum for this many election timeouts. */
+export const QUORUM_CHECK_ELECTION_TIMEOUTS = 2
+
 /** Slots a test leader may be told to skip (`options.skipSlots`). */
 export const MAX_SKIP_SLOTS = 1_024
 

@@ -18,8 +18,8 @@ import { checkConfig, readOptions } from './limits.js'
 import type { PaxosMessage } from './messages.js'
 import { advanceReady, buildReady } from './ready.js'
 import { createState, sendNow, type PaxosState } from './state.js'
-import { onPrePrepare, onPrePromise, startElection, tickPreVoteGrant } from './pre-vote.js'
-import { onPromise, onReject, onTimeoutNow } from './view-change.js'
+import { onPrePrepare, onPrePromise, retryPrePrepare, startElection, tickPreVoteGrant } from './pre-vote.js'
+import { onPromise, onReject, onTimeoutNow, retryPrepare } from './view-change.js'
 
 /**
  * Restart from what the shell persisted. The loader is a gateway: the chosen watermark is
@@ -80,7 +80,12 @@ function tick(s: PaxosState): void {
   tickPreVoteGrant(s)
   if (s.role === 'leader') return tickLeader(s)
   s.electionElapsed += 1
-  if (s.electionElapsed >= s.electionTimeout) startElection(s)
+  if (s.electionElapsed >= s.electionTimeout) return startElection(s)
+  // Under loss a view change is mostly lost messages: within its round, a pre-candidate or
+  // candidate asks again whoever has not answered, every heartbeat interval.
+  if (s.electionElapsed % s.config.heartbeatTicks !== 0) return
+  if (s.role === 'pre-candidate') retryPrePrepare(s)
+  else if (s.role === 'candidate') retryPrepare(s)
 }
 
 function compact(s: PaxosState, snapshot: Snapshot): void {

@@ -55,6 +55,13 @@ export function onPrePrepare(s: PaxosState, msg: PrePrepare): void {
   sendNow(s, msg.from, { type: 'pre-promise', term: msg.term, granted })
 }
 
+/** Loss: ask again every peer that has not said yes (the round itself lasts one election timeout). */
+export function retryPrePrepare(s: PaxosState): void {
+  const pre = s.preCandidate
+  if (pre === null) return
+  for (const peer of s.peers) if (!pre.grants.has(peer)) sendNow(s, peer, { type: 'pre-prepare', term: pre.ballot })
+}
+
 /** One tick of the pre-vote backing window. */
 export function tickPreVoteGrant(s: PaxosState): void {
   const grant = s.preVoteGrant

@@ -48,6 +48,11 @@ export class ReadBarrier {
     return this.lastRoundId
   }
 
+  /** `from` acknowledged round `roundId`, the one in flight. */
+  acknowledged(roundId: number, from: NodeId): boolean {
+    return this.round?.id === roundId && this.round.acks.has(from)
+  }
+
   /** Counts an acknowledgement at the leader's ballot; returns the answers once a quorum has. */
   acknowledge(from: NodeId, roundId: number, quorum: number): ReadState[] {
     const round = this.round

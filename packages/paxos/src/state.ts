@@ -4,16 +4,35 @@ import { SlotLog } from './log.js'
 import type { PaxosMessage } from './messages.js'
 import { Outbox, type Unaddressed } from './outbox.js'
 import { ReadBarrier } from './read-barrier.js'
+import type { RetransmitTimer } from './retransmit.js'
 import type { PromiseReport } from './recovery.js'
+
+/** One Accept sent to an acceptor and not answered yet. */
+export interface InflightAccept {
+  /** Its slots, in slot order (an Accepted names exactly these). */
+  readonly slots: readonly number[]
+  /** The leader's tick (`LeaderState.ticks`) when this copy left. */
+  readonly sentTick: number
+  /** Copies sent so far (1: the original); a copy's answer measures no round trip. */
+  readonly copies: number
+}
 
 /** What the leader knows about one acceptor's progress in phase 2 (per ballot). */
 export interface PeerProgress {
   /** Next slot to consider sending in an Accept. */
   next: number
-  /** Accept messages sent and not yet answered (pipelining window). */
-  inflight: number
-  /** An Accepted arrived since the last heartbeat round (else a stalled window is resent). */
-  progressed: boolean
+  /**
+   * Accepts sent and not yet answered, oldest first (the pipelining window, at most
+   * `maxInflightMessages`). Every undecided slot below `next` that the acceptor has not
+   * accepted is in one of them, so resending them is all that a lost message needs.
+   */
+  inflight: InflightAccept[]
+  /** When to give up waiting for an Accepted from this acceptor. */
+  readonly retransmit: RetransmitTimer
+  /** The tick this acceptor last answered at this ballot (any answer: the quorum check). */
+  lastHeardTick: number
+  /** The tick the last heartbeat to this acceptor left (a read round's is resent on timeout). */
+  heartbeatSentTick: number
   /** A Learn or InstallSnapshot is on its way (one catch-up chain per replica). */
   learnOutstanding: boolean
   /** Highest chosen watermark this acceptor was told. */
@@ -23,6 +42,8 @@ export interface PeerProgress {
 /** A node whose ballot is established (phase 1 done). */
 export interface LeaderState {
   readonly ballot: number
+  /** Ticks since this ballot was established (the clock of retransmissions). */
+  ticks: number
   /** Next slot a new proposal may take. */
   nextSlot: number
   /** Highest slot re-proposed by recovery; reads wait until it is chosen. */
@@ -32,9 +53,6 @@ export interface LeaderState {
   readonly votes: Map<number, Set<NodeId>>
   readonly peers: Map<NodeId, PeerProgress>
   heartbeatElapsed: number
-  /** Ticks since the last quorum check; `heardFrom` is the peers heard in that window. */
-  quorumElapsed: number
-  readonly heardFrom: Set<NodeId>
 }
 
 /** A node running phase 1 for `ballot`. */

@@ -30,6 +30,20 @@ export function campaign(s: PaxosState): void {
   }
 }
 
+/**
+ * Loss: send the Prepare again to every acceptor that has not promised, rather than let the
+ * round time out and start a new view (a fresh pre-vote and ballot, and an election timeout
+ * lost). Repeating it is harmless: an acceptor answers a Prepare of the ballot it promised
+ * with its promise again. Still only after our ballot is durable (see `campaign`).
+ */
+export function retryPrepare(s: PaxosState): void {
+  const candidate = s.candidate
+  if (candidate === null) return
+  for (const peer of s.peers) {
+    if (!candidate.promises.has(peer)) sendAfterPersist(s, peer, { type: 'prepare', term: candidate.ballot, commitIndex: s.commitIndex })
+  }
+}
+
 function maybeWin(s: PaxosState): void {
   const candidate = s.candidate
   if (candidate === null) return
