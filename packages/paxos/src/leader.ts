@@ -37,6 +37,7 @@ export function becomeLeader(s: PaxosState, ballot: number, reports: readonly Pr
       inflight: 0,
       progressed: false,
       learnOutstanding: false,
+      snapshotTransfer: null,
       commitSent: 0,
     })
   }

@@ -1,4 +1,4 @@
-import type { Entry, NodeId } from '@kv/consensus'
+import { entryBytes, type Entry, type NodeId } from '@kv/consensus'
 import type { LeaderState, PaxosState, PeerProgress } from './state.js'
 import { sendNow } from './state.js'
 
@@ -8,16 +8,23 @@ import { sendNow } from './state.js'
  * `maxInflightMessages` unanswered Accepts per acceptor (pipelining).
  */
 
-/** The next batch for `peer`: undecided slots it has not accepted, from `progress.next`. */
+/** The next batch for `peer`: undecided slots it has not accepted, from `progress.next`; at
+ * most maxEntriesPerMessage of them and maxBytesPerMessage of their bytes (one larger entry
+ * goes alone), so that an Accept fits in a transport frame. */
 function nextBatch(s: PaxosState, leader: LeaderState, peer: NodeId, progress: PeerProgress): Entry[] {
   const batch: Entry[] = []
+  let bytes = 0
   let slot = Math.max(progress.next, s.commitIndex + 1)
   while (slot < leader.nextSlot && batch.length < s.config.maxEntriesPerMessage) {
     // No vote set: a skipped slot (a hole on purpose) or one already chosen, which the
     // replica learns through the watermark or catch-up instead.
     const votes = leader.votes.get(slot)
     const entry = s.log.get(slot)
-    if (votes !== undefined && !votes.has(peer) && entry !== undefined) batch.push(entry)
+    if (votes !== undefined && !votes.has(peer) && entry !== undefined) {
+      bytes += entryBytes(entry)
+      if (batch.length > 0 && bytes > s.options.maxBytesPerMessage) break
+      batch.push(entry)
+    }
     slot += 1
   }
   progress.next = slot
