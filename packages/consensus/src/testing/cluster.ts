@@ -32,6 +32,8 @@ export interface ClusterOptions {
   readonly maxSnapshotChunkBytes?: number
   readonly maxPersistBytesPerReady?: number
   readonly maxApplyBytesPerReady?: number
+  /** Sees every message a core sends, before the network takes it (tests measure them). */
+  readonly onSend?: (message: PeerMessage) => void
   /** `CoreConfig.options`, passed to every core as is. */
   readonly coreOptions?: Readonly<Record<string, unknown>>
   readonly network?: Partial<NetworkOptions>
@@ -336,6 +338,7 @@ export class CoreCluster {
     }
     this.trace.record(this.tickCount, node.id, `-> ${message.to} ${message.type}`, message)
     this.checkMessageBounds(node, message)
+    this.options.onSend?.(message)
     this.network.send(message, this.tickCount)
   }
 
