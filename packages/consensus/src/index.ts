@@ -20,6 +20,6 @@ export { InvariantError, assert, unreachable } from './assert.js'
 export { createRng, type Rng } from './random.js'
 export { ENTRY_OVERHEAD_BYTES, entryBytes, takeWithinBytes } from './sizes.js'
 export {
-  SnapshotAssembly, SnapshotSender, isSnapshotChunk, isSnapshotChunkAck,
+  DUPLICATE_ACKS_TO_RESEND, SnapshotAssembly, SnapshotSender, isSnapshotChunk, isSnapshotChunkAck,
   type ChunkOutcome, type SnapshotChunk, type SnapshotChunkAck,
 } from './snapshot-transfer.js'

@@ -27,15 +27,22 @@ describe('SnapshotSender', () => {
     expect(sender.take()).toEqual([])
   })
 
-  it('resumes from the offset a refusal names, not from 0, and only once per offset', () => {
+  it('resends from the acknowledged offset, not from 0, once two more acknowledgements name it', () => {
     const sender = new SnapshotSender(snapshotOf(40), 4, 4, 3)
     expect(offsets(sender.take())).toEqual([0, 4, 8, 12])
     sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true })
-    // The chunk at 4 was lost: the chunks at 8 and 12 are refused, both naming offset 4.
-    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: false })
-    expect(offsets(sender.take())).toEqual([4, 8, 12, 16])
-    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: false }) // the echo of the chunk at 12
+    expect(offsets(sender.take())).toEqual([16])
+    // The chunk at 4 was lost: the ones at 8 and 12 are acknowledged at 4 again.
+    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true })
     expect(sender.take()).toEqual([])
+    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true })
+    expect(offsets(sender.take())).toEqual([4, 8, 12, 16])
+    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true }) // the echo of the chunk at 16
+    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true })
+    expect(sender.take()).toEqual([])
+    // The gap is filled: the follower had kept 8..20 aside.
+    sender.onAck({ snapshotIndex: 7, offset: 20, accepted: true })
+    expect(offsets(sender.take())).toEqual([20, 24, 28, 32])
   })
 
   it('resends a stalled window from the acknowledged offset after stallRounds rounds', () => {
@@ -49,22 +56,15 @@ describe('SnapshotSender', () => {
     expect(offsets(sender.take())).toEqual([4, 8])
   })
 
-  it('starts over when the follower lost what it held (a restart)', () => {
+  it('starts over when the follower holds nothing of the snapshot (a restart)', () => {
     const sender = new SnapshotSender(snapshotOf(40), 4, 2, 3)
     sender.take()
     sender.onAck({ snapshotIndex: 7, offset: 8, accepted: true })
     expect(offsets(sender.take())).toEqual([8, 12])
     sender.onAck({ snapshotIndex: 7, offset: 0, accepted: false })
     expect(offsets(sender.take())).toEqual([0, 4])
-  })
-
-  it('skips what the follower holds after a stale refusal', () => {
-    const sender = new SnapshotSender(snapshotOf(40), 4, 4, 3)
-    sender.take()
-    sender.onAck({ snapshotIndex: 7, offset: 0, accepted: false }) // delayed, from an earlier gap
-    expect(offsets(sender.take())).toEqual([0, 4, 8, 12])
-    sender.onAck({ snapshotIndex: 7, offset: 16, accepted: true })
-    expect(offsets(sender.take())).toEqual([16, 20, 24, 28])
+    sender.onAck({ snapshotIndex: 7, offset: 0, accepted: false }) // the echo of the chunk at 12
+    expect(sender.take()).toEqual([])
   })
 })
 
@@ -84,15 +84,24 @@ describe('SnapshotAssembly', () => {
     expect(assembly.bytesHeld).toBe(0)
   })
 
-  it('refuses a chunk after a gap and acknowledges a duplicate without taking it twice', () => {
+  it('keeps a chunk after a gap aside until the gap is filled, and takes a duplicate once', () => {
     const assembly = new SnapshotAssembly()
     const [a, b, c] = new SnapshotSender(snapshotOf(9), 3, 3, 3).take() as [SnapshotChunk, SnapshotChunk, SnapshotChunk]
     assembly.receive(1, a)
-    expect(assembly.receive(1, c)).toEqual({ type: 'ack', ack: { snapshotIndex: 7, offset: 3, accepted: false } })
+    expect(assembly.receive(1, c)).toEqual({ type: 'ack', ack: { snapshotIndex: 7, offset: 3, accepted: true } })
     expect(assembly.receive(1, a)).toEqual({ type: 'ack', ack: { snapshotIndex: 7, offset: 3, accepted: true } })
-    assembly.receive(1, b)
-    expect(assembly.bytesHeld).toBe(6)
-    expect(assembly.receive(1, c).type).toBe('complete')
+    expect(assembly.bytesHeld).toBe(3)
+    expect(assembly.receive(1, b)).toEqual({ type: 'complete', snapshot: snapshotOf(9) })
+  })
+
+  it('keeps at most maxChunksAside chunks past a gap', () => {
+    const assembly = new SnapshotAssembly(1)
+    const chunks = new SnapshotSender(snapshotOf(12), 3, 4, 3).take()
+    assembly.receive(1, chunks[0]!)
+    assembly.receive(1, chunks[2]!)
+    assembly.receive(1, chunks[3]!) // no room: dropped, sent again later
+    expect(assembly.receive(1, chunks[1]!)).toMatchObject({ ack: { offset: 9 } })
+    expect(assembly.receive(1, chunks[3]!).type).toBe('complete')
   })
 
   it('holds one snapshot at most: another snapshot or another leadership replaces it from offset 0', () => {
@@ -110,7 +119,7 @@ describe('SnapshotAssembly', () => {
     // The same snapshot from a new leadership starts over too.
     assembly.receive(2, newer[0]!)
     expect(assembly.assembling).toEqual({ index: 9, term: 2, origin: 2 })
-    expect(assembly.receive(2, newer[2]!)).toMatchObject({ ack: { offset: 3, accepted: false } })
+    expect(assembly.receive(2, newer[2]!)).toMatchObject({ ack: { offset: 3, accepted: true } }) // kept aside
   })
 
   it('delivers the exact snapshot through loss, duplication and reordering (property)', () => {

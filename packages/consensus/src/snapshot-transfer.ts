@@ -5,13 +5,15 @@ import type { Snapshot } from './types.js'
  * Chunked snapshot transfer, shared by both cores (Raft paper §7: InstallSnapshot with
  * `offset` and `done`). A snapshot can be far larger than a transport frame, so a leader
  * sends it to a lagging follower as chunks of at most `chunkBytes`, a window of them at a
- * time, and the follower answers each chunk with the number of bytes it now holds:
+ * time, and the follower answers each chunk with the bytes it holds from offset 0 on (a
+ * cumulative acknowledgement, as TCP's):
  *
  *   leader                                  follower
- *   chunk {offset 0, data[0..c)}      ──►   holds c            ──► ack {offset c, accepted}
+ *   chunk {offset 0, data[0..c)}      ──►   holds c              ──► ack {offset c}
  *   chunk {offset c, data[c..2c)}     ─╳    (lost)
- *   chunk {offset 2c, ...}            ──►   gap: holds c        ──► ack {offset c, refused}
- *   resume from c (not from 0)        ──►   ...
+ *   chunk {offset 2c, ...}            ──►   keeps it aside        ──► ack {offset c}   (again)
+ *   chunk {offset 3c, ...}            ──►   keeps it aside        ──► ack {offset c}   (again)
+ *   resend from c (not from 0)        ──►   holds 4c at once      ──► ack {offset 4c}
  *   chunk {offset k, ..., done}       ──►   whole snapshot: the core installs it (Ready.snapshot)
  *                                           and answers with its usual catch-up reply, after persist
  *
@@ -35,19 +37,26 @@ export interface SnapshotChunkAck {
   readonly snapshotIndex: number
   /** Bytes of that snapshot the follower holds, contiguous from 0: the next offset it needs. */
   readonly offset: number
-  /** False when the chunk could not be used (a gap before it, or a snapshot it is not assembling). */
+  /** False when the follower is not assembling that snapshot (it restarted, or holds another
+   * one) and could not use the chunk: the sender starts over from `offset` (0). */
   readonly accepted: boolean
 }
+
+/** Acknowledgements of one offset, beyond the first, that make the sender resend from it:
+ * the chunk there was lost while later ones arrived (TCP's fast retransmit, with 2). */
+export const DUPLICATE_ACKS_TO_RESEND = 2
 
 /**
  * The leader's side of one transfer to one follower. At most `maxInflight` chunks are sent
  * and not yet acknowledged (pipelining, bounded like replication's window).
  *
- * Resumption: the follower's acknowledged offset is the resume point. A refusal names the
- * offset the follower needs; the sender rewinds to it once (a refusal naming the same offset
- * again is the echo of a chunk already sent before the rewind). A window that gets no
- * acknowledgement for `stallRounds` heartbeat rounds (the resent chunk or the last one was
- * lost too) is resent from the acknowledged offset.
+ * Resumption: the follower's acknowledged offset is the resume point, never 0 unless the
+ * follower lost what it held. The sender goes back to it (resending from there; the follower
+ * kept what arrived after the gap, so its acknowledgement jumps ahead once the gap is filled)
+ * when `DUPLICATE_ACKS_TO_RESEND` more acknowledgements name it, or at once when the follower
+ * refuses a chunk; once per offset (later echoes of it are of chunks sent before). A window
+ * that gets no new acknowledgement for `stallRounds` heartbeat rounds (the resent chunk or the
+ * last one was lost too) is resent from the acknowledged offset.
  */
 export class SnapshotSender {
   /** Next byte to send. */
@@ -58,8 +67,10 @@ export class SnapshotSender {
   private inflight: number[] = []
   /** The chunk with `done` went out since the last rewind. */
   private sentDone = false
-  /** The offset of the last rewind asked for by a refusal. */
-  private rewoundTo: number | null = null
+  /** Acknowledgements of `acked` since it last moved. */
+  private duplicateAcks = 0
+  /** The offset the sender last went back to. */
+  private resentFrom: number | null = null
   private progressedThisRound = false
   private stalledRounds = 0
   /** Chunks sent in all, and bytes of data in them (for tests and status). */
@@ -112,21 +123,21 @@ export class SnapshotSender {
     assert(ack.snapshotIndex === this.snapshot.index, 'an acknowledgement of another snapshot')
     if (ack.offset > this.size) return // not an offset of this snapshot: a bogus answer
     if (!ack.accepted) {
-      if (ack.offset !== this.rewoundTo) this.rewind(ack.offset)
-      this.rewoundTo = ack.offset
+      // It holds nothing of this snapshot (any more): from its offset, once.
+      if (ack.offset !== this.resentFrom) this.resendFrom(ack.offset)
       return
     }
     if (ack.offset > this.acked) {
       this.acked = ack.offset
+      this.duplicateAcks = 0
       this.progressedThisRound = true
-      this.rewoundTo = null
+      this.inflight = this.inflight.filter((end) => end > ack.offset)
+      // After going back, skip what it already held.
+      if (this.next < this.acked) this.next = this.acked
+      return
     }
-    this.inflight = this.inflight.filter((end) => end > ack.offset)
-    // After a rewind below what the follower held (a stale refusal), skip what it has.
-    if (this.next < this.acked) {
-      this.next = this.acked
-      this.sentDone = false
-    }
+    if (ack.offset < this.acked || ack.offset >= this.next) return // stale, or nothing to resend
+    if (++this.duplicateAcks >= DUPLICATE_ACKS_TO_RESEND && ack.offset !== this.resentFrom) this.resendFrom(ack.offset)
   }
 
   /**
@@ -141,16 +152,18 @@ export class SnapshotSender {
     }
     if (++this.stalledRounds < this.stallRounds) return false
     this.stalledRounds = 0
-    this.rewind(this.acked)
-    this.rewoundTo = null
+    this.resendFrom(this.acked)
+    this.resentFrom = null
     return true
   }
 
-  private rewind(offset: number): void {
+  private resendFrom(offset: number): void {
     this.next = offset
     this.acked = offset
     this.inflight = []
     this.sentDone = false
+    this.duplicateAcks = 0
+    this.resentFrom = offset
   }
 }
 
@@ -162,10 +175,11 @@ export type ChunkOutcome =
 
 /**
  * The follower's side: at most one snapshot in assembly, so memory is bounded by that
- * snapshot's own size (and briefly twice that, when the chunks are joined). The assembly is
- * tied to one leadership (`origin`: Raft's term, Paxos's ballot) and one snapshot (index and
- * term): a chunk at offset 0 of another one replaces it; any other chunk of another one is
- * refused with offset 0, so its sender starts over.
+ * snapshot's own size (and briefly twice that, when the chunks are joined). Chunks that
+ * arrive after a gap are kept aside, at most `maxChunksAside` of them, until the gap is
+ * filled. The assembly is tied to one leadership (`origin`: Raft's term, Paxos's ballot) and
+ * one snapshot (index and term): a chunk at offset 0 of another one replaces it; any other
+ * chunk of another one is refused with offset 0, so that its sender starts over.
  */
 export class SnapshotAssembly {
   private origin = -1
@@ -173,8 +187,12 @@ export class SnapshotAssembly {
   private snapshotTerm = 0
   private parts: Uint8Array[] = []
   private received = 0
+  /** Chunks past a gap, by offset. */
+  private aside = new Map<number, SnapshotChunk>()
 
-  /** Bytes held for the snapshot in assembly (0 when none). */
+  constructor(private readonly maxChunksAside = 64) {}
+
+  /** Bytes held for the snapshot in assembly, in order (0 when none). */
   get bytesHeld(): number {
     return this.received
   }
@@ -186,22 +204,30 @@ export class SnapshotAssembly {
 
   receive(origin: number, chunk: SnapshotChunk): ChunkOutcome {
     if (!this.isFor(origin, chunk)) {
-      if (chunk.offset !== 0) return this.ack(chunk, 0, false)
+      if (chunk.offset !== 0) return this.ack(chunk, false)
       this.clear()
       this.origin = origin
       this.snapshotIndex = chunk.snapshotIndex
       this.snapshotTerm = chunk.snapshotTerm
     }
-    if (chunk.offset !== this.received) {
-      // Earlier: a duplicate, already held. Later: a chunk before it was lost.
-      return this.ack(chunk, this.received, chunk.offset < this.received)
+    if (chunk.offset > this.received) {
+      // A chunk before it is missing: keep this one for when the gap is filled.
+      if (this.aside.size < this.maxChunksAside) this.aside.set(chunk.offset, chunk)
+      return this.ack(chunk, true)
     }
-    if (chunk.data.length > 0) this.parts.push(chunk.data)
-    this.received += chunk.data.length
-    if (!chunk.done) return this.ack(chunk, this.received, true)
-    const snapshot: Snapshot = { index: chunk.snapshotIndex, term: chunk.snapshotTerm, data: join(this.parts, this.received) }
-    this.clear()
-    return { type: 'complete', snapshot }
+    let next: SnapshotChunk | undefined = chunk
+    while (next !== undefined) {
+      const end = next.offset + next.data.length
+      if (end > this.received) {
+        // Takes what is new (chunks from one sender do not overlap; this is only a guard).
+        this.parts.push(next.data.subarray(this.received - next.offset))
+        this.received = end
+      }
+      if (next.done && end === this.received) return this.complete()
+      this.aside.delete(next.offset)
+      next = this.aside.get(this.received)
+    }
+    return this.ack(chunk, true)
   }
 
   /** Forget the snapshot in assembly (a new term, or the follower caught up otherwise). */
@@ -211,14 +237,21 @@ export class SnapshotAssembly {
     this.snapshotTerm = 0
     this.parts = []
     this.received = 0
+    this.aside = new Map()
+  }
+
+  private complete(): ChunkOutcome {
+    const snapshot: Snapshot = { index: this.snapshotIndex, term: this.snapshotTerm, data: join(this.parts, this.received) }
+    this.clear()
+    return { type: 'complete', snapshot }
   }
 
   private isFor(origin: number, chunk: SnapshotChunk): boolean {
     return this.origin === origin && this.snapshotIndex === chunk.snapshotIndex && this.snapshotTerm === chunk.snapshotTerm
   }
 
-  private ack(chunk: SnapshotChunk, offset: number, accepted: boolean): ChunkOutcome {
-    return { type: 'ack', ack: { snapshotIndex: chunk.snapshotIndex, offset, accepted } }
+  private ack(chunk: SnapshotChunk, accepted: boolean): ChunkOutcome {
+    return { type: 'ack', ack: { snapshotIndex: chunk.snapshotIndex, offset: accepted ? this.received : 0, accepted } }
   }
 }
 

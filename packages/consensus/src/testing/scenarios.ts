@@ -126,6 +126,8 @@ export const snapshotCatchUp: Scenario = (factory, o) => {
 
 /** The chunk size of `chunkedSnapshotCatchUp`: its snapshots are dozens of chunks long. */
 const SMALL_CHUNK_BYTES = 64
+/** Chunks delivered per chunk of the snapshot at most, in `chunkedSnapshotCatchUp`. */
+const MAX_CHUNK_RESEND_FACTOR = 3.5
 
 /**
  * A follower falls behind while the others commit and compact; on return it catches up by a
@@ -174,6 +176,13 @@ export const chunkedSnapshotCatchUp: Scenario = (factory, o) => {
     `${lagging} catching up by a snapshot of ${snapshotBytes} bytes in chunks of ${SMALL_CHUNK_BYTES} after a restart mid-transfer`)
   if (cluster.snapshotsInstalled(lagging) === 0 || cluster.chunksReceived(lagging) - before < snapshotBytes / SMALL_CHUNK_BYTES / 2) {
     cluster.fail('scenario', [lagging], `${lagging} caught up with ${cluster.chunksReceived(lagging) - before} chunks after its restart and ${cluster.snapshotsInstalled(lagging)} snapshots installed, for a snapshot of ${snapshotBytes} bytes`)
+  }
+  // Resumption: chunks are resent from where the follower is, so the transfer costs a small
+  // multiple of the snapshot under this network (about 2-3×); resending from 0 costs 4-35×.
+  const chunksAfterRestart = cluster.chunksReceived(lagging) - before
+  const snapshotChunks = Math.ceil(snapshotBytes / SMALL_CHUNK_BYTES)
+  if (chunksAfterRestart > MAX_CHUNK_RESEND_FACTOR * snapshotChunks) {
+    cluster.fail('scenario', [lagging], `${lagging} was delivered ${chunksAfterRestart} chunks for a snapshot of ${snapshotChunks}: more than ${MAX_CHUNK_RESEND_FACTOR}× (a lost chunk must be resent from the follower's offset, not from 0)`)
   }
   cluster.configureNetwork({ dropRate: 0, duplicateRate: 0 })
   expectLiveness(cluster, 'after-chunked-catch-up', COMMIT_TICKS)
