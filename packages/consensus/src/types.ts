@@ -101,6 +101,15 @@ export interface PeerMessage {
  *  6. Answer `readStates` once the applied index reaches each `index`.
  *  7. Call `advance(ready)`. Never call `ready()` again before that; ticks, steps and
  *     proposals may keep arriving while a Ready is in flight and go into the next one.
+ *
+ * Bounds: `entries` and `committed` are each capped in bytes (`maxPersistBytesPerReady`,
+ * `maxApplyBytesPerReady`; at least one entry each); what is left comes in the next Ready.
+ * A Ready that leaves entries to persist for later holds its `messagesAfterPersist` back
+ * too (they go out after the Ready that persists the rest), and neither `committed` nor
+ * `hardState.commit` reaches past the entries persisted so far.
+ *
+ * `snapshot` is always whole: a snapshot received from a leader in chunks is handed out
+ * only once its last chunk arrived, and the chunks' acknowledgements promise nothing durable.
  */
 export interface Ready {
   readonly hardState: HardState | null
@@ -124,8 +133,22 @@ export interface CoreConfig {
   readonly random: () => number
   /** Entries carried by one replication message at most. */
   readonly maxEntriesPerMessage: number
-  /** Replication messages in flight to one follower at most (pipelining). */
+  /** Replication messages in flight to one follower at most (pipelining); also bounds the
+   * snapshot chunks in flight to one follower. */
   readonly maxInflightMessages: number
+  /**
+   * Bytes of entries (see `entryBytes`) one replication message carries at most (Raft
+   * AppendEntries, Paxos Accept and Learn, a Paxos Promise's report). One entry larger than
+   * this still travels, alone. Default and upper bound: the core's `limits.ts`, which keeps
+   * every message below the transport's frame.
+   */
+  readonly maxBytesPerMessage?: number
+  /** Bytes of snapshot data in one snapshot chunk at most (snapshots travel in chunks). */
+  readonly maxSnapshotChunkBytes?: number
+  /** Bytes of entries one Ready hands out to persist at most (at least one entry). */
+  readonly maxPersistBytesPerReady?: number
+  /** Bytes of committed entries one Ready hands out to apply at most (at least one entry). */
+  readonly maxApplyBytesPerReady?: number
   /** State found on disk at start; null for a brand-new replica. */
   readonly persisted: PersistedState | null
   /** Protocol-specific switches (Raft: preVote, checkQuorum; Paxos: skipSlots...). */

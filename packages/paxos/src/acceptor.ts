@@ -1,4 +1,4 @@
-import { assert, type NodeId } from '@kv/consensus'
+import { assert, takeWithinBytes, type NodeId } from '@kv/consensus'
 import { learnCommit } from './learner.js'
 import { sameValue } from './log.js'
 import type { Accept, Commit, Heartbeat, Prepare } from './messages.js'
@@ -16,22 +16,32 @@ function reject(s: PaxosState, to: NodeId): void {
   sendNow(s, to, { type: 'reject', term: s.promisedBallot })
 }
 
-/** Phase 1b, for every slot above the candidate's watermark at once (Multi-Paxos). */
+/**
+ * Phase 1b, for every slot above the candidate's watermark at once (Multi-Paxos), from
+ * `fromSlot` on and at most `maxBytesPerMessage` of slots per Promise (`complete` says
+ * whether more follow; the candidate asks again for the rest).
+ */
 export function onPrepare(s: PaxosState, msg: Prepare): void {
   if (msg.term < s.promisedBallot) return reject(s, msg.from)
   if (msg.term > s.promisedBallot) {
     observeBallot(s, msg.term)
     s.leader = null
   }
-  // Granting a promise defers our own candidacy, as a Raft vote does.
-  resetElectionTimer(s)
-  const snapshot = s.log.snapshotIndex > msg.commitIndex ? s.log.snapshot : null
+  // Slots from `fromSlot` that our snapshot covers are chosen values we can no longer report
+  // (see `isBehindSnapshot`): the candidate cannot lead with this promise and steps aside, so
+  // it must not defer our own candidacy. Otherwise a promise defers it, as a Raft vote does.
+  const behind = s.log.snapshotIndex >= msg.fromSlot
+  if (!behind) resetElectionTimer(s)
+  const report = behind ? [] : s.log.acceptedAbove(msg.fromSlot - 1)
+  const accepted = takeWithinBytes(report, s.options.maxBytesPerMessage)
   sendAfterPersist(s, msg.from, {
     type: 'promise',
     term: msg.term,
     commitIndex: s.commitIndex,
-    accepted: s.log.acceptedAbove(msg.commitIndex),
-    snapshot,
+    fromSlot: msg.fromSlot,
+    accepted,
+    complete: !behind && accepted.length === report.length,
+    snapshotIndex: s.log.snapshotIndex,
   })
 }
 

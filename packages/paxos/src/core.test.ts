@@ -55,7 +55,7 @@ function drain(core: ConsensusCore): Ready[] {
 describe('persistence ordering', () => {
   it('sends a Promise only after the promised ballot is durable', () => {
     const core = createPaxos(config('n2'))
-    core.step(msg({ type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 0 }))
+    core.step(msg({ type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 0, fromSlot: 1 }))
     const ready = core.ready()!
     expect(ready.hardState).toEqual({ term: 4, vote: null, commit: 0 })
     expect(ready.messagesNow).toEqual([])
@@ -99,7 +99,7 @@ describe('persistence ordering', () => {
   it("puts the leader's Accepts in messagesNow", () => {
     const core = createPaxos(config('n1'))
     core.advance(tickUntilReady(core))
-    core.step(msg({ type: 'promise', from: 'n2', to: 'n1', term: 1, commitIndex: 0, accepted: [], snapshot: null }))
+    core.step(msg({ type: 'promise', from: 'n2', to: 'n1', term: 1, commitIndex: 0, fromSlot: 1, accepted: [], complete: true, snapshotIndex: 0 }))
     expect(core.status().role).toBe('leader')
     core.propose(bytes('a'))
     const ready = core.ready()!
@@ -120,9 +120,9 @@ describe('view change', () => {
     const x: Entry = { type: 'normal', index: 2, term: 1, data: bytes('x') }
     const y: Entry = { type: 'normal', index: 2, term: 2, data: bytes('y') }
     const z: Entry = { type: 'normal', index: 4, term: 1, data: bytes('z') }
-    core.step(msg({ type: 'promise', from: 'n1', to: 'n3', term: ballot, commitIndex: 0, accepted: [x, z], snapshot: null }))
+    core.step(msg({ type: 'promise', from: 'n1', to: 'n3', term: ballot, commitIndex: 0, fromSlot: 1, accepted: [x, z], complete: true, snapshotIndex: 0 }))
     expect(core.status().role).toBe('candidate')
-    core.step(msg({ type: 'promise', from: 'n2', to: 'n3', term: ballot, commitIndex: 0, accepted: [y], snapshot: null }))
+    core.step(msg({ type: 'promise', from: 'n2', to: 'n3', term: ballot, commitIndex: 0, fromSlot: 1, accepted: [y], complete: true, snapshotIndex: 0 }))
     expect(core.status().role).toBe('leader')
     const ready = core.ready()!
     const plan = ready.entries.map((e) => [e.index, e.term, e.type === 'noop' ? 'noop' : new TextDecoder().decode(e.data)])
@@ -144,7 +144,7 @@ describe('view change', () => {
     expect(core.status().role).toBe('leader')
     const three = createPaxos(config('n1'))
     three.advance(tickUntilReady(three))
-    three.step(msg({ type: 'promise', from: 'n2', to: 'n1', term: 1, commitIndex: 0, accepted: [], snapshot: null }))
+    three.step(msg({ type: 'promise', from: 'n2', to: 'n1', term: 1, commitIndex: 0, fromSlot: 1, accepted: [], complete: true, snapshotIndex: 0 }))
     expect(three.status().role).toBe('leader')
     three.step(msg({ type: 'reject', from: 'n3', to: 'n1', term: 6 }))
     expect(three.status()).toMatchObject({ role: 'follower', term: 6, leader: null })

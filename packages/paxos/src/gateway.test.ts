@@ -19,22 +19,27 @@ function follower() {
 }
 
 const valid: PeerMessage[] = [
-  { type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 0 } as PeerMessage,
+  { type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 0, fromSlot: 1 } as PeerMessage,
   { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [{ type: 'normal', index: 1, term: 4, data: bytes('x') }] } as PeerMessage,
   { type: 'heartbeat', from: 'n1', to: 'n2', term: 4, commitIndex: 0, readRound: 0 } as PeerMessage,
+  { type: 'install-snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 1, offset: 0, data: bytes('abc'), done: false } as PeerMessage,
 ]
 
 describe('the message gateway', () => {
   it.each([
-    ['a non-member sender', { type: 'prepare', from: 'n9', to: 'n2', term: 9, commitIndex: 0 }],
-    ['a ballot its sender does not own', { type: 'prepare', from: 'n1', to: 'n2', term: 2, commitIndex: 0 }],
-    ['another recipient', { type: 'prepare', from: 'n1', to: 'n3', term: 4, commitIndex: 0 }],
+    ['a non-member sender', { type: 'prepare', from: 'n9', to: 'n2', term: 9, commitIndex: 0, fromSlot: 1 }],
+    ['a ballot its sender does not own', { type: 'prepare', from: 'n1', to: 'n2', term: 2, commitIndex: 0, fromSlot: 1 }],
+    ['another recipient', { type: 'prepare', from: 'n1', to: 'n3', term: 4, commitIndex: 0, fromSlot: 1 }],
     ['an unknown type', { type: 'vote', from: 'n1', to: 'n2', term: 4 }],
     ['a negative watermark', { type: 'commit', from: 'n1', to: 'n2', term: 4, commitIndex: -1 }],
     ['an Accept at another ballot', { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [{ type: 'noop', index: 1, term: 1 }] }],
     ['a batch over the limit', { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [1, 2, 3, 4, 5].map((index) => ({ type: 'noop', index, term: 4 })) }],
     ['entries out of order', { type: 'learn', from: 'n1', to: 'n2', term: 4, commitIndex: 2, entries: [{ type: 'noop', index: 2, term: 4 }, { type: 'noop', index: 1, term: 4 }] }],
     ['data that is not bytes', { type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [{ type: 'normal', index: 1, term: 4, data: 'x' }] }],
+    ['a Prepare asking from a slot at or below its watermark', { type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 3, fromSlot: 3 }],
+    ['a snapshot chunk without done', { type: 'install-snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 1, offset: 0, data: bytes('x') }],
+    ['a snapshot chunk over the payload ceiling', { type: 'install-snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 1, offset: 0, data: new Uint8Array(8 * 1024 * 1024 + 1), done: true }],
+    ['a snapshot chunk past the largest snapshot', { type: 'install-snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 1, offset: 2 * 1024 ** 3, data: bytes('x'), done: false }],
   ])('ignores %s', (_, raw) => {
     const core = follower()
     core.step(raw)

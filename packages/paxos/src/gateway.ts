@@ -1,6 +1,6 @@
-import type { Entry, NodeId, Snapshot } from '@kv/consensus'
+import { isSnapshotChunk, isSnapshotChunkAck, type Entry, type NodeId } from '@kv/consensus'
 import { ballotOwner } from './ballot.js'
-import { MAX_PROMISE_SLOTS } from './limits.js'
+import { MAX_MESSAGE_PAYLOAD_BYTES, MAX_PROMISE_SLOTS, MAX_SNAPSHOT_BYTES } from './limits.js'
 import { LEADER_MESSAGES, REPLY_MESSAGES, type PaxosMessage, type PaxosMessageType } from './messages.js'
 
 /**
@@ -28,10 +28,6 @@ function isEntry(x: unknown): x is Entry {
   return x['type'] === 'normal' && x['data'] instanceof Uint8Array
 }
 
-function isSnapshot(x: unknown): x is Snapshot {
-  return isObject(x) && isCount(x['index']) && isCount(x['term']) && x['data'] instanceof Uint8Array
-}
-
 /** Entries in strictly increasing slot order, each accepted at a ballot no higher than `maxTerm`. */
 function isEntryList(x: unknown, maxLength: number, maxTerm: number): x is readonly Entry[] {
   if (!Array.isArray(x) || x.length > maxLength) return false
@@ -57,14 +53,17 @@ function hasValidBody(m: Fields, type: PaxosMessageType, term: number, ctx: Gate
   const batch = ctx.maxEntriesPerMessage
   switch (type) {
     case 'prepare':
+      return isCount(m['commitIndex']) && isPositive(m['fromSlot']) && m['fromSlot'] > m['commitIndex']
     case 'commit':
     case 'learn-reply':
       return isCount(m['commitIndex'])
     case 'promise':
       return (
         isCount(m['commitIndex']) &&
+        isPositive(m['fromSlot']) &&
         isEntryList(m['accepted'], MAX_PROMISE_SLOTS, term) &&
-        (m['snapshot'] === null || isSnapshot(m['snapshot']))
+        typeof m['complete'] === 'boolean' &&
+        isCount(m['snapshotIndex'])
       )
     case 'accept':
       // Phase 2a carries the leader's own proposals: every one at exactly its ballot.
@@ -81,7 +80,9 @@ function hasValidBody(m: Fields, type: PaxosMessageType, term: number, ctx: Gate
     case 'learn':
       return isCount(m['commitIndex']) && isEntryList(m['entries'], batch, term)
     case 'install-snapshot':
-      return isSnapshot(m['snapshot'])
+      return isSnapshotChunk(m, MAX_MESSAGE_PAYLOAD_BYTES, MAX_SNAPSHOT_BYTES)
+    case 'snapshot-reply':
+      return isSnapshotChunkAck(m, MAX_SNAPSHOT_BYTES)
     case 'pre-promise':
       return typeof m['granted'] === 'boolean'
     case 'pre-prepare':

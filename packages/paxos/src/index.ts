@@ -1,5 +1,8 @@
 export { createPaxos } from './paxos.js'
-export { PaxosConfigError, type PaxosOptions } from './limits.js'
+export {
+  DEFAULT_APPLY_BYTES_PER_READY, DEFAULT_BYTES_PER_MESSAGE, DEFAULT_PERSIST_BYTES_PER_READY, DEFAULT_SNAPSHOT_CHUNK_BYTES,
+  MAX_MESSAGE_PAYLOAD_BYTES, MAX_SNAPSHOT_BYTES, PaxosConfigError, SNAPSHOT_STALL_ROUNDS, type PaxosOptions,
+} from './limits.js'
 export type {
   Accept,
   Accepted,
@@ -7,6 +10,7 @@ export type {
   Heartbeat,
   HeartbeatReply,
   InstallSnapshot,
+  SnapshotReply,
   Learn,
   LearnReply,
   PaxosMessage,

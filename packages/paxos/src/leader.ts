@@ -40,6 +40,7 @@ export function becomeLeader(s: PaxosState, ballot: number, reports: readonly Pr
       lastHeardTick: 0,
       heartbeatSentTick: 0,
       learnOutstanding: false,
+      snapshotTransfer: null,
       commitSent: 0,
     })
   }

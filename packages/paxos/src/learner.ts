@@ -1,8 +1,9 @@
-import { assert, type NodeId, type Snapshot } from '@kv/consensus'
+import { assert, SnapshotSender, takeWithinBytes, type NodeId, type Snapshot } from '@kv/consensus'
+import { SNAPSHOT_STALL_ROUNDS } from './limits.js'
 import { sameValue } from './log.js'
-import type { InstallSnapshot, Learn } from './messages.js'
+import type { InstallSnapshot, Learn, SnapshotReply } from './messages.js'
 import { follow } from './roles.js'
-import { sendAfterPersist, sendNow, type PaxosState } from './state.js'
+import { sendAfterPersist, sendNow, type PaxosState, type PeerProgress } from './state.js'
 
 /**
  * Learners ("Paxos Made Simple" §2.3): how a replica finds out which values are chosen.
@@ -54,33 +55,86 @@ export function onLearn(s: PaxosState, msg: Learn): void {
   if (current) sendAfterPersist(s, msg.from, { type: 'learn-reply', term: msg.term, commitIndex: s.commitIndex })
 }
 
+/**
+ * One chunk of the current leader's snapshot. Chunks are assembled in memory (one snapshot
+ * at a time, see `SnapshotAssembly`); the snapshot is adopted only once the last one
+ * arrived, and goes to the shell whole in the next Ready. Its LearnReply waits for that
+ * Ready's sync; so do the chunk acknowledgements, which may speak for a ballot just promised.
+ * A stale leader's chunks are ignored: it learns of the newer ballot from heartbeats' rejects.
+ */
 export function onInstallSnapshot(s: PaxosState, msg: InstallSnapshot): void {
-  if (s.role === 'leader') return
-  const current = msg.term >= s.promisedBallot
-  if (current) follow(s, msg.from, msg.term)
-  installSnapshot(s, msg.snapshot)
-  if (current) sendAfterPersist(s, msg.from, { type: 'learn-reply', term: msg.term, commitIndex: s.commitIndex })
+  if (s.role === 'leader' || msg.term < s.promisedBallot) return
+  follow(s, msg.from, msg.term)
+  if (msg.snapshotIndex <= s.commitIndex) {
+    // Already chosen here: nothing to assemble (a duplicate, or a transfer overtaken).
+    const assembling = s.snapshotAssembly.assembling
+    if (assembling !== null && assembling.index <= s.commitIndex) s.snapshotAssembly.clear()
+    sendAfterPersist(s, msg.from, { type: 'learn-reply', term: msg.term, commitIndex: s.commitIndex })
+    return
+  }
+  const outcome = s.snapshotAssembly.receive(msg.term, msg)
+  if (outcome.type === 'ack') {
+    sendAfterPersist(s, msg.from, { type: 'snapshot-reply', term: msg.term, ...outcome.ack })
+    return
+  }
+  installSnapshot(s, outcome.snapshot)
+  sendAfterPersist(s, msg.from, { type: 'learn-reply', term: msg.term, commitIndex: s.commitIndex })
 }
 
 /**
  * Leader side of catch-up: `peer` reported chosen watermark `peerCommit`, below ours. Send
- * it the next chosen values, or the snapshot when they are compacted away. One chain per
- * peer at a time; a heartbeat round restarts a chain whose message was lost.
+ * it the next chosen values (at most maxEntriesPerMessage and maxBytesPerMessage of them),
+ * or the snapshot, in chunks, when they are compacted away. One chain per peer at a time; a
+ * heartbeat round restarts a chain whose message was lost, and a snapshot transfer whose
+ * window made no progress for `SNAPSHOT_STALL_ROUNDS` rounds resumes from the acknowledged offset.
  */
 export function sendCatchUp(s: PaxosState, peer: NodeId, peerCommit: number): void {
   const proposer = s.proposer
   const progress = proposer?.peers.get(peer)
   if (proposer === null || progress === undefined) return
+  if (progress.snapshotTransfer !== null && peerCommit >= progress.snapshotTransfer.snapshot.index) {
+    progress.snapshotTransfer = null // it has the snapshot
+  }
   if (progress.learnOutstanding || peerCommit >= s.commitIndex) return
   progress.learnOutstanding = true
   const term = proposer.ballot
+  if (progress.snapshotTransfer !== null) {
+    // A heartbeat round passed (it cleared learnOutstanding) with the transfer under way.
+    const transfer = progress.snapshotTransfer
+    if (!transfer.onRound()) return
+    // Stalled. If the replica holds nothing of it and we have a newer snapshot, send that one.
+    const newer = transfer.ackedBytes === 0 && s.log.snapshotIndex > transfer.snapshot.index
+    if (!newer) return sendSnapshotChunks(s, peer, progress, term)
+    progress.snapshotTransfer = null
+  }
   if (peerCommit + 1 < s.log.firstIndex) {
     const snapshot = s.log.snapshot
     assert(snapshot !== null, 'compacted slots without a snapshot')
-    sendNow(s, peer, { type: 'install-snapshot', term, snapshot })
+    progress.snapshotTransfer = new SnapshotSender(
+      snapshot, s.options.maxSnapshotChunkBytes, s.config.maxInflightMessages, SNAPSHOT_STALL_ROUNDS,
+    )
+    sendSnapshotChunks(s, peer, progress, term)
     return
   }
   const last = Math.min(s.commitIndex, peerCommit + s.config.maxEntriesPerMessage)
-  const entries = s.log.range(peerCommit + 1, last)
+  const entries = takeWithinBytes(s.log.range(peerCommit + 1, last), s.options.maxBytesPerMessage)
   sendNow(s, peer, { type: 'learn', term, commitIndex: s.commitIndex, entries })
+}
+
+function sendSnapshotChunks(s: PaxosState, peer: NodeId, progress: PeerProgress, term: number): void {
+  const transfer = progress.snapshotTransfer
+  assert(transfer !== null, `no snapshot transfer to ${peer}`)
+  for (const chunk of transfer.take()) sendNow(s, peer, { type: 'install-snapshot', term, ...chunk })
+}
+
+/** The replica holds `offset` bytes of the snapshot we are sending it: send what follows. */
+export function onSnapshotReply(s: PaxosState, msg: SnapshotReply): void {
+  const leader = s.proposer
+  const progress = leader?.peers.get(msg.from)
+  if (leader === null || progress === undefined || msg.term !== leader.ballot) return
+  progress.lastHeardTick = leader.ticks
+  const transfer = progress.snapshotTransfer
+  if (transfer === null || transfer.snapshot.index !== msg.snapshotIndex) return // stale
+  transfer.onAck(msg)
+  sendSnapshotChunks(s, msg.from, progress, leader.ballot)
 }

@@ -23,6 +23,11 @@ describe('config checks', () => {
     ['no pipeline', { maxInflightMessages: 0 }, /maxInflightMessages/],
     ['bad skipSlots', { options: { skipSlots: [0] } }, /skipSlots/],
     ['bad preVote', { options: { preVote: 'yes' } }, /preVote/],
+    ['a snapshot chunk above the payload ceiling', { maxSnapshotChunkBytes: 9 * 1024 * 1024 }, /maxSnapshotChunkBytes must be an integer in 1\.\.8388608/],
+    ['an empty snapshot chunk', { maxSnapshotChunkBytes: 0 }, /maxSnapshotChunkBytes/],
+    ['a message byte bound above the ceiling', { maxBytesPerMessage: 16 * 1024 * 1024 }, /maxBytesPerMessage must be/],
+    ['a Ready that cannot hold one message', { maxBytesPerMessage: 1024, maxPersistBytesPerReady: 1000 }, /maxPersistBytesPerReady \(at least maxBytesPerMessage\) must be an integer in 1024\./],
+    ['no committed bytes per Ready', { maxApplyBytesPerReady: 0 }, /maxApplyBytesPerReady/],
   ])('refuses %s', (_, change, message) => {
     expect(() => createPaxos({ ...base, ...change })).toThrow(PaxosConfigError)
     expect(() => createPaxos({ ...base, ...change })).toThrow(message)

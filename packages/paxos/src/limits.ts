@@ -24,6 +24,30 @@ export const QUORUM_CHECK_ELECTION_TIMEOUTS = 2
 /** Slots a test leader may be told to skip (`options.skipSlots`). */
 export const MAX_SKIP_SLOTS = 1_024
 
+const MiB = 1024 * 1024
+
+/**
+ * Upper bound on what one message may carry as payload: `maxBytesPerMessage` of entries
+ * (an Accept, a Learn, a Promise's report) or `maxSnapshotChunkBytes` of snapshot data. Half
+ * of the TCP transport's 16 MiB frame, so that the largest message with its other fields fits
+ * in a frame (every message kind is checked by packages/sim/src/frame-fit.test.ts).
+ */
+export const MAX_MESSAGE_PAYLOAD_BYTES = 8 * MiB
+
+/** Defaults of the byte bounds of `CoreConfig`. The persist bound holds a full window of
+ * Accepts (8 × 4 MiB with the node's settings), so an acceptor persists it in one Ready. */
+export const DEFAULT_BYTES_PER_MESSAGE = 4 * MiB
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1 * MiB
+export const DEFAULT_PERSIST_BYTES_PER_READY = 64 * MiB
+export const DEFAULT_APPLY_BYTES_PER_READY = 64 * MiB
+
+/** Largest snapshot a replica assembles from chunks; a chunk reaching past it is ignored. */
+export const MAX_SNAPSHOT_BYTES = 2 * 1024 * MiB
+
+/** Heartbeat rounds a snapshot transfer may go without an acknowledged chunk before its
+ * window is resent from the replica's acknowledged offset. */
+export const SNAPSHOT_STALL_ROUNDS = 3
+
 /** Thrown by `createPaxos` for a config that can never work. */
 export class PaxosConfigError extends Error {
   readonly code = 'PAXOS_CONFIG'
@@ -60,6 +84,38 @@ export function checkConfig(config: CoreConfig): void {
       `heartbeatTicks (${config.heartbeatTicks}) must be below electionTimeoutTicks (${config.electionTimeoutTicks})`,
     )
   }
+  readByteBounds(config)
+}
+
+/** The byte bounds in force: `CoreConfig`'s, or the defaults. */
+export interface ByteBounds {
+  readonly maxBytesPerMessage: number
+  readonly maxSnapshotChunkBytes: number
+  readonly maxPersistBytesPerReady: number
+  readonly maxApplyBytesPerReady: number
+}
+
+function bounded(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new PaxosConfigError(`${name} must be an integer in ${min}..${max}, got ${String(value)}`)
+  }
+  return value
+}
+
+export function readByteBounds(config: CoreConfig): ByteBounds {
+  const ceiling = MAX_MESSAGE_PAYLOAD_BYTES
+  const maxBytesPerMessage = bounded('maxBytesPerMessage', config.maxBytesPerMessage ?? DEFAULT_BYTES_PER_MESSAGE, 1, ceiling)
+  return {
+    // A message's payload must leave room in a frame for the rest of the message.
+    maxBytesPerMessage,
+    maxSnapshotChunkBytes: bounded('maxSnapshotChunkBytes', config.maxSnapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES, 1, ceiling),
+    // An acceptor persists the entries of one whole Accept in one Ready.
+    maxPersistBytesPerReady: bounded(
+      'maxPersistBytesPerReady (at least maxBytesPerMessage)', config.maxPersistBytesPerReady ?? DEFAULT_PERSIST_BYTES_PER_READY,
+      maxBytesPerMessage, Number.MAX_SAFE_INTEGER,
+    ),
+    maxApplyBytesPerReady: bounded('maxApplyBytesPerReady', config.maxApplyBytesPerReady ?? DEFAULT_APPLY_BYTES_PER_READY, 1, Number.MAX_SAFE_INTEGER),
+  }
 }
 
 /** Paxos-specific switches, read from `CoreConfig.options`. */
@@ -73,7 +129,7 @@ export interface PaxosOptions {
   readonly preVote?: boolean
 }
 
-export interface ResolvedOptions {
+export interface ResolvedOptions extends ByteBounds {
   readonly skipSlots: ReadonlySet<number>
   readonly preVote: boolean
 }
@@ -81,7 +137,7 @@ export interface ResolvedOptions {
 export function readOptions(config: CoreConfig): ResolvedOptions {
   const preVote: unknown = config.options?.['preVote'] ?? true
   if (typeof preVote !== 'boolean') throw new PaxosConfigError('options.preVote must be a boolean')
-  return { skipSlots: readSkipSlots(config), preVote }
+  return { skipSlots: readSkipSlots(config), preVote, ...readByteBounds(config) }
 }
 
 function readSkipSlots(config: CoreConfig): ReadonlySet<number> {

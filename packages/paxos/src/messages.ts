@@ -1,4 +1,4 @@
-import type { Entry, NodeId, Snapshot } from '@kv/consensus'
+import type { Entry, NodeId, SnapshotChunk, SnapshotChunkAck } from '@kv/consensus'
 
 /**
  * The Multi-Paxos messages ("Paxos Made Moderately Complex": p1a/p1b, p2a/p2b, decision).
@@ -24,18 +24,26 @@ export interface PrePromise extends Base<'pre-promise'> {
   readonly granted: boolean
 }
 
-/** Phase 1a, once per view change, for every slot above the candidate's chosen watermark. */
+/** Phase 1a, once per view change, for every slot above the candidate's chosen watermark.
+ * `fromSlot` asks for the report from that slot on: above `commitIndex + 1` it continues a
+ * report that did not fit in one Promise. */
 export interface Prepare extends Base<'prepare'> {
   readonly commitIndex: number
+  readonly fromSlot: number
 }
 
-/** Phase 1b: the acceptor's accepted slots above the candidate's watermark, and its own
- * watermark (slots at or below it are known chosen). Carries the acceptor's snapshot when
- * it compacted slots the candidate does not have. */
+/** Phase 1b: the acceptor's accepted slots from the Prepare's `fromSlot`, and its own
+ * watermark (slots at or below it are known chosen). At most `maxBytesPerMessage` of slots:
+ * `complete` is false when more follow (the candidate asks again from the next slot).
+ * `snapshotIndex` is the acceptor's snapshot: above the candidate's watermark, the candidate
+ * lacks chosen values only that snapshot holds, and cannot lead (it steps aside). */
 export interface PaxosPromise extends Base<'promise'> {
   readonly commitIndex: number
+  /** The Prepare's `fromSlot`: which part of the report this is. */
+  readonly fromSlot: number
   readonly accepted: readonly Entry[]
-  readonly snapshot: Snapshot | null
+  readonly complete: boolean
+  readonly snapshotIndex: number
 }
 
 /** Phase 2a for a batch of slots, all proposed at `term`; also carries the leader's
@@ -73,10 +81,14 @@ export interface Learn extends Base<'learn'> {
   readonly entries: readonly Entry[]
 }
 
-/** Catch-up when the slots a replica misses are compacted away. */
-export interface InstallSnapshot extends Base<'install-snapshot'> {
-  readonly snapshot: Snapshot
-}
+/** Catch-up when the slots a replica misses are compacted away: one chunk of the leader's
+ * snapshot (see `SnapshotChunk` in @kv/consensus). The chunk that completes the snapshot is
+ * answered by a LearnReply once the snapshot is durable; any other by a SnapshotReply. */
+export interface InstallSnapshot extends Base<'install-snapshot'>, SnapshotChunk {}
+
+/** The bytes of snapshot `snapshotIndex` the replica holds (`offset`); `accepted` is false
+ * when it could not use the chunk (a gap before it, or a snapshot it is not assembling). */
+export interface SnapshotReply extends Base<'snapshot-reply'>, SnapshotChunkAck {}
 
 export interface LearnReply extends Base<'learn-reply'> {
   readonly commitIndex: number
@@ -100,6 +112,7 @@ export type PaxosMessage =
   | HeartbeatReply
   | Learn
   | InstallSnapshot
+  | SnapshotReply
   | LearnReply
   | Reject
   | TimeoutNow
@@ -125,4 +138,5 @@ export const REPLY_MESSAGES: ReadonlySet<PaxosMessageType> = new Set([
   'accepted',
   'heartbeat-reply',
   'learn-reply',
+  'snapshot-reply',
 ])

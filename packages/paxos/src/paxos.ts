@@ -13,7 +13,7 @@ import { isValidMessage, type GatewayContext } from './gateway.js'
 import { onHeartbeatReply, onLearnReply, requestRead, tickLeader } from './heartbeat.js'
 import { checkInvariants } from './invariants.js'
 import { onAccepted, proposeValue } from './leader.js'
-import { onInstallSnapshot, onLearn } from './learner.js'
+import { onInstallSnapshot, onLearn, onSnapshotReply } from './learner.js'
 import { checkConfig, readOptions } from './limits.js'
 import type { PaxosMessage } from './messages.js'
 import { advanceReady, buildReady } from './ready.js'
@@ -67,6 +67,8 @@ function dispatch(s: PaxosState, msg: PaxosMessage): void {
       return onInstallSnapshot(s, msg)
     case 'learn-reply':
       return onLearnReply(s, msg)
+    case 'snapshot-reply':
+      return onSnapshotReply(s, msg)
     case 'reject':
       return onReject(s, msg)
     case 'timeout-now':

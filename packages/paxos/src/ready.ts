@@ -1,4 +1,4 @@
-import { assert, type Entry, type HardState, type Ready } from '@kv/consensus'
+import { assert, takeWithinBytes, type Entry, type HardState, type Ready } from '@kv/consensus'
 import { countOwnAcceptance } from './leader.js'
 import { flushReplication } from './replication.js'
 import type { PaxosState } from './state.js'
@@ -9,39 +9,51 @@ import { countOwnPromise } from './view-change.js'
  * The ordering rules themselves are documented on the `Ready` type in @kv/consensus.
  */
 
-function hardStateToPersist(s: PaxosState): HardState | null {
+/** `commit` is the watermark this Ready may make durable (see `buildReady`). */
+function hardStateToPersist(s: PaxosState, commit: number): HardState | null {
   const persisted = s.persistedHardState
-  if (persisted !== null && persisted.term === s.promisedBallot && persisted.commit === s.commitIndex) {
+  if (persisted !== null && persisted.term === s.promisedBallot && persisted.commit === commit) {
     return null
   }
-  if (persisted === null && s.promisedBallot === 0 && s.commitIndex === 0) return null
-  return { term: s.promisedBallot, vote: null, commit: s.commitIndex }
+  if (persisted === null && s.promisedBallot === 0 && commit === 0) return null
+  return { term: s.promisedBallot, vote: null, commit }
 }
 
-/** Chosen slots not yet handed out: gap-free, so nothing is applied past a hole. */
-function committedToHandOut(s: PaxosState): Entry[] {
-  if (s.commitIndex <= s.handedOut) return []
-  const committed = s.log.range(s.handedOut + 1, s.commitIndex)
-  s.handedOut = s.commitIndex
+/** Chosen slots not yet handed out, up to `upTo` and maxApplyBytesPerReady of them: gap-free,
+ * so nothing is applied past a hole. */
+function committedToHandOut(s: PaxosState, upTo: number): Entry[] {
+  if (upTo <= s.handedOut) return []
+  const committed = takeWithinBytes(s.log.range(s.handedOut + 1, upTo), s.options.maxApplyBytesPerReady)
+  s.handedOut = committed.at(-1)?.index ?? s.handedOut
   return committed
 }
 
 export function buildReady(s: PaxosState): Ready | null {
   assert(s.inflightReady === null, 'ready() called again before advance()')
   flushReplication(s)
-  const hardState = hardStateToPersist(s)
+  // At most maxPersistBytesPerReady of slots to persist; the rest waits for the next Ready.
+  // Until it is durable, nothing that depends on it may be: the watermark persisted and the
+  // slots applied stop below the first slot left, and acknowledgements wait.
+  const pending = [...s.out.entries.values()].sort((a, b) => a.index - b.index)
+  const entries = takeWithinBytes(pending, s.options.maxPersistBytesPerReady)
+  const left = pending.slice(entries.length)
+  const durableTo = Math.min(s.commitIndex, (left[0]?.index ?? Infinity) - 1)
+  const hardState = hardStateToPersist(s, durableTo)
   if (s.out.isEmpty() && hardState === null && s.commitIndex <= s.handedOut) return null
   const ready: Ready = {
     hardState,
     snapshot: s.out.snapshot,
     truncateFrom: null,
-    entries: [...s.out.entries.values()].sort((a, b) => a.index - b.index),
+    entries,
     messagesNow: s.out.messagesNow,
-    messagesAfterPersist: s.out.messagesAfterPersist,
-    committed: committedToHandOut(s),
+    messagesAfterPersist: left.length === 0 ? s.out.messagesAfterPersist : [],
+    committed: committedToHandOut(s, durableTo),
     readStates: s.out.readStates,
   }
+  const heldBack = left.length === 0 ? [] : s.out.messagesAfterPersist
   s.out.clear()
+  for (const entry of left) s.out.persist(entry)
+  s.out.messagesAfterPersist = heldBack
   s.inflightReady = ready
   return ready
 }

@@ -1,4 +1,4 @@
-import { assert, type Entry, type NodeId } from '@kv/consensus'
+import { assert, entryBytes, type Entry, type NodeId } from '@kv/consensus'
 import type { InflightAccept, LeaderState, PaxosState, PeerProgress } from './state.js'
 import { sendNow } from './state.js'
 
@@ -23,14 +23,22 @@ function awaits(leader: LeaderState, peer: NodeId, slot: number): boolean {
   return votes !== undefined && !votes.has(peer)
 }
 
-/** The next batch for `peer`: undecided slots it has not accepted, from `progress.next`. */
+/** The next batch for `peer`: undecided slots it has not accepted, from `progress.next`; at
+ * most maxEntriesPerMessage of them and maxBytesPerMessage of their bytes (one larger entry
+ * goes alone), so that an Accept fits in a transport frame. */
 function nextBatch(s: PaxosState, leader: LeaderState, peer: NodeId, progress: PeerProgress): number[] {
   const batch: number[] = []
+  let bytes = 0
   let slot = Math.max(progress.next, s.commitIndex + 1)
   while (slot < leader.nextSlot && batch.length < s.config.maxEntriesPerMessage) {
     // No vote set: a skipped slot (a hole on purpose) or one already chosen, which the
     // replica learns through the watermark or catch-up instead.
-    if (awaits(leader, peer, slot) && s.log.get(slot) !== undefined) batch.push(slot)
+    const entry = s.log.get(slot)
+    if (awaits(leader, peer, slot) && entry !== undefined) {
+      bytes += entryBytes(entry)
+      if (batch.length > 0 && bytes > s.options.maxBytesPerMessage) break
+      batch.push(slot)
+    }
     slot += 1
   }
   progress.next = slot

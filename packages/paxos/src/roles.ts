@@ -26,6 +26,8 @@ export function becomeFollower(s: PaxosState, leader: NodeId | null): void {
 export function observeBallot(s: PaxosState, ballot: number): void {
   if (ballot <= s.promisedBallot) return
   s.promisedBallot = ballot
+  // A snapshot half received from the old ballot's leader is dropped: the next sends its own.
+  s.snapshotAssembly.clear()
   becomeFollower(s, null)
 }
 

@@ -1,4 +1,4 @@
-import type { CoreConfig, HardState, NodeId, Ready, Role } from '@kv/consensus'
+import { SnapshotAssembly, type CoreConfig, type HardState, type NodeId, type Ready, type Role, type SnapshotSender } from '@kv/consensus'
 import type { ResolvedOptions } from './limits.js'
 import { SlotLog } from './log.js'
 import type { PaxosMessage } from './messages.js'
@@ -35,6 +35,8 @@ export interface PeerProgress {
   heartbeatSentTick: number
   /** A Learn or InstallSnapshot is on its way (one catch-up chain per replica). */
   learnOutstanding: boolean
+  /** The snapshot this replica is being sent in chunks, while it is (see learner.ts). */
+  snapshotTransfer: SnapshotSender | null
   /** Highest chosen watermark this acceptor was told. */
   commitSent: number
 }
@@ -58,7 +60,9 @@ export interface LeaderState {
 /** A node running phase 1 for `ballot`. */
 export interface CandidateState {
   readonly ballot: number
-  readonly promises: Map<NodeId, PromiseReport>
+  /** Each acceptor's Promise, in the parts it came in (a report too large for one message
+   * comes in several); `complete` once the last part arrived. */
+  readonly promises: Map<NodeId, { readonly parts: PromiseReport[]; complete: boolean; askedFrom: number | null }>
   /** Its own promise counts only once the ballot is durable (after `advance`). */
   selfPromised: boolean
 }
@@ -86,6 +90,8 @@ export interface PaxosState {
   proposer: LeaderState | null
   readonly reads: ReadBarrier
   readonly out: Outbox
+  /** A snapshot arriving in chunks from the leader (one at a time). */
+  readonly snapshotAssembly: SnapshotAssembly
   /** Highest slot put in a Ready's `committed` (or covered by a handed-out snapshot). */
   handedOut: number
   /** Highest slot the shell confirmed applied (`advance`). */
@@ -120,6 +126,7 @@ export function createState(config: CoreConfig, options: ResolvedOptions): Paxos
     proposer: null,
     reads: new ReadBarrier(),
     out: new Outbox(),
+    snapshotAssembly: new SnapshotAssembly(),
     handedOut: 0,
     appliedIndex: 0,
     persistedHardState: null,

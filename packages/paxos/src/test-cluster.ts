@@ -9,6 +9,7 @@
 import {
   createRng,
   type ConsensusCore,
+  type CoreConfig,
   type Entry,
   type HardState,
   type NodeId,
@@ -29,6 +30,8 @@ export interface ClusterOptions {
   readonly maxInflightMessages?: number
   /** `CoreConfig.options` per node. */
   readonly nodeOptions?: Readonly<Record<NodeId, Readonly<Record<string, unknown>>>>
+  /** `CoreConfig`'s byte bounds for every node. */
+  readonly byteBounds?: Partial<Pick<CoreConfig, 'maxBytesPerMessage' | 'maxSnapshotChunkBytes' | 'maxPersistBytesPerReady' | 'maxApplyBytesPerReady'>>
 }
 
 /** What survives a crash: exactly what Readys asked to persist. */
@@ -115,6 +118,7 @@ export class TestCluster {
         maxInflightMessages: this.options.maxInflightMessages ?? 4,
         persisted: fresh ? null : { hardState: disk.hardState, snapshot: disk.snapshot, entries },
         ...(nodeOptions === undefined ? {} : { options: nodeOptions }),
+        ...this.options.byteBounds,
       }),
     )
     const log = disk.snapshot === null ? [] : (JSON.parse(decoder.decode(disk.snapshot.data)) as string[])

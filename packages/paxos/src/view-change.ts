@@ -1,6 +1,5 @@
 import type { Ready } from '@kv/consensus'
 import { nextBallotAbove } from './ballot.js'
-import { installSnapshot } from './learner.js'
 import { becomeLeader } from './leader.js'
 import type { PaxosPromise, Reject, TimeoutNow } from './messages.js'
 import { becomeFollower, observeBallot, resetElectionTimer } from './roles.js'
@@ -21,12 +20,13 @@ export function campaign(s: PaxosState): void {
   s.promisedBallot = ballot
   s.role = 'candidate'
   s.candidate = { ballot, promises: new Map(), selfPromised: false }
+  s.snapshotAssembly.clear() // no leader sends us chunks while we run
   resetElectionTimer(s)
   // The Prepare goes out only once the ballot is durable: a candidate that crashed before
   // persisting it could pick the same ballot again after restart and, with another quorum,
   // propose a second value at that ballot for one slot.
   for (const peer of s.peers) {
-    sendAfterPersist(s, peer, { type: 'prepare', term: ballot, commitIndex: s.commitIndex })
+    sendAfterPersist(s, peer, { type: 'prepare', term: ballot, commitIndex: s.commitIndex, fromSlot: s.commitIndex + 1 })
   }
 }
 
@@ -40,28 +40,54 @@ export function retryPrepare(s: PaxosState): void {
   const candidate = s.candidate
   if (candidate === null) return
   for (const peer of s.peers) {
-    if (!candidate.promises.has(peer)) sendAfterPersist(s, peer, { type: 'prepare', term: candidate.ballot, commitIndex: s.commitIndex })
+    const promise = candidate.promises.get(peer)
+    if (promise?.complete === true) continue
+    // A report in parts: ask again for the part we are waiting for.
+    const fromSlot = promise?.askedFrom ?? s.commitIndex + 1
+    sendAfterPersist(s, peer, { type: 'prepare', term: candidate.ballot, commitIndex: s.commitIndex, fromSlot })
   }
 }
 
 function maybeWin(s: PaxosState): void {
   const candidate = s.candidate
   if (candidate === null) return
-  const promises = candidate.promises.size + (candidate.selfPromised ? 1 : 0)
+  const complete = [...candidate.promises.values()].filter((p) => p.complete)
+  const promises = complete.length + (candidate.selfPromised ? 1 : 0)
   if (promises < s.quorum) return
-  const reports = [...candidate.promises.values()]
+  const reports = complete.flatMap((p) => p.parts)
   // Our own promise: every slot we accepted above our watermark.
   reports.push({ commitIndex: s.commitIndex, accepted: s.log.acceptedAbove(s.commitIndex) })
   becomeLeader(s, candidate.ballot, reports)
 }
 
+/** The acceptor's snapshot covers slots the Promise should report from. */
+export function isBehindSnapshot(msg: PaxosPromise): boolean {
+  return msg.snapshotIndex >= msg.fromSlot
+}
+
 export function onPromise(s: PaxosState, msg: PaxosPromise): void {
   const candidate = s.candidate
   if (candidate === null || msg.term !== candidate.ballot) return
-  // The acceptor compacted chosen slots we lack: adopt its snapshot first, so that
-  // recovery starts above it (the compacted slots are chosen, not holes).
-  if (msg.snapshot !== null) installSnapshot(s, msg.snapshot)
-  candidate.promises.set(msg.from, { commitIndex: msg.commitIndex, accepted: msg.accepted })
+  if (isBehindSnapshot(msg)) {
+    // The acceptor compacted slots it should report (chosen values we lack): recovery would
+    // take them for holes. We cannot lead; step aside for a replica that holds them (its
+    // leadership will catch us up, by a snapshot in chunks).
+    becomeFollower(s, null)
+    return
+  }
+  const promise = candidate.promises.get(msg.from) ?? { parts: [], complete: false, askedFrom: null }
+  // Parts come one at a time, each asked for after the previous one: anything else is a duplicate.
+  const expected = promise.parts.length === 0 || msg.fromSlot === promise.askedFrom
+  if (promise.complete || !expected) return
+  promise.parts.push({ commitIndex: msg.commitIndex, accepted: msg.accepted })
+  promise.complete = msg.complete
+  candidate.promises.set(msg.from, promise)
+  if (!msg.complete) {
+    // The report did not fit in one message: ask for the rest (our ballot is durable already).
+    const fromSlot = Math.max((msg.accepted.at(-1)?.index ?? msg.fromSlot) + 1, s.commitIndex + 1)
+    promise.askedFrom = fromSlot
+    sendAfterPersist(s, msg.from, { type: 'prepare', term: candidate.ballot, commitIndex: s.commitIndex, fromSlot })
+  }
   maybeWin(s)
 }
 

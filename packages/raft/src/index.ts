@@ -13,6 +13,7 @@ export type {
   Heartbeat,
   HeartbeatResponse,
   InstallSnapshot,
+  InstallSnapshotResponse,
   PreVote,
   PreVoteResponse,
   RaftMessage,

@@ -24,6 +24,8 @@ export function checkInvariants(r: RaftNode): void {
       assert(r.leader !== r.id, 'a follower names itself leader')
       break
   }
+  const assembling = r.snapshotAssembly.assembling
+  assert(assembling === null || assembling.origin === r.term, `a snapshot assembled from term ${assembling?.origin} in term ${r.term}`)
   if (r.role !== 'leader') {
     assert(r.transferee === null, 'only a leader transfers leadership')
     assert(r.reads.size() === 0, 'only a leader holds pending reads')
@@ -41,5 +43,6 @@ function checkLeader(r: RaftNode): void {
     assert(pr.matchIndex < pr.nextIndex, `${peer}: matchIndex ${pr.matchIndex} ≥ nextIndex ${pr.nextIndex}`)
     assert(pr.nextIndex <= lastIndex + 1, `${peer}: nextIndex ${pr.nextIndex} beyond the log`)
     assert(pr.inflight.length <= r.config.maxInflightMessages, `${peer}: too many messages in flight`)
+    assert((pr.state === 'snapshot') === (pr.transfer !== null), `${peer}: a snapshot transfer outside snapshot state`)
   }
 }

@@ -4,6 +4,8 @@ import type { CoreConfig } from '@kv/consensus'
  * Named bounds of the Raft core (TIGER_STYLE: every queue and batch has one), and the
  * relations between configured values, checked once at construction.
  */
+const MiB = 1024 * 1024
+
 export const limits = {
   /** Upper bound on `CoreConfig.maxEntriesPerMessage` (entries in one AppendEntries). */
   maxEntriesPerMessage: 10_000,
@@ -16,13 +18,40 @@ export const limits = {
   maxPendingReads: 10_000,
   /** Upper bound on the election timeout, in ticks. */
   maxElectionTimeoutTicks: 1_000_000,
-  /** Heartbeat rounds a follower stays in snapshot state without an answer before the
-   * leader assumes the InstallSnapshot was lost and sends it again. */
+  /** Heartbeat rounds a snapshot transfer may go without an acknowledged chunk before the
+   * leader assumes its window was lost and resends it from the follower's acknowledged offset. */
   snapshotRetryHeartbeats: 3,
+  /**
+   * Upper bound on what one message may carry as payload: `maxBytesPerMessage` of entries,
+   * or `maxSnapshotChunkBytes` of snapshot data. Half of the TCP transport's 16 MiB frame
+   * (`maxFrameBytes`), so that the largest message, its other fields included, fits in a frame
+   * (every message kind is checked against the frame by packages/sim/src/frame-fit.test.ts).
+   */
+  maxMessagePayloadBytes: 8 * MiB,
+  /** Default of `CoreConfig.maxBytesPerMessage`. */
+  defaultBytesPerMessage: 4 * MiB,
+  /** Default of `CoreConfig.maxSnapshotChunkBytes`. */
+  defaultSnapshotChunkBytes: 1 * MiB,
+  /** Default of `CoreConfig.maxPersistBytesPerReady`: at least a full window of AppendEntries
+   * (8 × 4 MiB with the node's settings), so that a follower persists it in one Ready. */
+  defaultPersistBytesPerReady: 64 * MiB,
+  /** Default of `CoreConfig.maxApplyBytesPerReady`. */
+  defaultApplyBytesPerReady: 64 * MiB,
+  /** Largest snapshot a follower assembles from chunks; a chunk reaching past it is dropped
+   * at the gateway. */
+  maxSnapshotBytes: 2 * 1024 * MiB,
 } as const
 
-/** Options read from `CoreConfig.options`. */
-export interface RaftOptions {
+/** The byte bounds in force, `CoreConfig`'s or the defaults. */
+export interface ByteBounds {
+  readonly maxBytesPerMessage: number
+  readonly maxSnapshotChunkBytes: number
+  readonly maxPersistBytesPerReady: number
+  readonly maxApplyBytesPerReady: number
+}
+
+/** Options read from `CoreConfig.options`, and the byte bounds in force. */
+export interface RaftOptions extends ByteBounds {
   /** Raft thesis §9.6: ask for votes with term+1 before disrupting anyone. Default true. */
   readonly preVote: boolean
   /** Raft thesis §6.2: a leader that cannot reach a quorum steps down; followers with a live
@@ -83,5 +112,26 @@ export function checkConfig(config: CoreConfig): RaftOptions {
   return {
     preVote: readBoolean(config.options, 'preVote', true),
     checkQuorum: readBoolean(config.options, 'checkQuorum', true),
+    ...checkByteBounds(config),
   }
+}
+
+function checkByteBounds(config: CoreConfig): ByteBounds {
+  const ceiling = limits.maxMessagePayloadBytes
+  const bounds: ByteBounds = {
+    maxBytesPerMessage: config.maxBytesPerMessage ?? limits.defaultBytesPerMessage,
+    maxSnapshotChunkBytes: config.maxSnapshotChunkBytes ?? limits.defaultSnapshotChunkBytes,
+    maxPersistBytesPerReady: config.maxPersistBytesPerReady ?? limits.defaultPersistBytesPerReady,
+    maxApplyBytesPerReady: config.maxApplyBytesPerReady ?? limits.defaultApplyBytesPerReady,
+  }
+  // A message's payload must leave room in a frame for the rest of the message.
+  check(isCount(bounds.maxBytesPerMessage, 1, ceiling), `maxBytesPerMessage must be an integer in 1..${ceiling}`)
+  check(isCount(bounds.maxSnapshotChunkBytes, 1, ceiling), `maxSnapshotChunkBytes must be an integer in 1..${ceiling}`)
+  // A follower persists the entries of one whole AppendEntries in one Ready.
+  check(
+    isCount(bounds.maxPersistBytesPerReady, bounds.maxBytesPerMessage, Number.MAX_SAFE_INTEGER),
+    `maxPersistBytesPerReady (${bounds.maxPersistBytesPerReady}) must be an integer ≥ maxBytesPerMessage (${bounds.maxBytesPerMessage})`,
+  )
+  check(isCount(bounds.maxApplyBytesPerReady, 1, Number.MAX_SAFE_INTEGER), 'maxApplyBytesPerReady must be a positive integer')
+  return bounds
 }

@@ -1,4 +1,4 @@
-import { assert, type Entry, type PersistedState, type Snapshot } from '@kv/consensus'
+import { assert, takeWithinBytes, type Entry, type PersistedState, type Snapshot } from '@kv/consensus'
 
 /** What one Ready handed out of the log; given back to `RaftLog.endReady` on advance. */
 export interface ReadyToken {
@@ -217,19 +217,29 @@ export class RaftLog {
     return this.commitIndex >= this.nextToApply()
   }
 
-  /** Hands out everything pending; returns what the Ready carries and its token. */
-  beginReady(): { entries: Entry[]; committed: Entry[]; truncateFrom: number | null; token: ReadyToken } {
+  /**
+   * Hands out what is pending, up to `maxPersistBytes` of entries to persist and
+   * `maxApplyBytes` of committed entries (at least one entry each); returns what the Ready
+   * carries and its token. Committed entries never reach past the entries handed out, which
+   * are the ones durable once this Ready is.
+   */
+  beginReady(maxPersistBytes = Infinity, maxApplyBytes = Infinity): {
+    entries: Entry[]; committed: Entry[]; truncateFrom: number | null; token: ReadyToken
+  } {
     const snapshot = this.pendingSnapshot
+    const unstable = this.handedOutTo < this.lastIndex() ? this.slice(this.handedOutTo + 1, this.lastIndex() + 1) : []
+    const entries = takeWithinBytes(unstable, maxPersistBytes)
+    const handedOutTo = entries.at(-1)?.index ?? this.handedOutTo
     const from = this.nextToApply()
-    const committed = from <= this.commitIndex ? this.slice(from, this.commitIndex + 1) : []
-    const entries = this.handedOutTo < this.lastIndex() ? this.slice(this.handedOutTo + 1, this.lastIndex() + 1) : []
+    const applyTo = Math.min(this.commitIndex, handedOutTo)
+    const committed = from <= applyTo ? takeWithinBytes(this.slice(from, applyTo + 1), maxApplyBytes) : []
     const truncateFrom = this.pendingTruncateFrom
     const token: ReadyToken = {
       lastEntryIndex: entries.at(-1)?.index ?? null,
       committedTo: committed.at(-1)?.index ?? null,
       snapshot,
     }
-    this.handedOutTo = this.lastIndex()
+    this.handedOutTo = handedOutTo
     this.applyingTo = Math.max(this.applyingTo, snapshot?.index ?? 0, token.committedTo ?? 0)
     this.pendingSnapshot = null
     this.pendingTruncateFrom = null

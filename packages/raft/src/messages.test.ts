@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseRaftMessage, type AppendEntries } from './messages.js'
+import { parseRaftMessage, type AppendEntries, type InstallSnapshot } from './messages.js'
 import { Cluster, bytes } from './test-cluster.js'
 
 const members = new Set(['n1', 'n2', 'n3'])
@@ -10,9 +10,14 @@ const append: AppendEntries = {
   entries: [{ type: 'normal', index: 2, term: 2, data: bytes('a') }, { type: 'noop', index: 3, term: 2 }],
 }
 
+const chunk: InstallSnapshot = {
+  type: 'InstallSnapshot', from: 'n1', to: 'n2', term: 1, snapshotIndex: 3, snapshotTerm: 1, offset: 4, data: bytes('abcd'), done: false,
+}
+
 describe('the message gateway', () => {
   it('accepts a well-formed message addressed to us', () => {
     expect(parseRaftMessage(append, 'n2', members)).toBe(append)
+    expect(parseRaftMessage(chunk, 'n2', members)).toBe(chunk)
   })
 
   it.each([
@@ -28,7 +33,13 @@ describe('the message gateway', () => {
     ['entry data that is not bytes', { ...append, entries: [{ type: 'normal', index: 2, term: 2, data: 'a' }] }],
     ['a missing field', { ...append, leaderCommit: undefined }],
     ['a vote without the transfer flag', { type: 'RequestVote', from: 'n1', to: 'n2', term: 1, lastLogIndex: 0, lastLogTerm: 0 }],
-    ['a snapshot without data', { type: 'InstallSnapshot', from: 'n1', to: 'n2', term: 1, snapshot: { index: 3, term: 1 } }],
+    ['a snapshot chunk without data', { ...chunk, data: undefined }],
+    ['a snapshot chunk of index 0', { ...chunk, snapshotIndex: 0 }],
+    ['a snapshot chunk newer than the term', { ...chunk, snapshotTerm: 2 }],
+    ['a snapshot chunk without done', { ...chunk, done: 'yes' }],
+    ['a snapshot chunk past the largest snapshot', { ...chunk, offset: 2 * 1024 ** 3 }],
+    ['a snapshot chunk over the payload ceiling', { ...chunk, data: new Uint8Array(8 * 1024 * 1024 + 1) }],
+    ['a chunk acknowledgement without accepted', { type: 'InstallSnapshotResponse', from: 'n1', to: 'n2', term: 1, snapshotIndex: 3, offset: 0 }],
     ['null', null],
     ['a string', 'AppendEntries'],
   ])('drops %s', (_name, raw) => {
@@ -41,12 +52,13 @@ describe('the message gateway', () => {
     const field = fc.oneof(fc.anything(), fc.nat(5), fc.constantFrom('n1', 'n2', 'n3'))
     const shaped = fc.record({
       type: fc.constantFrom('PreVote', 'RequestVote', 'AppendEntries', 'AppendEntriesResponse', 'Heartbeat',
-        'HeartbeatResponse', 'InstallSnapshot', 'TimeoutNow', 'PreVoteResponse', 'RequestVoteResponse'),
+        'HeartbeatResponse', 'InstallSnapshot', 'InstallSnapshotResponse', 'TimeoutNow', 'PreVoteResponse', 'RequestVoteResponse'),
       from: fc.constantFrom('n1', 'n2', 'n3', 'x'), to: fc.constantFrom('n1', 'n2'), term: fc.nat(4),
       lastLogIndex: field, lastLogTerm: field, transfer: fc.boolean(), granted: fc.boolean(),
       prevLogIndex: field, prevLogTerm: field, leaderCommit: field, entries: fc.array(fc.anything(), { maxLength: 2 }),
       success: fc.boolean(), matchIndex: field, rejectedIndex: field, hintIndex: field, hintTerm: field,
-      commit: field, readRound: field, snapshot: fc.anything(),
+      commit: field, readRound: field, snapshotIndex: field, snapshotTerm: field, offset: field,
+      data: fc.oneof(fc.anything(), fc.uint8Array({ maxLength: 8 })), done: fc.boolean(), accepted: fc.boolean(),
     })
     fc.assert(
       fc.property(fc.oneof(fc.anything(), shaped), (raw) => {

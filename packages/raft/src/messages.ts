@@ -1,4 +1,5 @@
-import type { Entry, NodeId, PeerMessage, Snapshot } from '@kv/consensus'
+import { isSnapshotChunk, isSnapshotChunkAck, type Entry, type NodeId, type PeerMessage, type SnapshotChunk, type SnapshotChunkAck } from '@kv/consensus'
+import { limits } from './limits.js'
 
 /**
  * The messages Raft replicas exchange. Every message carries the sender's term (Raft §5.1);
@@ -15,6 +16,7 @@ export type RaftMessage =
   | Heartbeat
   | HeartbeatResponse
   | InstallSnapshot
+  | InstallSnapshotResponse
   | TimeoutNow
 
 /** Thesis §9.6: would you vote for me in `term` (= my term + 1)? Changes no one's state. */
@@ -80,10 +82,20 @@ export interface HeartbeatResponse extends PeerMessage {
   readonly readRound: number
 }
 
-/** Raft §7: the whole snapshot in one message; answered by an AppendEntriesResponse. */
-export interface InstallSnapshot extends PeerMessage {
+/**
+ * Raft §7: one chunk of the leader's snapshot (`offset`, `data`, `done`; see
+ * `SnapshotChunk` in @kv/consensus). A chunk that completes the snapshot is answered by an
+ * AppendEntriesResponse at the snapshot's index once it is durable; any other chunk by an
+ * InstallSnapshotResponse.
+ */
+export interface InstallSnapshot extends PeerMessage, SnapshotChunk {
   readonly type: 'InstallSnapshot'
-  readonly snapshot: Snapshot
+}
+
+/** The bytes of snapshot `snapshotIndex` the follower holds (`offset`); `accepted` is false
+ * when it could not use the chunk (a gap before it, or a snapshot it is not assembling). */
+export interface InstallSnapshotResponse extends PeerMessage, SnapshotChunkAck {
+  readonly type: 'InstallSnapshotResponse'
 }
 
 /** Thesis §3.10: campaign now (leadership transfer). */
@@ -109,12 +121,6 @@ function isEntry(x: unknown): x is Entry {
   if (!isIndex(e.index) || e.index === 0 || !isIndex(e.term)) return false
   if (e.type === 'noop') return true
   return e.type === 'normal' && e.data instanceof Uint8Array
-}
-
-function isSnapshot(x: unknown): x is Snapshot {
-  if (typeof x !== 'object' || x === null) return false
-  const s = x as Fields
-  return isIndex(s.index) && isIndex(s.term) && s.data instanceof Uint8Array
 }
 
 /** Entries must follow prevLogIndex without gaps, with non-decreasing terms no newer than
@@ -154,7 +160,12 @@ function hasValidBody(type: RaftMessageType, m: Fields, term: number): boolean {
     case 'HeartbeatResponse':
       return isIndex(m.readRound)
     case 'InstallSnapshot':
-      return isSnapshot(m.snapshot) && m.snapshot.index > 0 && m.snapshot.term <= term
+      return (
+        isSnapshotChunk(m, limits.maxMessagePayloadBytes, limits.maxSnapshotBytes) &&
+        (m.snapshotTerm as number) <= term
+      )
+    case 'InstallSnapshotResponse':
+      return isSnapshotChunkAck(m, limits.maxSnapshotBytes)
     case 'TimeoutNow':
       return true
     default:
@@ -168,7 +179,7 @@ function unknownType(_type: never): false {
 
 const messageTypes: ReadonlySet<string> = new Set<RaftMessageType>([
   'PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'AppendEntries',
-  'AppendEntriesResponse', 'Heartbeat', 'HeartbeatResponse', 'InstallSnapshot', 'TimeoutNow',
+  'AppendEntriesResponse', 'Heartbeat', 'HeartbeatResponse', 'InstallSnapshot', 'InstallSnapshotResponse', 'TimeoutNow',
 ])
 
 /**

@@ -1,3 +1,4 @@
+import { SnapshotSender } from '@kv/consensus'
 import { describe, expect, it } from 'vitest'
 import { Progress } from './progress.js'
 
@@ -44,7 +45,10 @@ describe('Progress flow control', () => {
 
   it('pauses entirely while a snapshot is on its way', () => {
     const pr = new Progress(1, 2, 0)
-    pr.becomeSnapshot(20)
+    pr.becomeSnapshot(new SnapshotSender({ index: 20, term: 1, data: new Uint8Array(10) }, 4, 2, 3))
     expect(pr.isPaused()).toBe(true)
+    expect(pr.pendingSnapshotIndex).toBe(20)
+    pr.becomeProbe()
+    expect(pr.transfer).toBeNull()
   })
 })

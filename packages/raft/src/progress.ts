@@ -1,3 +1,5 @@
+import type { SnapshotSender } from '@kv/consensus'
+
 /**
  * The leader's view of one follower (Raft §5.3: nextIndex and matchIndex), with the flow
  * control of etcd-io/raft's `tracker.Progress`:
@@ -5,8 +7,10 @@
  * - `probe`: we do not know where the follower's log diverges; one AppendEntries at a time.
  * - `replicate`: the follower is following; nextIndex advances optimistically as messages
  *   are sent, up to `maxInflight` of them unacknowledged (pipelining).
- * - `snapshot`: an InstallSnapshot is on its way; nothing else is sent.
+ * - `snapshot`: a snapshot is on its way in chunks (`transfer`, with its own window and
+ *   resumption, see `SnapshotSender`); no AppendEntries is sent.
  */
+
 export type ProgressState = 'probe' | 'replicate' | 'snapshot'
 
 export class Progress {
@@ -17,14 +21,14 @@ export class Progress {
   probeSent = false
   /** snapshot: the index of the snapshot sent. */
   pendingSnapshotIndex = 0
+  /** snapshot: the transfer of that snapshot's chunks. */
+  transfer: SnapshotSender | null = null
   /** replicate: the last index of each AppendEntries in flight, oldest first. */
   inflight: number[] = []
   /** The leader's tick count when this follower last answered (CheckQuorum, thesis §6.2). */
   lastHeardTick: number
   /** matchIndex when the previous heartbeat answer arrived: no change means a stall. */
   matchAtLastHeartbeat = 0
-  /** Heartbeat answers seen while in snapshot state (resend when too many). */
-  heartbeatsInSnapshot = 0
 
   constructor(nextIndex: number, private readonly maxInflight: number, nowTick: number) {
     this.nextIndex = nextIndex
@@ -54,16 +58,17 @@ export class Progress {
     this.reset()
   }
 
-  becomeSnapshot(snapshotIndex: number): void {
+  becomeSnapshot(transfer: SnapshotSender): void {
     this.state = 'snapshot'
-    this.pendingSnapshotIndex = snapshotIndex
+    this.pendingSnapshotIndex = transfer.snapshot.index
     this.reset()
+    this.transfer = transfer
   }
 
   private reset(): void {
     this.probeSent = false
     this.inflight = []
-    this.heartbeatsInSnapshot = 0
+    this.transfer = null
   }
 
   /** An AppendEntries carrying entries up to `lastIndex` was sent. */

@@ -1,5 +1,6 @@
 import {
   assert,
+  SnapshotAssembly,
   unreachable,
   type ConsensusCore,
   type CoreConfig,
@@ -32,7 +33,7 @@ import {
   onHeartbeatResponse,
 } from './replication.js'
 import { becomeFollower } from './roles.js'
-import { onInstallSnapshot } from './snapshot.js'
+import { onInstallSnapshot, onInstallSnapshotResponse } from './snapshot.js'
 import { abortTransfer, onTimeoutNow, startTransfer } from './transfer.js'
 
 /** Where a message waits in the Ready: see the shell's duties on `Ready`. */
@@ -56,6 +57,8 @@ export class RaftNode implements ConsensusCore {
   readonly options: RaftOptions
   readonly log: RaftLog
   readonly reads: ReadIndexQueue
+  /** Follower: the leader's snapshot, while its chunks arrive (one at a time). */
+  readonly snapshotAssembly = new SnapshotAssembly()
 
   term = 0
   vote: NodeId | null = null
@@ -179,7 +182,8 @@ export class RaftNode implements ConsensusCore {
   }
 
   private onLowerTerm(m: RaftMessage): void {
-    if ((m.type === 'AppendEntries' || m.type === 'Heartbeat') && (this.options.checkQuorum || this.options.preVote)) {
+    const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot'
+    if (fromLeader && (this.options.checkQuorum || this.options.preVote)) {
       // A deposed leader that nobody answers would never learn the new term when our
       // elections bypass it (lease, pre-vote); tell it, so it steps down.
       this.send(
@@ -210,6 +214,9 @@ export class RaftNode implements ConsensusCore {
         return
       case 'AppendEntriesResponse':
         if (this.role === 'leader') onAppendEntriesResponse(this, m)
+        return
+      case 'InstallSnapshotResponse':
+        if (this.role === 'leader') onInstallSnapshotResponse(this, m)
         return
       case 'HeartbeatResponse':
         if (this.role === 'leader') onHeartbeatResponse(this, m)
@@ -258,30 +265,38 @@ export class RaftNode implements ConsensusCore {
       flushAppends(this)
       flushReads(this)
     }
-    const current: HardState = { term: this.term, vote: this.vote, commit: this.log.commitIndex }
-    const last = this.lastHardState
-    const hardStateChanged = current.term !== last.term || current.vote !== last.vote || current.commit !== last.commit
     const idle =
-      !hardStateChanged && !this.log.hasUnstable() && !this.log.hasCommittedToApply() &&
+      !this.hardStateChanged(this.log.commitIndex) && !this.log.hasUnstable() && !this.log.hasCommittedToApply() &&
       this.messagesNow.length === 0 && this.messagesAfterPersist.length === 0 && this.readStates.length === 0
     if (idle) return null
-    const { entries, committed, truncateFrom, token } = this.log.beginReady()
+    const { entries, committed, truncateFrom, token } = this.log.beginReady(
+      this.options.maxPersistBytesPerReady, this.options.maxApplyBytesPerReady,
+    )
+    // Entries left for the next Ready (the byte bound): the durable commit may not reach past
+    // what this Ready persists, and acknowledgements wait until the rest is durable too.
+    const allHandedOut = !this.log.hasUnstable()
+    const current: HardState = { term: this.term, vote: this.vote, commit: Math.min(this.log.commitIndex, this.log.handedOutTo) }
     const ready: Ready = {
-      hardState: hardStateChanged ? current : null,
+      hardState: this.hardStateChanged(current.commit) ? current : null,
       snapshot: token.snapshot,
       truncateFrom,
       entries,
       messagesNow: this.messagesNow,
-      messagesAfterPersist: this.messagesAfterPersist,
+      messagesAfterPersist: allHandedOut ? this.messagesAfterPersist : [],
       committed,
       readStates: this.readStates,
     }
     this.messagesNow = []
-    this.messagesAfterPersist = []
+    if (allHandedOut) this.messagesAfterPersist = []
     this.readStates = []
     this.lastHardState = current
     this.inFlight = { ready, token }
     return ready
+  }
+
+  private hardStateChanged(commit: number): boolean {
+    const last = this.lastHardState
+    return this.term !== last.term || this.vote !== last.vote || commit !== last.commit
   }
 
   advance(ready: Ready): void {

@@ -1,10 +1,9 @@
-import { assert, type NodeId } from '@kv/consensus'
-import { limits } from './limits.js'
+import { assert, takeWithinBytes, type NodeId } from '@kv/consensus'
 import type { AppendEntries, AppendEntriesResponse, Heartbeat, HeartbeatResponse } from './messages.js'
 import type { Progress } from './progress.js'
 import type { RaftNode } from './raft.js'
 import { onReadAck, releaseReadsAwaitingCommit } from './read-index.js'
-import { sendSnapshot } from './snapshot.js'
+import { onSnapshotHeartbeat, sendSnapshot } from './snapshot.js'
 import { maybeSendTimeoutNow } from './transfer.js'
 
 function progressOf(r: RaftNode, peer: NodeId): Progress {
@@ -14,8 +13,9 @@ function progressOf(r: RaftNode, peer: NodeId): Progress {
 }
 
 /**
- * Sends `to` the entries it needs next (Raft §5.3), at most maxEntriesPerMessage of them,
- * unless its flow control is paused. Returns true if it sent entries (so the caller may
+ * Sends `to` the entries it needs next (Raft §5.3), at most maxEntriesPerMessage of them and
+ * maxBytesPerMessage of their bytes (so that the message fits a transport frame), unless its
+ * flow control is paused. Returns true if it sent entries (so the caller may
  * try again: pipelining fills the follower's window).
  */
 export function sendAppend(r: RaftNode, to: NodeId, sendIfEmpty: boolean): boolean {
@@ -30,7 +30,7 @@ export function sendAppend(r: RaftNode, to: NodeId, sendIfEmpty: boolean): boole
     return false
   }
   const end = Math.min(r.log.lastIndex() + 1, pr.nextIndex + r.config.maxEntriesPerMessage)
-  const entries = r.log.slice(pr.nextIndex, end)
+  const entries = takeWithinBytes(r.log.slice(pr.nextIndex, end), r.options.maxBytesPerMessage)
   if (entries.length === 0 && !sendIfEmpty) return false
   // The leader's AppendEntries may leave before its own copy is durable (thesis §10.2.1).
   r.send({ type: 'AppendEntries', to, prevLogIndex, prevLogTerm, entries, leaderCommit: r.log.commitIndex }, 'now')
@@ -141,6 +141,8 @@ export function onAppendEntriesResponse(r: RaftNode, m: AppendEntriesResponse): 
   if (pr.maybeUpdate(m.matchIndex)) {
     if (pr.state === 'probe') pr.becomeReplicate()
     else if (pr.state === 'snapshot' && pr.matchIndex + 1 >= r.log.firstIndex()) pr.becomeReplicate()
+    // The snapshot arrived but we compacted past it meanwhile: probe, which sends the newer one.
+    else if (pr.state === 'snapshot' && pr.matchIndex >= pr.pendingSnapshotIndex) pr.becomeProbe()
     if (maybeCommit(r)) onCommitAdvanced(r)
     // A follower that was paused missed the latest commitIndex: send it even if empty.
     else if (wasPaused) sendAppend(r, m.from, true)
@@ -162,8 +164,8 @@ export function onHeartbeatResponse(r: RaftNode, m: HeartbeatResponse): void {
   if (pr.state === 'replicate' && behind && pr.matchIndex === pr.matchAtLastHeartbeat) {
     // No progress for a whole heartbeat interval: a message of the pipeline was lost.
     pr.becomeProbe()
-  } else if (pr.state === 'snapshot' && ++pr.heartbeatsInSnapshot >= limits.snapshotRetryHeartbeats) {
-    pr.becomeProbe() // the InstallSnapshot was probably lost: probe again
+  } else if (pr.state === 'snapshot') {
+    onSnapshotHeartbeat(r, m.from, pr) // resends a stalled window of chunks
   }
   pr.matchAtLastHeartbeat = pr.matchIndex
   if (pr.state === 'probe') {

@@ -8,6 +8,8 @@ function reset(r: RaftNode, term: number): void {
   if (term !== r.term) {
     r.term = term
     r.vote = null
+    // A snapshot half received from the old term's leader is dropped: the new leader sends its own.
+    r.snapshotAssembly.clear()
   }
   r.leader = null
   r.electionElapsed = 0

@@ -11,6 +11,7 @@ import {
   assert,
   createRng,
   type ConsensusCore,
+  type CoreConfig,
   type Entry,
   type HardState,
   type NodeId,
@@ -32,6 +33,11 @@ export interface ClusterOptions {
   readonly maxEntriesPerMessage?: number
   readonly maxInflightMessages?: number
   readonly options?: Readonly<Record<string, unknown>>
+  /** `CoreConfig`'s byte bounds, passed through when set. */
+  readonly maxBytesPerMessage?: number
+  readonly maxSnapshotChunkBytes?: number
+  readonly maxPersistBytesPerReady?: number
+  readonly maxApplyBytesPerReady?: number
   /** Record a human-readable trace of Readys and drops (golden tests). */
   readonly trace?: boolean
 }
@@ -123,6 +129,7 @@ export class Cluster {
       maxInflightMessages: this.opts.maxInflightMessages ?? 4,
       persisted: fresh ? null : { hardState: disk.hardState, snapshot: disk.snapshot, entries },
       ...(this.opts.options === undefined ? {} : { options: this.opts.options }),
+      ...byteBounds(this.opts),
     })
     // The application restores its own snapshot; committed entries after it come again.
     const snap = disk.snapshot
@@ -359,6 +366,15 @@ export class Cluster {
   items(id: NodeId): string[] {
     return this.replica(id).app.items
   }
+}
+
+function byteBounds(o: ClusterOptions): Partial<CoreConfig> {
+  const bounds: { -readonly [K in keyof CoreConfig]?: CoreConfig[K] } = {}
+  if (o.maxBytesPerMessage !== undefined) bounds.maxBytesPerMessage = o.maxBytesPerMessage
+  if (o.maxSnapshotChunkBytes !== undefined) bounds.maxSnapshotChunkBytes = o.maxSnapshotChunkBytes
+  if (o.maxPersistBytesPerReady !== undefined) bounds.maxPersistBytesPerReady = o.maxPersistBytesPerReady
+  if (o.maxApplyBytesPerReady !== undefined) bounds.maxApplyBytesPerReady = o.maxApplyBytesPerReady
+  return bounds
 }
 
 function termAt(disk: Disk, index: number): number {

@@ -30,7 +30,9 @@ function body(m: RaftMessage): string {
     case 'HeartbeatResponse':
       return `round=${m.readRound}`
     case 'InstallSnapshot':
-      return `snapshot=${m.snapshot.index}/${m.snapshot.term}`
+      return `snapshot=${m.snapshotIndex}/${m.snapshotTerm} offset=${m.offset} bytes=${m.data.length}${m.done ? ' done' : ''}`
+    case 'InstallSnapshotResponse':
+      return `snapshot=${m.snapshotIndex} offset=${m.offset}${m.accepted ? '' : ' refused'}`
     case 'TimeoutNow':
       return ''
   }

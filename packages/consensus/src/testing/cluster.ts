@@ -1,5 +1,7 @@
 import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Ready, Snapshot, Status } from '../types.js'
 import { createRng, type Rng } from '../random.js'
+import { entryBytes } from '../sizes.js'
+import { isSnapshotChunk } from '../snapshot-transfer.js'
 import type { SimDisk } from './disk.js'
 import { ConformanceError, type Property } from './failure.js'
 import { bytesKey } from './identity.js'
@@ -20,6 +22,18 @@ export interface ClusterOptions {
   readonly heartbeatTicks?: number
   readonly maxEntriesPerMessage?: number
   readonly maxInflightMessages?: number
+  /**
+   * `CoreConfig`'s byte bounds, passed to every core when set. The cluster checks every
+   * message sent against them: a snapshot chunk's data within `maxSnapshotChunkBytes`, the
+   * entries of a message (any `entries` or `accepted` list) within `maxBytesPerMessage`
+   * unless it is a single entry.
+   */
+  readonly maxBytesPerMessage?: number
+  readonly maxSnapshotChunkBytes?: number
+  readonly maxPersistBytesPerReady?: number
+  readonly maxApplyBytesPerReady?: number
+  /** Sees every message a core sends, before the network takes it (tests measure them). */
+  readonly onSend?: (message: PeerMessage) => void
   /** `CoreConfig.options`, passed to every core as is. */
   readonly coreOptions?: Readonly<Record<string, unknown>>
   readonly network?: Partial<NetworkOptions>
@@ -209,6 +223,11 @@ export class CoreCluster {
     return this.node(id).snapshotsInstalled
   }
 
+  /** Snapshot chunks delivered to `id` (messages with the fields of `SnapshotChunk`). */
+  chunksReceived(id: NodeId): number {
+    return this.node(id).chunksReceived
+  }
+
   disk(id: NodeId): SimDisk {
     return this.node(id).disk
   }
@@ -240,6 +259,7 @@ export class CoreCluster {
       const node = this.nodes.get(message.to)
       if (node?.core == null) continue // the process is down: the message is lost
       this.trace.record(this.tickCount, node.id, `<- ${message.from} ${message.type}`, message)
+      if (isChunkMessage(message)) node.chunksReceived++
       this.call(node, 'step', (core) => core.step(message))
     }
     for (const node of order) this.work(node)
@@ -255,6 +275,7 @@ export class CoreCluster {
           this.monitor.observeIdle(node.core.status(), node.disk)
           return
         }
+        this.checkReadyBounds(node, ready)
         node.inFlight = { ready, persisted: false }
         // Duty 1: messages that need nothing durable.
         for (const m of ready.messagesNow) this.send(node, m)
@@ -316,7 +337,38 @@ export class CoreCluster {
       this.fail('invariant', [node.id], `${node.id} sent a message from ${message.from} to ${message.to}`)
     }
     this.trace.record(this.tickCount, node.id, `-> ${message.to} ${message.type}`, message)
+    this.checkMessageBounds(node, message)
+    this.options.onSend?.(message)
     this.network.send(message, this.tickCount)
+  }
+
+  /** A Ready hands out no more bytes to persist or to apply than configured (one entry at least). */
+  private checkReadyBounds(node: SimNode, ready: Ready): void {
+    const parts = [
+      ['entries', ready.entries, this.options.maxPersistBytesPerReady],
+      ['committed', ready.committed, this.options.maxApplyBytesPerReady],
+    ] as const
+    for (const [what, list, bound] of parts) {
+      if (bound === undefined || list.length <= 1) continue
+      const bytes = list.reduce((n, e) => n + entryBytes(e), 0)
+      if (bytes > bound) this.fail('invariant', [node.id], `${node.id}'s Ready hands out ${list.length} ${what} of ${bytes} bytes, above the bound ${bound}`)
+    }
+  }
+
+  /** A message the core sends stays within the byte bounds it was configured with. */
+  private checkMessageBounds(node: SimNode, message: PeerMessage): void {
+    const chunkBound = this.options.maxSnapshotChunkBytes
+    if (chunkBound !== undefined && isChunkMessage(message) && (message as unknown as { data: Uint8Array }).data.length > chunkBound) {
+      this.fail('invariant', [node.id], `${node.id} sent a ${message.type} chunk of ${(message as unknown as { data: Uint8Array }).data.length} bytes, above maxSnapshotChunkBytes ${chunkBound}`)
+    }
+    const bound = this.options.maxBytesPerMessage
+    if (bound === undefined) return
+    for (const field of ['entries', 'accepted']) {
+      const list = (message as unknown as Record<string, unknown>)[field]
+      if (!Array.isArray(list) || list.length <= 1) continue
+      const bytes = (list as Entry[]).reduce((n, e) => n + entryBytes(e), 0)
+      if (bytes > bound) this.fail('invariant', [node.id], `${node.id} sent a ${message.type} with ${list.length} entries of ${bytes} bytes, above maxBytesPerMessage ${bound}`)
+    }
   }
 
   private start(node: SimNode): void {
@@ -329,6 +381,7 @@ export class CoreCluster {
       random: () => node.random.next(),
       maxEntriesPerMessage: this.options.maxEntriesPerMessage ?? 64,
       maxInflightMessages: this.options.maxInflightMessages ?? 8,
+      ...byteBounds(this.options),
       persisted: node.restarts === 0 ? null : node.disk.load(),
       ...(this.options.coreOptions === undefined ? {} : { options: this.options.coreOptions }),
     }
@@ -388,4 +441,18 @@ export class CoreCluster {
     if (!node.alive) throw new Error(`${id} is down`)
     return node
   }
+}
+
+/** A message carrying a snapshot chunk, whatever the core calls it. */
+function isChunkMessage(message: PeerMessage): boolean {
+  return isSnapshotChunk(message as unknown as Record<string, unknown>, Infinity, Infinity)
+}
+
+function byteBounds(o: ClusterOptions): Partial<CoreConfig> {
+  const bounds: { -readonly [K in keyof CoreConfig]?: CoreConfig[K] } = {}
+  if (o.maxBytesPerMessage !== undefined) bounds.maxBytesPerMessage = o.maxBytesPerMessage
+  if (o.maxSnapshotChunkBytes !== undefined) bounds.maxSnapshotChunkBytes = o.maxSnapshotChunkBytes
+  if (o.maxPersistBytesPerReady !== undefined) bounds.maxPersistBytesPerReady = o.maxPersistBytesPerReady
+  if (o.maxApplyBytesPerReady !== undefined) bounds.maxApplyBytesPerReady = o.maxApplyBytesPerReady
+  return bounds
 }

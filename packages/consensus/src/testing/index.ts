@@ -19,7 +19,7 @@ export { entryKey, utf8, fromUtf8 } from './identity.js'
 export { clusterFor, report, type Scenario, type ScenarioOptions, type ScenarioReport } from './scenario.js'
 export {
   SCENARIOS, scenarioByName, electionAndReplication, leaderCrash, minorityPartition, randomFaults, electionStorm,
-  snapshotCatchUp, proposalBurst, type ScenarioEntry,
+  snapshotCatchUp, chunkedSnapshotCatchUp, proposalBurst, type ScenarioEntry,
 } from './scenarios.js'
 export { runFaultProfile, RANDOM_FAULTS, ELECTION_STORM, type FaultProfile } from './random-faults.js'
 export {

@@ -25,6 +25,8 @@ export class SimNode {
   appliedPayloads = new Map<string, number>()
   lastCompactIndex = 0
   snapshotsInstalled = 0
+  /** Snapshot chunks delivered to this node (over every incarnation). */
+  chunksReceived = 0
   restarts = 0
 
   constructor(

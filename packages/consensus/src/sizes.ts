@@ -1,0 +1,30 @@
+import type { Entry } from './types.js'
+
+/**
+ * How the cores count bytes when they bound a message or a Ready. An entry costs its data
+ * plus a fixed allowance for its other fields as MessagePack writes them (type, index, term,
+ * the binary header, the keys when records are off): a generous upper bound, so that a
+ * message's real encoded size stays below the sum of its entries' costs plus a small header.
+ */
+export const ENTRY_OVERHEAD_BYTES = 64
+
+/** What `entry` costs in a message or a Ready (see `ENTRY_OVERHEAD_BYTES`). */
+export function entryBytes(entry: Entry): number {
+  return ENTRY_OVERHEAD_BYTES + (entry.type === 'normal' ? entry.data.length : 0)
+}
+
+/**
+ * The longest prefix of `entries` whose total cost is at most `maxBytes`, but never empty
+ * when `entries` is not (etcd-io/raft's `limitSize`): an entry larger than the bound still
+ * travels, alone, or nothing would ever move past it.
+ */
+export function takeWithinBytes<E extends Entry>(entries: readonly E[], maxBytes: number): E[] {
+  let total = 0
+  let count = 0
+  for (const e of entries) {
+    total += entryBytes(e)
+    if (count > 0 && total > maxBytes) break
+    count++
+  }
+  return count === entries.length ? [...entries] : entries.slice(0, count)
+}
