@@ -66,6 +66,22 @@ describe('SnapshotSender', () => {
     sender.onAck({ snapshotIndex: 7, offset: 0, accepted: false }) // the echo of the chunk at 12
     expect(sender.take()).toEqual([])
   })
+
+  it('recovers from a late acknowledgement sent before the follower restarted', () => {
+    const sender = new SnapshotSender(snapshotOf(40), 4, 4, 2)
+    sender.take()
+    sender.onAck({ snapshotIndex: 7, offset: 0, accepted: false }) // it restarted: start over
+    expect(offsets(sender.take())).toEqual([0, 4, 8, 12])
+    // An acknowledgement from before the restart arrives late, past what it holds now.
+    sender.onAck({ snapshotIndex: 7, offset: 12, accepted: true })
+    // The restarted follower got 0 but lost the chunk at 4: its answers name 4 from now on.
+    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true })
+    sender.onAck({ snapshotIndex: 7, offset: 4, accepted: true })
+    expect(sender.onRound()).toBe(false) // progressed (to 12) this round
+    expect(sender.onRound()).toBe(false)
+    expect(sender.onRound()).toBe(true)
+    expect(offsets(sender.take())[0]).toBe(4) // not 12: the gap it reports is filled
+  })
 })
 
 describe('SnapshotAssembly', () => {

@@ -67,6 +67,8 @@ export class SnapshotSender {
   private inflight: number[] = []
   /** The chunk with `done` went out since the last rewind. */
   private sentDone = false
+  /** The offset of the acknowledgement that arrived last (it may be below `acked`: see onRound). */
+  private lastAck = 0
   /** Acknowledgements of `acked` since it last moved. */
   private duplicateAcks = 0
   /** The offset the sender last went back to. */
@@ -127,6 +129,7 @@ export class SnapshotSender {
       if (ack.offset !== this.resentFrom) this.resendFrom(ack.offset)
       return
     }
+    this.lastAck = ack.offset
     if (ack.offset > this.acked) {
       this.acked = ack.offset
       this.duplicateAcks = 0
@@ -142,7 +145,11 @@ export class SnapshotSender {
 
   /**
    * One heartbeat round passed. Returns true if the transfer stalled for `stallRounds` rounds
-   * and was rewound to the acknowledged offset (the caller then sends `take()`).
+   * and was rewound (the caller then sends `take()`): to the acknowledged offset, or lower if
+   * the latest acknowledgement named a lower one. That happens when a late acknowledgement
+   * from before a follower's restart (reordered behind the refusal that restarted the
+   * transfer) moved `acked` past what the restarted follower holds: its true, lower
+   * acknowledgements then look stale, and rewinding to `acked` alone would never fill its gap.
    */
   onRound(): boolean {
     if (this.progressedThisRound) {
@@ -152,7 +159,7 @@ export class SnapshotSender {
     }
     if (++this.stalledRounds < this.stallRounds) return false
     this.stalledRounds = 0
-    this.resendFrom(this.acked)
+    this.resendFrom(Math.min(this.acked, this.lastAck))
     this.resentFrom = null
     return true
   }
