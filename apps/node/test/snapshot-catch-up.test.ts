@@ -35,8 +35,8 @@ function snapshotFiles(c: ProcessCluster, id: string): { index: number; bytes: n
 
 describe('catch-up by a snapshot larger than a frame', () => {
   it.for([
-    { protocol: 'raft', basePort: 22100 },
-    { protocol: 'paxos', basePort: 22110 },
+    { protocol: 'raft', basePort: 22400 },
+    { protocol: 'paxos', basePort: 22410 },
   ] as const)('$protocol: a replica restarted after the others snapshotted > 16 MiB catches up by chunks', { timeout: 150_000 }, async ({ protocol, basePort }, ctx) => {
     const c = await startCluster(ctx, { name: `snapshot-catch-up-${protocol}`, basePort, protocol })
     const leader = await c.waitForLeader()
