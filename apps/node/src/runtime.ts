@@ -103,6 +103,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     },
     env,
     stateMachine,
+    ...(o.config.snapshotEveryEntries === undefined ? {} : { limits: { snapshotEveryEntries: o.config.snapshotEveryEntries } }),
   })
 
   let flushScheduled = false

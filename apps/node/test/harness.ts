@@ -160,6 +160,8 @@ export interface ClusterOptions {
   groups?: number
   /** Shard groups laid out but outside the first map (for `kv shard add`). */
   spare?: number
+  /** Changes the generated config before it is written (mixed protocols, other f, limits). */
+  configure?: (config: ClusterConfig) => ClusterConfig
 }
 
 /** Moves every replica of the config to its own address 127.0.<hostGroup>.<r>. */
@@ -201,7 +203,8 @@ export class ProcessCluster {
     const generated = generateConfig({
       f: options.f ?? 1, groups: options.groups ?? 1, spare: options.spare ?? 0, protocol: options.protocol ?? 'raft', basePort: options.basePort, host: '127.0.0.1',
     })
-    this.config = options.hostGroup === undefined ? generated : spreadOverHostGroup(generated, options.hostGroup)
+    const spread = options.hostGroup === undefined ? generated : spreadOverHostGroup(generated, options.hostGroup)
+    this.config = options.configure === undefined ? spread : parseConfig(options.configure(spread))
     writeFileSync(this.configPath, JSON.stringify(this.config, null, 2) + '\n')
     this.ids = allGroups(this.config).flatMap((g) => g.replicas.map((r) => r.id))
   }

@@ -3,10 +3,9 @@
  * (16 MiB) catches up by that snapshot, sent in chunks: before chunked transfer, the whole
  * snapshot went in one message, which the frame limit cut off at every try, forever.
  *
- * No node flag lowers the snapshot interval (10,000 entries) or the frame size, so the test
- * writes > 16 MiB of values (40 × 512 KiB) and then enough small writes for the leader to
- * take a snapshot; the stopped replica then restarts and must reach the leader's applied
- * index and data digest.
+ * The test writes > 16 MiB of values (40 × 512 KiB), then enough small writes for the leader
+ * to take a snapshot (the config's `snapshotEveryEntries`, lowered to 1,000 here); the
+ * stopped replica then restarts and must reach the leader's applied index and data digest.
  */
 import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
@@ -15,8 +14,8 @@ import { type ProcessCluster, startCluster, waitFor } from './harness.js'
 
 const MiB = 1024 * 1024
 const frameBytes = 16 * MiB
-/** `defaultReplicaLimits.snapshotEveryEntries`. */
-const snapshotEveryEntries = 10_000
+/** The cluster's `snapshotEveryEntries` (the default is 10,000). */
+const snapshotEveryEntries = 1000
 
 /** The snapshot files in a replica's data folder, newest last: `{ index, bytes }`. */
 function snapshotFiles(c: ProcessCluster, id: string): { index: number; bytes: number }[] {
@@ -38,7 +37,9 @@ describe('catch-up by a snapshot larger than a frame', () => {
     { protocol: 'raft', basePort: 22400 },
     { protocol: 'paxos', basePort: 22410 },
   ] as const)('$protocol: a replica restarted after the others snapshotted > 16 MiB catches up by chunks', { timeout: 150_000 }, async ({ protocol, basePort }, ctx) => {
-    const c = await startCluster(ctx, { name: `snapshot-catch-up-${protocol}`, basePort, protocol })
+    const c = await startCluster(ctx, {
+      name: `snapshot-catch-up-${protocol}`, basePort, protocol, configure: (config) => ({ ...config, snapshotEveryEntries }),
+    })
     const leader = await c.waitForLeader()
     const lagging = c.ids.find((id) => id !== leader)!
     await c.kill(lagging, 'SIGKILL')

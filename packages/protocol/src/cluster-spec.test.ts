@@ -31,6 +31,7 @@ describe('cluster spec', () => {
     ['a controller replica id reused by a group', (s: ReturnType<typeof layout>) => ({ ...s, groups: [{ ...s.groups[0]!, replicas: [{ ...s.groups[0]!.replicas[0]!, id: 'ctl-r1' }] }] }), /groups\[0\]\.replicas\[0\]\.id: duplicate replica id ctl-r1/],
     ['a group named like the controller', (s: ReturnType<typeof layout>) => ({ ...s, groups: [{ ...s.groups[0]!, id: 'ctl' }] }), /groups\[0\]\.id: duplicate group id ctl/],
     ['a heartbeat not below the election timeout', (s: ReturnType<typeof layout>) => ({ ...s, heartbeatTicks: 10 }), /heartbeatTicks: /],
+    ['a negative snapshot interval', (s: ReturnType<typeof layout>) => ({ ...s, snapshotEveryEntries: -1 }), /snapshotEveryEntries: /],
     ['a group id with a slash', (s: ReturnType<typeof layout>) => ({ ...s, groups: [{ ...s.groups[0]!, id: 'g/1' }] }), /groups\[0\]\.id: letters/],
   ])('refuses %s, naming the field', (_name, change, reason) => {
     let thrown: unknown

@@ -29,6 +29,11 @@ export const clusterSpecSchema = z
     tickMs: z.number().int().min(1).max(1000).default(50),
     electionTimeoutTicks: z.number().int().min(2).max(1000).default(10),
     heartbeatTicks: z.number().int().min(1).max(1000).default(2),
+    /**
+     * Every replica snapshots its state machine and compacts its log after this many applied
+     * entries (etcd's --snapshot-count); 0 never. Default: the replica's (10,000).
+     */
+    snapshotEveryEntries: z.number().int().min(0).max(100_000_000).optional(),
     /** Virtual nodes per group on the hash ring (`@kv/hashring`). */
     vnodesPerGroup: z.number().int().min(1).max(4096).default(128),
     /** The group whose state machine is the shard map. Without one, the map is `groups`, fixed. */
