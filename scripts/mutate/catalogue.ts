@@ -201,7 +201,7 @@ export const catalogue: readonly Mutation[] = [
     file: `${SERVER}/replica.ts`,
     search: "if (kind === 'read') this.pendingGets.push({ op, reply })",
     replace: "if (kind === 'read') this.answer(reply, this.machine.read(op))",
-    checks: [kvraft('raft', 'many partitions'), kvraft('paxos', 'many partitions'), kvraft('raft'), kvraft('paxos')],
+    checks: [t(`${SERVER}/replica.test.ts`, 'holds a linearizable get'), kvraft('raft', 'many partitions'), kvraft('paxos', 'many partitions'), kvraft('raft'), kvraft('paxos')],
     sim: { protocol: 'raft', seeds: 100 },
     quick: true,
   },
@@ -214,7 +214,7 @@ export const catalogue: readonly Mutation[] = [
     // formed, so only what they claim (the write took effect) can betray them.
     replace:
       "if (!isNotLeader(result)) for (const c of commands) if ((c.op as { op?: string }).op !== 'delete') this.answerWrite(c.clientId, c.seq, { type: 'result', result: { type: 'ok' } })\n      if (isNotLeader(result)) {",
-    checks: [kvraft('raft', 'many concurrent clients'), kvraft('raft'), kvraft('paxos')],
+    checks: [t(`${SERVER}/replica.test.ts`, 'answers a write once its entry is applied'), kvraft('raft', 'many concurrent clients'), kvraft('raft'), kvraft('paxos')],
     sim: { protocol: 'raft', seeds: 50 },
     quick: true,
   },
@@ -226,7 +226,7 @@ export const catalogue: readonly Mutation[] = [
     replace: "const found = { kind: 'new' } as SessionLookup<R>",
     // kv-machine.test's 'applies a retried write once' does not catch it: the retried append
     // and delete, applied again, happen to leave the same state and answers.
-    checks: [kvraft('raft', 'concurrent appends'), kvraft('raft'), t(`${SERVER}/kv/kv-machine.test.ts`)],
+    checks: [t(`${SERVER}/replica.test.ts`, 'retried after it from the session'), kvraft('raft', 'concurrent appends'), kvraft('raft'), t(`${SERVER}/kv/kv-machine.test.ts`)],
     sim: { protocol: 'raft', seeds: 50 },
     quick: true,
   },

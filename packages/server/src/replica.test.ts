@@ -1,0 +1,223 @@
+/**
+ * The `Replica` shell itself, over a scripted consensus core: the test decides what the core
+ * commits, when a read barrier is confirmed and when a persist completes, so each duty of the
+ * shell (answer on apply, read barriers, group commit, session answers, leadership loss) is
+ * checked at the exact point where a broken shell would answer too early or wrongly.
+ */
+import type { ConsensusCore, CoreConfig, Entry, NotLeader, ProposeResult, Ready, ReadState, Snapshot, Status } from '@kv/consensus'
+import type { ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
+import { describe, expect, it } from 'vitest'
+import type { ReplicaEnv } from './env.js'
+import { KvStateMachine } from './kv/kv-machine.js'
+import { decodeRecord, type Command } from './log-record.js'
+import { Replica, type SessionRequest } from './replica.js'
+
+const b = (s: string) => new TextEncoder().encode(s)
+
+/** A leader core whose commits and read confirmations the test hands out. */
+class ScriptedCore implements ConsensusCore {
+  role: Status['role'] = 'leader'
+  term = 1
+  readonly log: Entry[] = []
+  readonly readRequests: number[] = []
+  private committedUpTo = 0
+  private handedOut = 0
+  private persistedUpTo = 0
+  private pendingReadStates: ReadState[] = []
+
+  constructor(private readonly config: CoreConfig) {}
+
+  tick(): void {}
+  step(): void {}
+  propose(data: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return { type: 'not-leader', leader: null }
+    const index = this.log.length + 1
+    this.log.push({ type: 'normal', index, term: this.term, data })
+    return { index, term: this.term }
+  }
+  readIndex(ctx: number): NotLeader | null {
+    if (this.role !== 'leader') return { type: 'not-leader', leader: null }
+    this.readRequests.push(ctx)
+    return null
+  }
+  /** The test: entries up to `index` are committed (the quorum acknowledged them). */
+  commit(index: number): void {
+    this.committedUpTo = index
+  }
+  /** The test: the barrier of `ctx` was confirmed at `index` (or refused, with null). */
+  confirmRead(ctx: number, index: number | null): void {
+    this.pendingReadStates.push({ ctx, index } as ReadState)
+  }
+  ready(): Ready | null {
+    const entries = this.log.slice(this.persistedUpTo)
+    const commitTo = Math.min(this.committedUpTo, this.log.length)
+    const committed = this.log.slice(this.handedOut, commitTo)
+    if (entries.length === 0 && committed.length === 0 && this.pendingReadStates.length === 0) return null
+    const readStates = this.pendingReadStates
+    this.pendingReadStates = []
+    return { hardState: null, snapshot: null, truncateFrom: null, entries, messagesNow: [], messagesAfterPersist: [], committed, readStates }
+  }
+  advance(ready: Ready): void {
+    this.persistedUpTo = Math.max(this.persistedUpTo, ready.entries.at(-1)?.index ?? 0)
+    this.handedOut = Math.max(this.handedOut, ready.committed.at(-1)?.index ?? 0)
+  }
+  status(): Status {
+    return {
+      id: this.config.id, role: this.role, term: this.term, leader: this.role === 'leader' ? this.config.id : null,
+      commitIndex: this.committedUpTo, lastIndex: this.log.length, appliedIndex: this.handedOut, firstIndex: 1,
+    }
+  }
+  compact(_snapshot: Snapshot): void {}
+  transferLeadership(): void {}
+  checkInvariants(): void {}
+}
+
+/** A replica over a scripted core and an env whose persists complete when the test says. */
+function harness() {
+  let core: ScriptedCore | null = null
+  const persists: Array<{ ready: Ready; done: () => void }> = []
+  const env: ReplicaEnv<KvStateMachine> = {
+    now: () => 1000,
+    send: () => {},
+    persist: (ready, done) => persists.push({ ready, done }),
+    saveSnapshot: (_s, done) => done(),
+  }
+  const replica = new Replica({
+    groupId: 'g1',
+    coreFactory: (config) => (core = new ScriptedCore(config)),
+    coreConfig: { id: 'r1', members: ['r1', 'r2', 'r3'], electionTimeoutTicks: 10, heartbeatTicks: 2, random: () => 0.5, maxEntriesPerMessage: 64, maxInflightMessages: 4, persisted: null },
+    env,
+    stateMachine: new KvStateMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
+  })
+  const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus }> = []
+  const send = (label: string, req: SessionRequest<KvOp>) => replica.request(req, (response) => answers.push({ label, response }))
+  /** Completes every persist handed out so far (each one's Ready loop may hand out more). */
+  const persistAll = () => {
+    while (persists.length > 0) persists.shift()!.done()
+  }
+  return { replica, core: core!, persists, answers, send, persistAll, answered: (label: string) => answers.filter((a) => a.label === label) }
+}
+
+const put = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'put', key, value: b(value) } })
+const append = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'append', key, value: b(value) } })
+const get = (key: string): SessionRequest<KvOp> => ({ clientId: 'reader', seq: 0, ackedSeq: 0, op: { op: 'get', key } })
+const valueOf = (r: ClientResponse | ReplicaStatus | undefined) =>
+  r !== undefined && r.type === 'result' && r.result.type === 'value' && r.result.value !== null ? new TextDecoder().decode(r.result.value) : r
+
+function commandsOf(entry: Entry): readonly Command[] {
+  if (entry.type !== 'normal') return []
+  const record = decodeRecord(entry.data)
+  return 'commands' in record ? (record.commands as readonly Command[]) : []
+}
+
+describe('Replica', () => {
+  it('answers a write once its entry is applied: not when proposed, nor when persisted', () => {
+    const h = harness()
+    h.send('w', put('c', 1, 'k', 'v'))
+    h.replica.flush()
+    expect(h.core.log).toHaveLength(1)
+    h.persistAll()
+    expect(h.answered('w')).toEqual([]) // durable here, not committed by a quorum
+    h.core.commit(1)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('w').map((a) => a.response)).toEqual([{ type: 'result', result: { type: 'ok' } }])
+  })
+
+  it('holds a linearizable get until its barrier is confirmed and the state applied up to it', () => {
+    const h = harness()
+    h.send('w1', put('c', 1, 'k', 'old'))
+    h.replica.flush()
+    h.core.commit(1)
+    h.replica.flush()
+    h.persistAll()
+    h.send('w2', put('c', 2, 'k', 'new'))
+    h.replica.flush()
+    h.persistAll() // index 2 proposed and durable here, not committed
+    h.send('r', get('k'))
+    h.replica.flush()
+    expect(h.core.readRequests).toHaveLength(1)
+    expect(h.answered('r')).toEqual([]) // no answer from local state before the barrier
+    // The barrier: some other replica may have committed index 2 already.
+    h.core.confirmRead(h.core.readRequests[0]!, 2)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('r')).toEqual([]) // confirmed at 2, applied only 1
+    h.core.commit(2)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('r').map((a) => valueOf(a.response))).toEqual(['new'])
+  })
+
+  it('answers NOT_LEADER for a read whose barrier is refused', () => {
+    const h = harness()
+    h.send('r', get('k'))
+    h.replica.flush()
+    h.core.confirmRead(h.core.readRequests[0]!, null)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('r').map((a) => a.response.type === 'error' && a.response.code)).toEqual(['NOT_LEADER'])
+  })
+
+  it('gathers the writes that arrive while a Ready is being persisted into one entry (group commit)', () => {
+    const h = harness()
+    h.send('a', put('c1', 1, 'a', '1'))
+    h.replica.flush()
+    expect(h.core.log).toHaveLength(1)
+    h.send('b', put('c2', 1, 'b', '2'))
+    h.send('c', put('c3', 1, 'c', '3'))
+    h.replica.flush()
+    h.replica.flush()
+    expect(h.core.log).toHaveLength(1) // the first Ready's sync is still in flight
+    h.persistAll()
+    expect(h.core.log).toHaveLength(2)
+    expect(commandsOf(h.core.log[1]!).map((c) => c.clientId)).toEqual(['c2', 'c3'])
+    h.core.commit(2)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answers.map((a) => a.label).sort()).toEqual(['a', 'b', 'c'])
+  })
+
+  it('answers a write retried while in the log from one apply, and one retried after it from the session', () => {
+    const h = harness()
+    h.send('first', append('c', 1, 'k', 'x'))
+    h.send('retry-in-flight', append('c', 1, 'k', 'x'))
+    h.replica.flush()
+    expect(h.core.log.flatMap(commandsOf)).toHaveLength(1) // the retry joined the waiting one
+    h.core.commit(1)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('first')).toHaveLength(1)
+    expect(h.answered('retry-in-flight')).toHaveLength(1)
+    // Retried again after it was applied (its answer was lost): logged again, applied once.
+    h.send('retry-late', append('c', 1, 'k', 'x'))
+    h.replica.flush()
+    h.core.commit(h.core.log.length)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('retry-late').map((a) => a.response)).toEqual([{ type: 'result', result: { type: 'ok' } }])
+    h.send('r', get('k'))
+    h.replica.flush()
+    h.core.confirmRead(h.core.readRequests.at(-1)!, h.core.log.length)
+    h.replica.flush()
+    h.persistAll()
+    expect(h.answered('r').map((a) => valueOf(a.response))).toEqual(['x']) // not 'xx'
+  })
+
+  it('answers NOT_LEADER to every waiting write and unconfirmed read when it stops leading', () => {
+    const h = harness()
+    h.send('w', put('c', 1, 'k', 'v'))
+    h.replica.flush()
+    h.send('r', get('k'))
+    h.replica.flush()
+    h.core.role = 'follower'
+    h.core.term = 2
+    h.persistAll()
+    h.replica.flush()
+    const codes = h.answers.map((a) => [a.label, a.response.type === 'error' ? a.response.code : a.response.type])
+    expect(codes.sort()).toEqual([['r', 'NOT_LEADER'], ['w', 'NOT_LEADER']])
+    // A request to a follower is refused at once, with the leader hint.
+    h.send('late', put('c', 2, 'k', 'v2'))
+    expect(h.answered('late').map((a) => a.response.type === 'error' && a.response.code)).toEqual(['NOT_LEADER'])
+  })
+})
