@@ -96,6 +96,22 @@ describe('persistence ordering', () => {
     expect(second.committed).toMatchObject([{ index: 1 }])
   })
 
+  it("does not choose a slot from one acceptor's vote while its own copy is not durable", () => {
+    const core = createPaxos(config('n1'))
+    core.advance(tickUntilReady(core))
+    core.step(msg({ type: 'promise', from: 'n2', to: 'n1', term: 1, commitIndex: 0, fromSlot: 1, accepted: [], complete: true, snapshotIndex: 0 }))
+    expect(core.status().role).toBe('leader')
+    const { index } = core.propose(bytes('a')) as { index: number }
+    const ready = core.ready()!
+    expect(ready.entries.map((e) => e.index)).toContain(index)
+    // n2 accepted it, but the leader's own acceptance is in the Ready still being persisted:
+    // one durable acceptor of three is no quorum (a crash now would lose the leader's copy).
+    core.step(msg({ type: 'accepted', from: 'n2', to: 'n1', term: 1, slots: [index], commitIndex: 0 }))
+    expect(core.status().commitIndex).toBe(0)
+    core.advance(ready)
+    expect(core.status().commitIndex).toBe(index)
+  })
+
   it("puts the leader's Accepts in messagesNow", () => {
     const core = createPaxos(config('n1'))
     core.advance(tickUntilReady(core))
