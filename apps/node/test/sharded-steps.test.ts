@@ -186,4 +186,55 @@ describe.each(['raft', 'paxos'] as const)('%s-led mixed cluster: migration steps
     expect(written.length).toBeGreaterThan(keyCount / 2)
     await expectKeysPlaced(cluster, router, written)
   }, 240_000)
+
+  it('serves the arcs that do not move while a migration waits for a group that is down; one group led by no one when the shard is added', async (ctx) => {
+    const basePort = protocol === 'raft' ? 22580 : 22600
+    const cluster = await startCluster(ctx, { name: `sharded-stall-${protocol}`, basePort, protocol, groups: 1, spare: 1 })
+    const g2 = cluster.config.groups[1]!
+    for (const id of cluster.replicasOf('g2')) await cluster.kill(id, 'SIGKILL') // g2 is down
+    const admin = cluster.client({ timeoutMs: 30_000 })
+    await cluster.waitForLeader({ group: 'ctl', timeoutMs: 30_000 })
+    await cluster.waitForLeader({ group: 'g1', timeoutMs: 30_000 })
+    const history = new HistoryRecorder()
+    const keys = Array.from({ length: 40 }, (_, k) => `s${k}`)
+    const seed = cluster.recordingClient(history, 1, { timeoutMs: 10_000 })
+    for (const k of keys) await seed.put(k, 'v0')
+
+    // g1's leader dies and the map that adds g2 commits while g1 has no leader and g2 is down.
+    const g1Leader = await cluster.waitForLeader({ group: 'g1', timeoutMs: 10_000 })
+    await cluster.kill(g1Leader, 'SIGKILL')
+    expect(await admin.addShardGroup(g2)).toBe(2)
+    await cluster.restart(g1Leader)
+    const router = new ShardRouter((await admin.shardMap())!)
+    const staying = keys.filter((k) => router.groupOf(k).id === 'g1')
+    const moving = keys.filter((k) => router.groupOf(k).id === 'g2')
+    expect(staying.length).toBeGreaterThan(5)
+    expect(moving.length).toBeGreaterThan(5)
+
+    const probe = cluster.client({ timeoutMs: 1000 })
+    await waitFor('g1 at epoch 2', async () => {
+      const leader = await cluster.waitForLeader({ group: 'g1', timeoutMs: 10_000 })
+      return (await cluster.status(leader, probe, 1000))?.epoch === 2 ? true : undefined
+    }, 30_000, 200)
+    // For 4 s the migration cannot finish (the gainer is down): the staying keys are served,
+    // the moving ones are frozen at g1 and not yet served by g2.
+    const served = { staying: 0, moving: 0 }
+    const until = Date.now() + 4000
+    const loop = async (clientId: number, list: readonly string[], counter: 'staying' | 'moving') => {
+      const writer = cluster.recordingClient(history, clientId, { timeoutMs: 1500 })
+      for (let n = 0; Date.now() < until; n++) if ((await attempt(writer.put(list[n % list.length]!, `w${n}`))).ok) served[counter]++
+    }
+    await Promise.all([loop(2, staying, 'staying'), loop(4, moving, 'moving')])
+    expect(served.staying).toBeGreaterThan(10)
+    expect(served.moving).toBe(0)
+
+    // g2 starts: it pulls its keys, and every key is served where the map puts it.
+    for (const id of cluster.replicasOf('g2')) cluster.startNode(id)
+    await settled(cluster, 2)
+    const after = cluster.recordingClient(history, 3, { timeoutMs: 10_000 })
+    for (const k of moving) await after.append(k, '+')
+    for (const k of moving) expect((await after.get(k))?.endsWith('+')).toBe(true)
+    expectLinearizable(history)
+    await expectKeysPlaced(cluster, router, keys)
+  }, 180_000)
 })
