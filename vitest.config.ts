@@ -10,8 +10,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Two test files at a time (vitest's default is one per core minus one: one here). The
-    // process tests spend most of their time waiting on real processes and timers.
-    maxWorkers: 2,
   },
 })
