@@ -407,8 +407,15 @@ export class ProcessCluster {
  * A bound on the clusters one test file runs at once (tests of a file may run concurrently;
  * the machine has 2 cores). Waiters are served in order.
  */
-const maxClustersAtOnce = 3
+let maxClustersAtOnce = 3
 let clustersRunning = 0
+
+/** Lowers the bound for the file that calls it (each test file runs in its own worker): files
+ * whose clusters are large (a controller and several groups) run two at a time. */
+export function limitClustersAtOnce(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`clusters at once must be a positive integer, not ${n}`)
+  maxClustersAtOnce = n
+}
 const slotWaiters: Array<() => void> = []
 
 async function acquireClusterSlot(): Promise<() => void> {

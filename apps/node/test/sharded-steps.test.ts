@@ -16,7 +16,7 @@ import { ShardRouter } from '@kv/protocol'
 import { HistoryRecorder } from '@kv/sim'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { attempt, expectLinearizable, recordSpreadBatch, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
+import { attempt, expectLinearizable, recordSpreadBatch, limitClustersAtOnce, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
 
 type Protocol = 'raft' | 'paxos'
 const other = (p: Protocol): Protocol => (p === 'raft' ? 'paxos' : 'raft')
@@ -122,7 +122,9 @@ async function expectKeysPlaced(cluster: ProcessCluster, router: ShardRouter, ke
   }
 }
 
-describe.each(['raft', 'paxos'] as const)('%s-led mixed cluster: migration steps under SIGKILL', (protocol) => {
+limitClustersAtOnce(2)
+
+describe.concurrent.each(['raft', 'paxos'] as const)('%s-led mixed cluster: migration steps under SIGKILL', (protocol) => {
   it('resumes every migration when a leader dies at each named step; clients and batch-puts keep working, every history linearizable', async (ctx) => {
     const basePort = protocol === 'raft' ? 22500 : 22540
     const cluster = await startCluster(ctx, {

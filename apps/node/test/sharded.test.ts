@@ -7,7 +7,7 @@
 import { ShardRouter } from '@kv/protocol'
 import { HistoryRecorder } from '@kv/sim'
 import { describe, expect, it } from 'vitest'
-import { attempt, expectLinearizable, recordSpreadBatch, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
+import { attempt, expectLinearizable, recordSpreadBatch, limitClustersAtOnce, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
 
 /** Clients that put, append, get and batch-put (across groups) until `stop` is set. */
 function startLoad(cluster: ProcessCluster, history: HistoryRecorder, clients: number, keys: number) {
@@ -68,7 +68,9 @@ async function expectEmptied(cluster: ProcessCluster, id: string): Promise<void>
   }
 }
 
-describe.each(['raft', 'paxos'] as const)('%s: sharded cluster of real nodes', (protocol) => {
+limitClustersAtOnce(2)
+
+describe.concurrent.each(['raft', 'paxos'] as const)('%s: sharded cluster of real nodes', (protocol) => {
   it('adds a shard and removes one under load, its new leader SIGKILLed mid-migration; moved keys leave the old group', async (ctx) => {
     const basePort = protocol === 'raft' ? 22200 : 22240
     const cluster = await startCluster(ctx, { name: `sharded-${protocol}`, basePort, protocol, groups: 2, spare: 1 })

@@ -1,3 +1,4 @@
+import { hashKey } from '@kv/hashring'
 import { ReplicaGroup, type GroupSpec, type ShardMap } from '@kv/protocol'
 import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
 import { isShardMapReply, type ShardMapQuery } from '../controller/messages.js'
@@ -16,6 +17,28 @@ export interface MigrationLimits {
   readonly retryTicks: number
   /** A settled leader asks the controller for the next map every this many ticks. */
   readonly pollTicks: number
+}
+
+/**
+ * Client sessions move with their keys (a write retried across a migration is applied once),
+ * after the keys, in this many buckets by the hash of the client id. A bucket is a set of ids,
+ * so whichever replica of the loser serves the next chunk, it sends every session of that
+ * bucket: a position in a list of sessions would not do, since the next leader may hold more
+ * or fewer sessions than the last one (the keys do not have that problem: they are frozen).
+ * Sessions that changed after the freeze touched only arcs the loser keeps, and those the
+ * gainer may miss; every session holding an answer for a moved key existed at the freeze.
+ */
+export const SESSION_BUCKETS = 256
+
+export function sessionBucket(clientId: string): number {
+  return hashKey(clientId) % SESSION_BUCKETS
+}
+
+/** About the bytes of one encoded session on the wire (for the chunk bound). */
+export function sessionBytes([id, , , results]: readonly [string, ...EncodedSession]): number {
+  let n = id.length + 24
+  for (const [, result] of results) n += 16 + ('value' in result && result.value instanceof Uint8Array ? result.value.length : 0)
+  return n
 }
 
 export const defaultMigrationLimits: MigrationLimits = { maxChunkKeys: 512, maxChunkBytes: 1024 * 1024, retryTicks: 2, pollTicks: 4 }
@@ -139,23 +162,49 @@ export class MigrationDriver {
     this.propose(ctx, { type: 'config', map })
   }
 
+  /**
+   * The chunk at `req.cursor` of the move's stream: positions [0, K) are its K keys in key
+   * order, then positions K + b are the session buckets b = 0 .. SESSION_BUCKETS - 1. Each
+   * chunk holds at most `maxChunkKeys` keys and `maxChunkBytes` of keys and values, or whole
+   * session buckets up to `maxChunkBytes` (at least one key or one bucket).
+   */
   private chunk(move: OutgoingMove, req: SendKeysRequest, msg: GroupMessage): OutgoingGroupMessage<SendKeysResponse> {
     const keys = this.data.keysOf(move)
+    const end = keys.length + SESSION_BUCKETS
     const entries: Array<readonly [string, Uint8Array]> = []
+    const sessions: Array<readonly [string, ...EncodedSession]> = []
     let bytes = 0
-    let next = Math.min(req.cursor, keys.length)
-    while (next < keys.length && entries.length < this.limits.maxChunkKeys) {
-      const key = keys[next]!
-      const value = this.data.value(key) ?? new Uint8Array()
-      if (entries.length > 0 && bytes + key.length + value.length > this.limits.maxChunkBytes) break
-      entries.push([key, value])
-      bytes += key.length + value.length
-      next++
+    let next = Math.min(req.cursor, end)
+    if (next < keys.length) {
+      while (next < keys.length && entries.length < this.limits.maxChunkKeys) {
+        const key = keys[next]!
+        const value = this.data.value(key) ?? new Uint8Array()
+        if (entries.length > 0 && bytes + key.length + value.length > this.limits.maxChunkBytes) break
+        entries.push([key, value])
+        bytes += key.length + value.length
+        next++
+      }
+    } else {
+      const buckets = new Map<number, Array<readonly [string, ...EncodedSession]>>()
+      for (const session of this.data.sessions()) {
+        const b = sessionBucket(session[0])
+        if (b < next - keys.length) continue
+        const list = buckets.get(b)
+        if (list === undefined) buckets.set(b, [session])
+        else list.push(session)
+      }
+      const first = next
+      while (next < end) {
+        const bucket = buckets.get(next - keys.length) ?? []
+        const size = bucket.reduce((n, session) => n + sessionBytes(session), 0)
+        if (next > first && bytes + size > this.limits.maxChunkBytes) break
+        sessions.push(...bucket)
+        bytes += size
+        next++
+      }
     }
-    const done = next >= keys.length
     return {
-      type: 'SendKeysResponse', toGroup: msg.fromGroup, to: msg.from, epoch: req.epoch, cursor: req.cursor, next, done, entries,
-      sessions: done ? this.data.sessions() : [],
+      type: 'SendKeysResponse', toGroup: msg.fromGroup, to: msg.from, epoch: req.epoch, cursor: req.cursor, next, done: next >= end, entries, sessions,
     }
   }
 

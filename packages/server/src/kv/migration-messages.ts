@@ -9,7 +9,7 @@ export interface SendKeysRequest extends GroupMessage {
   readonly cursor: number
 }
 
-/** One bounded chunk: keys [cursor, next) of the move, in key order; the last one (`done`) carries the sessions. */
+/** One bounded chunk of the move's stream [cursor, next): keys in key order, then client sessions by bucket (see `SESSION_BUCKETS`); `done` on the last. */
 export interface SendKeysResponse extends GroupMessage {
   readonly type: 'SendKeysResponse'
   readonly epoch: number

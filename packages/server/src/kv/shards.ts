@@ -139,11 +139,11 @@ export class ShardState {
         if (step.type === 'install') {
           if (move.state !== 'pulling' || step.cursor !== move.cursor) return null
           for (const [k, v] of step.entries) data.put(k, v)
+          // Sessions come after the keys, in chunks of their own (the first release sent them all
+          // in the last chunk): merged as they come.
+          if (step.sessions.length > 0) data.mergeSessions(step.sessions)
           move.cursor = step.next
-          if (step.done) {
-            data.mergeSessions(step.sessions)
-            move.state = 'installed'
-          }
+          if (step.done) move.state = 'installed'
           return { ...event, keys: step.entries.length }
         }
         if (step.type === 'shard-ready') {
