@@ -84,7 +84,7 @@ function stepLogged(cluster: ProcessCluster, group: string, step: string, epoch:
  * restarts it a second later (in the background). Returns the replica killed.
  */
 async function killLeaderAtStep(cluster: ProcessCluster, group: string, step: string, epoch: number, restarts: Promise<void>[]): Promise<string> {
-  await waitFor(`${group} logging ${step} of epoch ${epoch}`, async () => (stepLogged(cluster, group, step, epoch) ? true : undefined), 30_000, 20)
+  await waitFor(`${group} logging ${step} of epoch ${epoch}`, () => Promise.resolve(stepLogged(cluster, group, step, epoch) ? true : undefined), 30_000, 20)
   const leader = await cluster.waitForLeader({ group, timeoutMs: 10_000 })
   await cluster.kill(leader, 'SIGKILL')
   restarts.push(sleep(1000).then(() => cluster.restart(leader)))

@@ -46,7 +46,7 @@ class ScriptedCore implements ConsensusCore {
   }
   /** The test: the barrier of `ctx` was confirmed at `index` (or refused, with null). */
   confirmRead(ctx: number, index: number | null): void {
-    this.pendingReadStates.push({ ctx, index } as ReadState)
+    this.pendingReadStates.push({ ctx, index })
   }
   ready(): Ready | null {
     const entries = this.log.slice(this.persistedUpTo)

@@ -9,7 +9,7 @@ import { ShardState, type OutgoingMove, type ShardDataHooks } from './shards.js'
 const group = (id: string): GroupSpec => ({ id, protocol: 'raft', replicas: [{ id: `${id}-r1`, host: 'h', port: id.length }] })
 const map = (epoch: number, ...ids: string[]): ShardMap => ({ epoch, vnodesPerGroup: 16, groups: ids.map(group) })
 type Session = readonly [string, ...EncodedSession]
-const session = (id: string, value = 8): Session => [id, 0, 1, [[2, { type: 'value', value: new Uint8Array(value) } as OpResult]]]
+const session = (id: string, value = 8): Session => [id, 0, 1, [[2, { type: 'value', value: new Uint8Array(value) }]]]
 
 /** g1, the loser of a move to g2 at epoch 2, its keys frozen and the gainer's request logged. */
 function loser(keyCount: number) {
