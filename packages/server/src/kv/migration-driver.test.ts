@@ -1,4 +1,4 @@
-import type { GroupSpec, OpResult, ShardMap } from '@kv/protocol'
+import type { GroupSpec, ShardMap } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
 import type { EncodedSession } from '../session.js'
