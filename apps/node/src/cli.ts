@@ -9,15 +9,18 @@
 import { Command } from 'commander'
 import { allGroups } from '@kv/protocol'
 import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { addClientCommands, UsageError } from './client-commands.js'
 import { addClusterCommands } from './cluster.js'
 import { ConfigError, generateConfig } from './config.js'
 import { addNodeCommand } from './node-command.js'
 import { addShardCommands } from './shard-commands.js'
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+
 const program = new Command('kv')
   .description('kv: a sharded, replicated, fault-tolerant key-value store')
+  .version(version, '-v, --version', 'print the version of kv')
   .option('--config <file>', 'the cluster description (cluster.json)')
   .option('--json', 'machine-readable output')
   .option('--timeout <ms>', 'per-call timeout for client commands', intArg(1, 3_600_000))

@@ -4,13 +4,13 @@
  * folder that belongs to another cluster.
  */
 import { HistoryRecorder } from '@kv/sim'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateConfig } from '../src/config.js'
-import { expectLinearizable, printLogsOnFailure, ProcessCluster, runKv, runKvUntil, type KvRun } from './harness.js'
+import { expectLinearizable, printLogsOnFailure, ProcessCluster, repoRoot, runKv, runKvUntil, type KvRun } from './harness.js'
 
 let cluster: ProcessCluster | null = null
 const c = () => cluster!
@@ -127,6 +127,13 @@ describe.concurrent('client commands', () => {
 })
 
 describe.concurrent('bad flags and configs', () => {
+  it('--version prints the package version and exits 0', async () => {
+    const r = await runKv(['--version'])
+    expect(r.code, show(r)).toBe(0)
+    const { version } = JSON.parse(readFileSync(path.join(repoRoot, 'apps/node/package.json'), 'utf8')) as { version: string }
+    expect(r.stdout.trim()).toBe(version)
+  })
+
   it('an unknown flag exits non-zero and names it', async () => {
     const r = await runKv(['--config', c().configPath, 'node', '--id', 'g1-r1', '--bogus'])
     expect(r.code, show(r)).not.toBe(0)
