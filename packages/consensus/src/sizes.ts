@@ -1,4 +1,4 @@
-import type { Entry } from './types.js'
+import type { CoreConfig, Entry } from './types.js'
 
 /**
  * How the cores count bytes when they bound a message or a Ready. An entry costs its data
@@ -27,4 +27,16 @@ export function takeWithinBytes<E extends Entry>(entries: readonly E[], maxBytes
     count++
   }
   return count === entries.length ? [...entries] : entries.slice(0, count)
+}
+
+/** The byte bounds of a core's config that `o` sets (the others keep the core's defaults). */
+export type ByteBounds = Partial<Pick<CoreConfig, 'maxBytesPerMessage' | 'maxSnapshotChunkBytes' | 'maxPersistBytesPerReady' | 'maxApplyBytesPerReady'>>
+
+export function byteBounds(o: ByteBounds): ByteBounds {
+  const bounds: { -readonly [K in keyof ByteBounds]: ByteBounds[K] } = {}
+  if (o.maxBytesPerMessage !== undefined) bounds.maxBytesPerMessage = o.maxBytesPerMessage
+  if (o.maxSnapshotChunkBytes !== undefined) bounds.maxSnapshotChunkBytes = o.maxSnapshotChunkBytes
+  if (o.maxPersistBytesPerReady !== undefined) bounds.maxPersistBytesPerReady = o.maxPersistBytesPerReady
+  if (o.maxApplyBytesPerReady !== undefined) bounds.maxApplyBytesPerReady = o.maxApplyBytesPerReady
+  return bounds
 }

@@ -9,9 +9,9 @@
  */
 import {
   assert,
+  byteBounds,
   createRng,
   type ConsensusCore,
-  type CoreConfig,
   type Entry,
   type HardState,
   type NodeId,
@@ -366,15 +366,6 @@ export class Cluster {
   items(id: NodeId): string[] {
     return this.replica(id).app.items
   }
-}
-
-function byteBounds(o: ClusterOptions): Partial<CoreConfig> {
-  const bounds: { -readonly [K in keyof CoreConfig]?: CoreConfig[K] } = {}
-  if (o.maxBytesPerMessage !== undefined) bounds.maxBytesPerMessage = o.maxBytesPerMessage
-  if (o.maxSnapshotChunkBytes !== undefined) bounds.maxSnapshotChunkBytes = o.maxSnapshotChunkBytes
-  if (o.maxPersistBytesPerReady !== undefined) bounds.maxPersistBytesPerReady = o.maxPersistBytesPerReady
-  if (o.maxApplyBytesPerReady !== undefined) bounds.maxApplyBytesPerReady = o.maxApplyBytesPerReady
-  return bounds
 }
 
 function termAt(disk: Disk, index: number): number {

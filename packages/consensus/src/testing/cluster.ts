@@ -1,6 +1,6 @@
 import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Ready, Snapshot, Status } from '../types.js'
 import { createRng, type Rng } from '../random.js'
-import { entryBytes } from '../sizes.js'
+import { byteBounds, entryBytes } from '../sizes.js'
 import { isSnapshotChunk } from '../snapshot-transfer.js'
 import type { SimDisk } from './disk.js'
 import { ConformanceError, type Property } from './failure.js'
@@ -448,11 +448,3 @@ function isChunkMessage(message: PeerMessage): boolean {
   return isSnapshotChunk(message as unknown as Record<string, unknown>, Infinity, Infinity)
 }
 
-function byteBounds(o: ClusterOptions): Partial<CoreConfig> {
-  const bounds: { -readonly [K in keyof CoreConfig]?: CoreConfig[K] } = {}
-  if (o.maxBytesPerMessage !== undefined) bounds.maxBytesPerMessage = o.maxBytesPerMessage
-  if (o.maxSnapshotChunkBytes !== undefined) bounds.maxSnapshotChunkBytes = o.maxSnapshotChunkBytes
-  if (o.maxPersistBytesPerReady !== undefined) bounds.maxPersistBytesPerReady = o.maxPersistBytesPerReady
-  if (o.maxApplyBytesPerReady !== undefined) bounds.maxApplyBytesPerReady = o.maxApplyBytesPerReady
-  return bounds
-}
