@@ -8,6 +8,7 @@ import { layoutCluster, parseClusterSpec, ShardRouter, type ClusterSpec } from '
 import { describe, expect, it } from 'vitest'
 import { checkLinearizability } from './linearizability/index.js'
 import { noFaults } from './nemesis.js'
+import { reliableNetwork } from './network.js'
 import { protocols, type Protocol } from './protocols.js'
 import { SimWorld } from './world.js'
 
@@ -74,6 +75,25 @@ describe.each(Object.keys(protocols) as Protocol[])('%s protocol, sharded suite'
     w.runFor(2000)
     expectSettled(w)
     expect(w.controllerEpoch()).toBe(4)
+  })
+
+  it.each([['low', 0.01], ['medium', 0.1], ['high', 0.3]] as const)('migrates with %s message loss on every link (%s of messages dropped): add, then remove', (_level, dropRate) => {
+    const w = new SimWorld({
+      seed: 205,
+      protocol,
+      spec: cluster(protocol, 2, 1),
+      network: { ...reliableNetwork, dropRate, maxDelayMs: 5 },
+    })
+    w.addClients(4, { kind: 'mixed', keys: 16, opsPerClient: null })
+    w.runFor(800)
+    w.admin.change({ op: 'addGroup', group: w.spec.groups[1]! })
+    w.runFor(3000)
+    w.admin.change({ op: 'removeGroup', groupId: 'g1' })
+    w.runFor(3000)
+    expect(w.net.dropped).toBeGreaterThan(0)
+    expectSettled(w)
+    expect(w.controllerEpoch()).toBe(3)
+    for (const n of w.group('g1').nodes) expect([...n.kv.entries()], `${n.id} holds keys after its removal`).toEqual([])
   })
 
   it('adding the same group twice is a no-op answered with the current epoch; a group with no keys yet joins at once', () => {
