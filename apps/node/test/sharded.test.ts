@@ -123,4 +123,21 @@ describe.concurrent.each(['raft', 'paxos'] as const)('%s: sharded cluster of rea
     expectLinearizable(history)
     for (const id of cluster.replicasOf('g1')) await expectEmptied(cluster, id)
   }, 150_000)
+
+  it('adds and removes a group while no key exists yet, then serves', async (ctx) => {
+    const basePort = protocol === 'raft' ? 22340 : 22350
+    const cluster = await startCluster(ctx, { name: `sharded-empty-${protocol}`, basePort, protocol, groups: 1, spare: 1 })
+    const admin = cluster.client({ timeoutMs: 30_000 })
+    await leaderOf(cluster, 'ctl')
+    expect(await admin.addShardGroup(cluster.config.groups[1]!)).toBe(2)
+    await settled(cluster, 2)
+    expect(await admin.removeShardGroup('g2')).toBe(3)
+    await settled(cluster, 3)
+    const history = new HistoryRecorder()
+    const rc = cluster.recordingClient(history, 1, { timeoutMs: 10_000 })
+    for (let k = 0; k < 10; k++) await rc.put(`e${k}`, `v${k}`)
+    for (let k = 0; k < 10; k++) expect(await rc.get(`e${k}`)).toBe(`v${k}`)
+    expectLinearizable(history)
+    for (const id of cluster.replicasOf('g2')) await expectEmptied(cluster, id)
+  }, 120_000)
 })

@@ -52,6 +52,13 @@ describe('ControllerMachine', () => {
     expect(m.current?.epoch).toBe(1)
   })
 
+  it('answers a change logged before the first map UNAVAILABLE, outside the session: its retry applies once the map is there', () => {
+    const m = new ControllerMachine({ initialMap, sessionTtlMs: 60_000, maxResultsPerSession: 16, trackChanges: true })
+    expect(change(m, { op: 'addGroup', group: group('g2', 7100) }, 1, 'early')).toMatchObject({ type: 'error', code: 'UNAVAILABLE' })
+    m.apply(m.appliedIndex + 1, 1, { kind: 'controller-init', v: 1, map: initialMap })
+    expect(change(m, { op: 'addGroup', group: group('g2', 7100) }, 1, 'early')).toEqual({ type: 'result', result: { type: 'epoch', epoch: 2 } })
+  })
+
   it('answers a retried change from the session, refusals included, even after the state moved on', () => {
     const m = machine()
     expect(change(m, { op: 'removeGroup', groupId: 'g2' }, 1, 'c')).toMatchObject({ type: 'error' })

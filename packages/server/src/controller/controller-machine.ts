@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr'
-import { unreachable } from '@kv/consensus'
+import { assert, unreachable } from '@kv/consensus'
 import type { ClientResponse, ControllerOp, ControllerWriteOp, GroupSpec, OpResult, ShardMap } from '@kv/protocol'
 import type { GroupMessage, MachineContext } from '../group-message.js'
 import { LogRecordError, type LogRecord } from '../log-record.js'
@@ -106,6 +106,10 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
   }
 
   private applyChange(c: { clientId: string; seq: number; ackedSeq: number; op: ControllerWriteOp }, timeMs: number): ClientResponse {
+    // A change logged before the first map (a new leader logs it; a client's change can come
+    // first in its log) is answered UNAVAILABLE, outside the session, so that the client's
+    // retry of the same seq applies once the map is there.
+    if (this.current === null) return { type: 'error', code: 'UNAVAILABLE', message: 'the controller has no shard map yet; retry' }
     // A refused change goes into the session too, so that a retry of it is refused alike.
     const answer = this.sessions.applyOnce(c, timeMs, (): ChangeResult => {
       const next = this.change(c.op)
@@ -121,7 +125,7 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
   /** The map a change makes, the current one for a no-op, or why it is refused. */
   private change(op: ControllerWriteOp): ShardMap | string {
     const map = this.current
-    if (map === null) return 'the controller has no shard map yet; retry'
+    assert(map !== null, 'a change before the first map')
     switch (op.op) {
       case 'addGroup': {
         const existing = map.groups.find((g) => g.id === op.group.id)
