@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The process tests start `kv` from one bundle of the sources, made once per run.
+    globalSetup: ['apps/node/test/global-setup.ts'],
   },
 })

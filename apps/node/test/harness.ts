@@ -22,8 +22,13 @@ export { attempt, errorCode, expectLinearizable, recordSpreadBatch, RecordingCli
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 export const cliPath = path.join(repoRoot, 'apps/node/src/cli.ts')
-/** How every `kv` process is started: the sources through tsx, resolved from the repo root. */
-export const kvNodeArgs = ['--conditions=@kv/source', '--import', 'tsx', cliPath]
+/**
+ * How every `kv` process is started: the bundle of the current sources that vitest's global
+ * setup made (`KV_TEST_CLI`, see bundle-cli.ts), or, outside vitest, the sources through tsx.
+ */
+export const kvNodeArgs = process.env.KV_TEST_CLI === undefined
+  ? ['--conditions=@kv/source', '--import', 'tsx', cliPath]
+  : ['--enable-source-maps', process.env.KV_TEST_CLI]
 
 export type Signal = 'SIGKILL' | 'SIGSTOP' | 'SIGCONT' | 'SIGTERM'
 
