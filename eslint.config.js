@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/*.config.*', 'eslint.config.js', '.ci/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/*.config.*', 'eslint.config.js', '.ci/**', '**/.test-bin/**', 'packages/*/scripts/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,18 +1,12 @@
 import { defineConfig } from 'tsup'
 
-// @kv/protocol and @kv/transport-tcp are not published: they are bundled into the client
-// (from their sources, through the "@kv/source" condition), code and types alike. msgpackr
-// and zod stay real dependencies.
+// @kv/protocol and @kv/transport-tcp are published packages of their own and real
+// dependencies of the client (not bundled into it).
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: { compilerOptions: { customConditions: ['@kv/source'] } },
+  dts: true,
   clean: true,
   sourcemap: true,
   target: 'node20',
-  noExternal: [/^@kv\//],
-  external: ['msgpackr', 'zod'],
-  esbuildOptions(options) {
-    options.conditions = ['@kv/source', ...(options.conditions ?? [])]
-  },
 })

@@ -1,10 +1,8 @@
 import { parseDropRate, type FaultConfig } from '@kv/transport-tcp'
 import { InvalidArgumentError, type Command } from 'commander'
 import path from 'node:path'
-import { pino } from 'pino'
 import { loadConfig } from './config.js'
 import { parseDropKinds } from './message-kinds.js'
-import { startNode } from './runtime.js'
 
 interface NodeFlags {
   id: string
@@ -68,6 +66,9 @@ export function addNodeCommand(program: Command): void {
       const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
       if (configPath === undefined) throw new InvalidArgumentError('--config <cluster.json> is required')
       const config = loadConfig(configPath)
+      // Loaded here, not at the top: the client commands start without the replica's code
+      // (storage, LMDB, the cores, the logger).
+      const [{ pino }, { startNode }] = await Promise.all([import('pino'), import('./runtime.js')])
       const logger = pino({ level: o.logLevel, base: { node: o.id } })
       const faults: FaultConfig = { dropRate: o.dropRate ?? 0, dropKinds: o.dropKinds ?? null, delayMs: o.delayMs ?? 0 }
       const node = await startNode({

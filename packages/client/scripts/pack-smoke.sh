@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# Builds @kv/client, packs it, installs the tarball into a scratch app outside the workspace,
-# and runs an ESM and a CJS script that create a client against nothing and expect a typed
-# UnavailableError or TimeoutError. Prints OK per script; exits non-zero on any failure.
+# Packs every published @kv/* package as `pnpm publish` would (workspace versions replaced,
+# publishConfig applied), checks each tarball (check-packed.mjs), installs @kv/client and
+# @kv/cli from the tarballs with npm into a scratch app outside the workspace, then
+#  - runs an ESM and a CJS script that create a client against nothing and expect a typed
+#    UnavailableError or TimeoutError (and ClosedError after close);
+#  - runs the installed `kv` bin: --version, config generate.
+# Prints OK per check; exits non-zero on any failure. Run `pnpm build` first.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work="$(mktemp -d "${TMPDIR:-/tmp}/kv-client-smoke.XXXXXX")"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+here="$root/packages/client/scripts"
+work="$(mktemp -d "${TMPDIR:-/tmp}/kv-pack-smoke.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/pack" "$work/app"
 
-cd "$here"
-pnpm run build >/dev/null
-pnpm pack --pack-destination "$work/pack" >/dev/null
-tarball="$(ls "$work"/pack/*.tgz)"
-echo "packed $(basename "$tarball"): $(tar -tzf "$tarball" | tr '\n' ' ')"
+overrides=()
+deps=()
+for dir in "$root"/packages/* "$root"/apps/node; do
+  node -e 'process.exit(require(process.argv[1]).private === true ? 1 : 0)' "$dir/package.json" || continue
+  (cd "$dir" && pnpm pack --pack-destination "$work/pack" >/dev/null)
+  name="$(node -p 'require(process.argv[1]).name' "$dir/package.json")"
+  version="$(node -p 'require(process.argv[1]).version' "$dir/package.json")"
+  tarball="$work/pack/$(echo "${name#@}" | tr / -)-$version.tgz"
+  node "$here/check-packed.mjs" "$tarball"
+  case "$name" in
+    @kv/client|@kv/cli) deps+=("\"$name\": \"file:$tarball\""); overrides+=("\"$name\": \"\$$name\"") ;;
+    *) overrides+=("\"$name\": \"file:$tarball\"") ;;
+  esac
+done
 
-app="$work/app"
-mkdir -p "$app"
-cd "$app"
-echo '{ "name": "kv-client-smoke", "private": true, "version": "0.0.0" }' >package.json
-npm install --no-audit --no-fund --loglevel=error "$tarball" >/dev/null
+cd "$work/app"
+# Every @kv/* dependency resolves to its tarball (none is on the registry here).
+printf '{ "name": "kv-pack-smoke", "private": true, "version": "0.0.0", "dependencies": { %s }, "overrides": { %s } }\n' \
+  "$(IFS=,; echo "${deps[*]}")" "$(IFS=,; echo "${overrides[*]}")" >package.json
+npm install --no-audit --no-fund --loglevel=error >/dev/null
 
 # A port nothing listens on: ask the OS for one, then let it go.
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{const p=s.address().port;s.close(()=>console.log(p))})')"
@@ -59,3 +74,9 @@ JS
 
 node smoke.mjs
 node smoke.cjs
+
+kv="$work/app/node_modules/.bin/kv"
+[ "$("$kv" --version)" = "$(node -p 'require(process.argv[1]).version' "$root/apps/node/package.json")" ] || { echo "kv --version is not the package version" >&2; exit 1; }
+"$kv" config generate --groups 2 --out "$work/cluster.json" >/dev/null
+node -e 'const c = require(process.argv[1]); if (!c.controller || c.groups.length !== 2) process.exit(1)' "$work/cluster.json"
+echo "CLI OK: kv --version, kv config generate (installed bin)"
