@@ -6,11 +6,12 @@
  *   kv cluster up                                a whole local cluster as child processes
  *   kv --config cluster.json put|get|delete|append|batch-put|status ...
  */
-import { Command } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { allGroups } from '@kv/protocol'
 import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { addClientCommands, UsageError } from './client-commands.js'
+import { CliError, exitCodeOf, exitCodes } from './exit-codes.js'
 import { addClusterCommands } from './cluster.js'
 import { ConfigError, generateConfig } from './config.js'
 import { addNodeCommand } from './node-command.js'
@@ -21,10 +22,13 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 const program = new Command('kv')
   .description('kv: a sharded, replicated, fault-tolerant key-value store')
   .version(version, '-v, --version', 'print the version of kv')
-  .option('--config <file>', 'the cluster description (cluster.json)')
-  .option('--json', 'machine-readable output')
+  .addOption(new Option('--config <file>', 'the cluster description (cluster.json)').env('KV_CONFIG'))
+  .option('--json', 'machine-readable output, errors included (one JSON object per line on stdout)')
+  .option('--hex', 'print values as hexadecimal (binary values)')
   .option('--timeout <ms>', 'per-call timeout for client commands', intArg(1, 3_600_000))
-  .showHelpAfterError()
+  .showHelpAfterError('(add --help for usage)')
+  // Usage errors come back here as exceptions, so that they exit 2 like every other usage error.
+  .exitOverride()
 
 withLayoutOptions(program.command('config').description('cluster descriptions').command('generate'))
   .description('write a cluster description: every replica id, host and port')
@@ -46,16 +50,37 @@ addClientCommands(program)
 addShardCommands(program)
 
 program.parseAsync().catch((e: unknown) => {
-  if (e instanceof ConfigError || e instanceof UsageError || isCodedError(e)) {
-    console.error(`kv: ${e.message}`)
-    process.exit(2)
-  }
-  console.error(e)
-  process.exit(1)
+  const failure = describeFailure(e)
+  if (failure === null) return // --help or --version: commander printed it
+  const json = process.argv.includes('--json')
+  if (json) console.log(JSON.stringify({ error: failure.code, message: failure.message, exitCode: failure.exitCode }))
+  else if (!failure.printed) console.error(`kv: ${failure.showCode === true ? `${failure.code}: ` : ''}${failure.message}`)
+  if (process.env.KV_DEBUG !== undefined && e instanceof Error) console.error(e.stack)
+  process.exitCode = failure.exitCode
 })
 
-/** Typed errors of our packages (WRONG_CLUSTER, PORT_IN_USE...) carry an upper-case code and a clear message. */
-function isCodedError(e: unknown): e is Error {
+/**
+ * What went wrong, as one line and an exit code (exit-codes.ts). Stack traces are for bugs:
+ * only `KV_DEBUG=1` prints them.
+ */
+function describeFailure(e: unknown): { code: string; message: string; exitCode: number; printed: boolean; showCode?: boolean } | null {
+  // Thrown by an action (commander reports the ones its own parsing throws, below).
+  if (e instanceof InvalidArgumentError || e instanceof ConfigError || e instanceof UsageError) {
+    return { code: 'USAGE', message: e.message, exitCode: exitCodes.usage, printed: false }
+  }
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return null
+    // commander printed "error: ..." already.
+    return { code: 'USAGE', message: e.message.replace(/^error: /, ''), exitCode: exitCodes.usage, printed: true }
+  }
+  if (e instanceof CliError) return { code: e.code, message: e.message, exitCode: e.exitCode, printed: false }
+  if (isCodedError(e)) return { code: e.code, message: e.message, exitCode: exitCodeOf(e.code), printed: false, showCode: true }
+  const message = e instanceof Error ? e.message : String(e)
+  return { code: 'ERROR', message: `${message} (KV_DEBUG=1 prints the stack)`, exitCode: exitCodes.failure, printed: false }
+}
+
+/** Typed errors of our packages (TIMEOUT, WRONG_CLUSTER, PORT_IN_USE...) carry an upper-case code and a clear message. */
+function isCodedError(e: unknown): e is Error & { code: string } {
   const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined
   return typeof code === 'string' && /^[A-Z_]+$/.test(code)
 }

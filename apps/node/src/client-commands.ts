@@ -1,28 +1,51 @@
-import { createClient, KvError, type KvClient } from '@kv/client'
+import { createClient, type KvClient } from '@kv/client'
 import type { Command } from 'commander'
 import { loadConfig } from './config.js'
+import { exitCodes } from './exit-codes.js'
 
 export interface ClientFlags {
   config?: string
   json?: boolean
+  hex?: boolean
   timeout?: number
 }
 
-/** Runs one client call; prints the result (or the error) and sets the exit code. */
+/**
+ * Runs one client call. Errors go up to the command line's handler, which prints them in one
+ * line (JSON with --json) and exits with their code (exit-codes.ts).
+ */
 export async function withClient(flags: ClientFlags, run: (c: KvClient) => Promise<void>): Promise<void> {
-  if (flags.config === undefined) throw new UsageError('--config <cluster.json> is required (make one with `kv config generate`)')
+  if (flags.config === undefined) throw new UsageError('--config <cluster.json> (or KV_CONFIG) is required (make one with `kv config generate`)')
   const config = loadConfig(flags.config)
   const client = createClient({ config, timeoutMs: flags.timeout ?? 5000 })
   try {
     await run(client)
-  } catch (e) {
-    if (!(e instanceof KvError)) throw e
-    if (flags.json === true) console.log(JSON.stringify({ error: e.code, message: e.message }))
-    else console.error(`${e.code}: ${e.message}`)
-    process.exitCode = e.code === 'BAD_REQUEST' ? 2 : 3
   } finally {
     await client.close()
   }
+}
+
+/** A value argument: "-" reads standard input to its end, bytes as they are. */
+export async function valueArg(value: string): Promise<string | Uint8Array> {
+  if (value !== '-') return value
+  if (process.stdin.isTTY === true) throw new UsageError('value "-" reads standard input, which is a terminal: pipe the value in (printf ... | kv put KEY -)')
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A value for --json: the string when it is valid UTF-8 (and --hex is off), else its hex. */
+function jsonValue(value: Uint8Array, hex: boolean): { value: string } | { valueHex: string } {
+  if (!hex) {
+    try {
+      return { value: strictUtf8.decode(value) }
+    } catch {
+      // not text: fall through to hex
+    }
+  }
+  return { valueHex: Buffer.from(value).toString('hex') }
 }
 
 export class UsageError extends Error {
@@ -42,23 +65,27 @@ export function addClientCommands(program: Command): void {
     .action(async (key: string, _o: unknown, cmd: Command) => {
       const f = flags(cmd)
       await withClient(f, async (c) => {
-        const value = await c.getString(key)
+        const value = await c.get(key)
         if (value === null) {
           if (f.json === true) console.log(JSON.stringify({ key, found: false }))
           else console.error('not found')
-          process.exitCode = 1
+          process.exitCode = exitCodes.notFound
           return
         }
-        print(f, { key, found: true, value }, value)
+        if (f.json === true) console.log(JSON.stringify({ key, found: true, ...jsonValue(value, f.hex === true) }))
+        else if (f.hex === true) console.log(Buffer.from(value).toString('hex'))
+        // The bytes as stored (kv get K > file keeps a binary value whole), then a newline.
+        else process.stdout.write(Buffer.concat([value, Buffer.from('\n')]))
       })
     })
   program
     .command('put <key> <value>')
-    .description('set key to value')
+    .description('set key to value ("-": read the value from standard input)')
     .action(async (key: string, value: string, _o: unknown, cmd: Command) => {
       const f = flags(cmd)
+      const bytes = await valueArg(value)
       await withClient(f, async (c) => {
-        await c.put(key, value)
+        await c.put(key, bytes)
         print(f, { ok: true }, 'OK')
       })
     })
@@ -74,11 +101,12 @@ export function addClientCommands(program: Command): void {
     })
   program
     .command('append <key> <value>')
-    .description('append value to key')
+    .description('append value to key ("-": read the value from standard input)')
     .action(async (key: string, value: string, _o: unknown, cmd: Command) => {
       const f = flags(cmd)
+      const bytes = await valueArg(value)
       await withClient(f, async (c) => {
-        await c.append(key, value)
+        await c.append(key, bytes)
         print(f, { ok: true }, 'OK')
       })
     })
@@ -100,7 +128,7 @@ export function addClientCommands(program: Command): void {
     .description('a table of groups, replicas, roles, terms, commit and applied indexes')
     .action(async (_o: unknown, cmd: Command) => {
       const f = flags(cmd)
-      if (f.config === undefined) throw new UsageError('--config <cluster.json> is required')
+      if (f.config === undefined) throw new UsageError('--config <cluster.json> (or KV_CONFIG) is required')
       const { statusTable } = await import('./status.js')
       await statusTable(loadConfig(f.config), f.json === true)
     })

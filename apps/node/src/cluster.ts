@@ -7,6 +7,7 @@ import { generateConfig, loadConfig, type ClusterConfig } from './config.js'
 import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
 import { allGroups } from '@kv/protocol'
 import { collectStatus, formatTable } from './status.js'
+import { CliError, exitCodes } from './exit-codes.js'
 
 interface UpFlags extends LayoutFlags {
   dir: string
@@ -40,7 +41,7 @@ export function addClusterCommands(program: Command): void {
     .option('--dir <dir>', 'data folder of the running cluster', '.kv-data')
     .action((id: string, o: { dir: string }) => {
       const pid = readState(o.dir).nodes[id]
-      if (pid === undefined) throw new Error(`no replica ${id} in ${stateFile(o.dir)}`)
+      if (pid === undefined) throw new CliError('USAGE', `no replica ${id} in the cluster running from ${o.dir}`, exitCodes.usage)
       process.kill(pid, 'SIGKILL')
       console.log(`killed ${id} (pid ${pid})`)
     })
@@ -49,7 +50,7 @@ export function addClusterCommands(program: Command): void {
     .description('restart one replica of the running local cluster')
     .option('--dir <dir>', 'data folder of the running cluster', '.kv-data')
     .action((id: string, o: { dir: string }) => {
-      if (readState(o.dir).nodes[id] === undefined) throw new Error(`no replica ${id} in ${stateFile(o.dir)}`)
+      if (readState(o.dir).nodes[id] === undefined) throw new CliError('USAGE', `no replica ${id} in the cluster running from ${o.dir}`, exitCodes.usage)
       mkdirSync(controlDir(o.dir), { recursive: true })
       writeFileSync(path.join(controlDir(o.dir), `restart-${id}`), '')
       console.log(`asked the cluster to restart ${id}`)
@@ -57,7 +58,7 @@ export function addClusterCommands(program: Command): void {
 }
 
 function readState(dir: string): { up: number; nodes: Record<string, number> } {
-  if (!existsSync(stateFile(dir))) throw new Error(`no local cluster running from ${dir} (start one with kv cluster up)`)
+  if (!existsSync(stateFile(dir))) throw new CliError('NO_CLUSTER', `no local cluster running from ${dir} (start one with kv cluster up, or give its --dir)`, exitCodes.unavailable)
   return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { up: number; nodes: Record<string, number> }
 }
 
@@ -132,10 +133,14 @@ function clusterUp(o: UpFlags): void {
 
 function spawnReplica(o: UpFlags, configPath: string, id: string): ChildProcess {
   const log = openSync(path.join(o.dir, `${id}.log`), 'a')
-  const args = [...process.execArgv, process.argv[1]!, '--config', configPath, 'node', '--id', id, '--data', path.join(o.dir, id)]
+  const args = [...process.execArgv, process.argv[1]!, '--config', configPath, 'node', '--id', id, '--data', path.join(o.dir, id), '--exit-with-stdin']
   if (o.dropRate !== undefined) args.push('--drop-rate', o.dropRate)
   if (o.dropKinds !== undefined) args.push('--drop-kinds', o.dropKinds)
-  return spawn(process.execPath, args, { stdio: ['ignore', log, log] })
+  // Each replica in a process group of its own: a Ctrl-C (or a signal to the terminal's
+  // group) reaches only `cluster up`, which reads every replica's digest for its exit summary
+  // before it stops them. A replica exits when its stdin closes, so none outlives this process
+  // however it ends.
+  return spawn(process.execPath, args, { stdio: ['pipe', log, log], detached: true })
 }
 
 function takeRestartRequests(dir: string): string[] {

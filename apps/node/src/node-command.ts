@@ -13,6 +13,7 @@ interface NodeFlags {
   skipSlots?: number[]
   walSegmentMb: number
   logLevel: string
+  exitWithStdin?: boolean
 }
 
 function dropRateArg(v: string): number {
@@ -62,9 +63,10 @@ export function addNodeCommand(program: Command): void {
       if (!levels.includes(v)) throw new InvalidArgumentError(`expected one of ${levels.join(', ')}`)
       return v
     }, 'info')
+    .option('--exit-with-stdin', 'shut down when standard input closes (kv cluster up: the parent is gone)')
     .action(async (o: NodeFlags, cmd: Command) => {
       const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
-      if (configPath === undefined) throw new InvalidArgumentError('--config <cluster.json> is required')
+      if (configPath === undefined) throw new InvalidArgumentError('--config <cluster.json> (or KV_CONFIG) is required: the cluster this replica belongs to')
       const config = loadConfig(configPath)
       // Loaded here, not at the top: the client commands start without the replica's code
       // (storage, LMDB, the cores, the logger).
@@ -75,7 +77,10 @@ export function addNodeCommand(program: Command): void {
         config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
         walSegmentBytes: o.walSegmentMb * 1024 * 1024,
       })
+      let stopping = false
       const stop = (signal: string) => {
+        if (stopping) return
+        stopping = true
         logger.info({ signal }, 'shutting down')
         node.close().then(() => process.exit(0), (e: unknown) => {
           logger.error({ err: e }, 'shutdown failed')
@@ -84,5 +89,10 @@ export function addNodeCommand(program: Command): void {
       }
       process.once('SIGINT', () => stop('SIGINT'))
       process.once('SIGTERM', () => stop('SIGTERM'))
+      if (o.exitWithStdin === true) {
+        process.stdin.once('end', () => stop('stdin closed'))
+        process.stdin.once('error', () => stop('stdin closed'))
+        process.stdin.resume()
+      }
     })
 }

@@ -116,13 +116,39 @@ describe.concurrent('client commands', () => {
   it('a key over the size limit exits 2 with BAD_REQUEST', async () => {
     const r = await kv('put', 'k'.repeat(1025), 'x')
     expect(r.code, show(r)).toBe(2)
-    expect(r.stderr).toMatch(/^BAD_REQUEST: .*key/m)
+    expect(r.stderr).toMatch(/^kv: BAD_REQUEST: .*key/m)
   })
 
   it('a client command against a cluster with no replica up exits 3 with UNAVAILABLE', async () => {
     const r = await runKv(['--config', otherConfig('down.json', 21750), '--timeout', '1500', 'get', 'a'])
     expect(r.code, show(r)).toBe(3)
-    expect(r.stderr).toMatch(/^UNAVAILABLE: /m)
+    expect(r.stderr).toMatch(/^kv: UNAVAILABLE: /m)
+    // With --json the error is one JSON object on stdout, exit code included.
+    const json = await runKv(['--config', otherConfig('down2.json', 21755), '--timeout', '800', '--json', 'put', 'a', 'b'])
+    expect(json.code, show(json)).toBe(3)
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: 'UNAVAILABLE', exitCode: 3 })
+  })
+
+  it('put K - takes the value from stdin, bytes as they are; get --hex and get --json show a binary value', async () => {
+    const bytes = new Uint8Array([0, 0xff, 0x80, 10, 0x41])
+    const put = await runKv(['--config', c().configPath, 'put', 'cli-bin', '-'], 30_000, { input: bytes })
+    expect(put.code, show(put)).toBe(0)
+    const hex = await kv('--hex', 'get', 'cli-bin')
+    expect(hex.stdout.trim(), show(hex)).toBe('00ff800a41')
+    const json = await kv('--json', 'get', 'cli-bin')
+    expect(JSON.parse(json.stdout)).toEqual({ key: 'cli-bin', found: true, valueHex: '00ff800a41' })
+    // A text value piped in is text again; append reads stdin too.
+    await runKv(['--config', c().configPath, 'put', 'cli-text', '-'], 30_000, { input: 'line one\nline two' })
+    await runKv(['--config', c().configPath, 'append', 'cli-text', '-'], 30_000, { input: '!' })
+    const text = await kv('get', 'cli-text')
+    expect(text.stdout).toBe('line one\nline two!\n')
+  })
+
+  it('KV_CONFIG stands for --config', async () => {
+    await kv('put', 'cli-env', 'from-env')
+    const r = await runKv(['get', 'cli-env'], 30_000, { env: { KV_CONFIG: c().configPath } })
+    expect(r.code, show(r)).toBe(0)
+    expect(r.stdout.trim()).toBe('from-env')
   })
 })
 
@@ -152,10 +178,30 @@ describe.concurrent('bad flags and configs', () => {
     expect(faults.stderr).toContain('expected an integer from 0 to 4')
   })
 
-  it('a command without --config says that --config is required', async () => {
-    const r = await runKv(['get', 'a'])
-    expect(r.code, show(r)).not.toBe(0)
-    expect(r.stderr).toContain('--config')
+  it('a command without --config says that --config is required, in one line, exit 2', async () => {
+    for (const args of [['get', 'a'], ['node', '--id', 'g1-r1']]) {
+      const r = await runKv(args)
+      expect(r.code, show(r)).toBe(2)
+      expect(r.stderr).toContain('--config <cluster.json> (or KV_CONFIG) is required')
+      expect(r.stderr.trim().split('\n'), show(r)).toHaveLength(1)
+    }
+  })
+
+  it('usage errors exit 2: get without a key, a bad --protocol; no stack trace anywhere', async () => {
+    const noKey = await runKv(['--config', c().configPath, 'get'])
+    expect(noKey.code, show(noKey)).toBe(2)
+    expect(noKey.stderr).toContain("missing required argument 'key'")
+    const protocol = await runKv(['config', 'generate', '--protocol', 'zab', '-o', path.join(scratch, 'never2.json')])
+    expect(protocol.code, show(protocol)).toBe(2)
+    expect(protocol.stderr).toContain('expected raft or paxos')
+    for (const r of [noKey, protocol]) expect(r.stderr).not.toMatch(/^\s+at /m)
+  })
+
+  it('kv cluster kill with no local cluster says so in one line and exits 3', async () => {
+    const r = await runKv(['cluster', 'kill', 'g1-r1', '--dir', path.join(scratch, 'no-cluster-here')])
+    expect(r.code, show(r)).toBe(3)
+    expect(r.stderr.trim()).toMatch(/^kv: no local cluster running from .*no-cluster-here/)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
   })
 
   it('a missing config file names the file and the problem', async () => {

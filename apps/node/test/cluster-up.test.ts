@@ -7,7 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runKv, sleep } from './harness.js'
+import { spawn } from 'node:child_process'
+import { kvNodeArgs, repoRoot, runKv, sleep, waitFor } from './harness.js'
 
 let dir = ''
 
@@ -61,5 +62,32 @@ describe('kv cluster up', () => {
     // Its replicas were stopped with it (SIGTERM; give them a moment to exit).
     for (let i = 0; i < 50 && pidsMentioning(data).length > 0; i++) await sleep(100)
     expect(pidsMentioning(data), 'replicas left running after kv cluster up exited').toEqual([])
+  })
+
+  it('a Ctrl-C to its terminal\'s process group prints every replica\'s digest (the replicas do not get the signal); a SIGKILLed cluster up takes its replicas with it', { timeout: 90_000 }, async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'kv-ptest-cluster-up-'))
+    const up = (data: string, port: number) => {
+      // detached: a process group of its own, as a shell gives a foreground job.
+      const child = spawn(process.execPath, [...kvNodeArgs, 'cluster', 'up', '--fresh', '--dir', data, '--base-port', String(port)], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+      return { child, exited, stdout: () => stdout }
+    }
+
+    const first = up(path.join(dir, 'a'), 21810)
+    await waitFor('a leader line', () => Promise.resolve(/^g1: leader /m.test(first.stdout()) ? true : undefined), 30_000, 100)
+    process.kill(-first.child.pid!, 'SIGINT') // the whole group, as Ctrl-C does
+    expect(await first.exited).toBe(0)
+    const rows = first.stdout().split('\n').filter((l) => /^g1\s+g1-r\d\s/.test(l))
+    expect(rows, first.stdout()).toHaveLength(3)
+    expect(rows.filter((l) => /\sdown\s|\sdown$/.test(l)), first.stdout()).toEqual([])
+    expect(first.stdout()).toMatch(/^replicas agree$/m)
+
+    const second = up(path.join(dir, 'b'), 21820)
+    await waitFor('a leader line', () => Promise.resolve(/^g1: leader /m.test(second.stdout()) ? true : undefined), 30_000, 100)
+    second.child.kill('SIGKILL')
+    await second.exited
+    await waitFor('the replicas of a SIGKILLed cluster up to exit', () => Promise.resolve(pidsMentioning(path.join(dir, 'b')).length === 0 ? true : undefined), 15_000, 100)
   })
 })

@@ -102,8 +102,11 @@ export interface KvRun {
 }
 
 /** Starts `kv ...args` with piped output; tracked, so it dies with the test worker at the latest. */
-export function spawnKv(args: readonly string[]): { child: ChildProcess; done: Promise<KvRun>; output: () => KvRun } {
-  const child = track(spawn(process.execPath, [...kvNodeArgs, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }))
+export function spawnKv(args: readonly string[], options: { input?: Uint8Array | string; env?: Record<string, string> } = {}): { child: ChildProcess; done: Promise<KvRun>; output: () => KvRun } {
+  const child = track(spawn(process.execPath, [...kvNodeArgs, ...args], {
+    cwd: repoRoot, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env },
+  }))
+  if (options.input !== undefined) child.stdin!.end(options.input)
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -115,9 +118,9 @@ export function spawnKv(args: readonly string[]): { child: ChildProcess; done: P
   return { child, done, output: () => ({ code: child.exitCode, signal: child.signalCode, stdout, stderr }) }
 }
 
-/** Runs `kv ...args` to completion (SIGKILLed after `timeoutMs`). */
-export async function runKv(args: readonly string[], timeoutMs = 30_000): Promise<KvRun> {
-  const { child, done } = spawnKv(args)
+/** Runs `kv ...args` to completion (SIGKILLed after `timeoutMs`), with `input` on its stdin. */
+export async function runKv(args: readonly string[], timeoutMs = 30_000, options: { input?: Uint8Array | string; env?: Record<string, string> } = {}): Promise<KvRun> {
+  const { child, done } = spawnKv(args, options)
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   try {
     return await done
