@@ -14,6 +14,7 @@ import { addClientCommands, UsageError } from './client-commands.js'
 import { CliError, exitCodeOf, exitCodes } from './exit-codes.js'
 import { addClusterCommands } from './cluster.js'
 import { ConfigError, generateConfig } from './config.js'
+import { addLogCommand } from './log-command.js'
 import { addNodeCommand } from './node-command.js'
 import { addShardCommands } from './shard-commands.js'
 
@@ -48,6 +49,7 @@ addNodeCommand(program)
 addClusterCommands(program)
 addClientCommands(program)
 addShardCommands(program)
+addLogCommand(program)
 
 program.parseAsync().catch((e: unknown) => {
   const failure = describeFailure(e)

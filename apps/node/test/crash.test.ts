@@ -5,7 +5,7 @@
  */
 import { HistoryRecorder } from '@kv/sim'
 import { describe, expect, it } from 'vitest'
-import { attempt, expectLinearizable, sleep, startCluster } from './harness.js'
+import { attempt, expectLinearizable, runKv, sleep, startCluster, waitFor } from './harness.js'
 import { runWorkload } from './workload.js'
 
 const protocols = [
@@ -153,6 +153,22 @@ describe.concurrent('crashes', () => {
     expect(after).not.toBeNull()
     expect(after!.commitIndex).toBeGreaterThan(before?.commitIndex ?? 0)
     expectLinearizable(history)
+
+    // `kv log` shows what filled the skipped slots: a no-op at 3 and 5 on the new leader and
+    // on the third replica (the dead skipper never accepted anything there: holes).
+    const slots = async (id: string) => {
+      const r = await runKv(['--json', 'log', '--data', c.dataDir(id), '--limit', '8'])
+      expect(r.code, r.stderr).toBe(0)
+      return new Map(r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: number; kind: string }).map((l) => [l.index, l.kind]))
+    }
+    for (const id of [next, third]) {
+      await waitFor(`no-ops in slots 3 and 5 of ${id}`, async () => {
+        const m = await slots(id)
+        return m.get(3) === 'noop' && m.get(5) === 'noop' ? m : undefined
+      }, 10_000, 200)
+    }
+    const skipperLog = await slots(leader)
+    expect([skipperLog.get(3), skipperLog.get(5)]).toEqual(['hole', 'hole'])
   })
 
   it('raft: a rolling restart with SIGTERM under load: each replica exits 0 and the history stays linearizable', { timeout: 150_000 }, async (ctx) => {

@@ -1,6 +1,7 @@
 export { Wal, type WalOpenResult, type WalOptions, type WalRecovery, type WalStats } from './wal/wal.js'
 export type { WalBatch } from './wal/batch.js'
 export type { WalState } from './wal/log-image.js'
+export { readWalReadOnly, type WalReading } from './wal/read-only.js'
 export type { SnapshotMeta } from './wal/record.js'
 export { SnapshotStore, type SnapshotFile, type SnapshotStoreOptions } from './snapshot-store.js'
 export { nodeFileSystem } from './fs/node-fs.js'
