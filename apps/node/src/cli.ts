@@ -9,7 +9,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { allGroups } from '@kv/protocol'
 import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { addClientCommands, UsageError } from './client-commands.js'
 import { CliError, exitCodeOf, exitCodes } from './exit-codes.js'
 import { addClusterCommands } from './cluster.js'
@@ -17,12 +17,12 @@ import { ConfigError, generateConfig } from './config.js'
 import { addLogCommand } from './log-command.js'
 import { addNodeCommand } from './node-command.js'
 import { addShardCommands } from './shard-commands.js'
+import { kvVersion } from './version.js'
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
 const program = new Command('kv')
   .description('kv: a sharded, replicated, fault-tolerant key-value store')
-  .version(version, '-v, --version', 'print the version of kv')
+  .version(kvVersion, '-v, --version', 'print the version of kv')
   .addOption(new Option('--config <file>', 'the cluster description (cluster.json)').env('KV_CONFIG'))
   .option('--json', 'machine-readable output, errors included (one JSON object per line on stdout)')
   .option('--hex', 'print values as hexadecimal (binary values)')

@@ -125,11 +125,12 @@ export function addClientCommands(program: Command): void {
     })
   program
     .command('status')
-    .description('a table of groups, replicas, roles, terms, commit and applied indexes')
+    .description('a table of groups, replicas, roles, terms, indexes, epochs, keys, versions, uptimes and data sizes; exit 3 when a group has no leader')
     .action(async (_o: unknown, cmd: Command) => {
       const f = flags(cmd)
       if (f.config === undefined) throw new UsageError('--config <cluster.json> (or KV_CONFIG) is required')
       const { statusTable } = await import('./status.js')
-      await statusTable(loadConfig(f.config), f.json === true)
+      // A group with no leader serves nothing: say so in the exit code, as for an unavailable call.
+      if (!(await statusTable(loadConfig(f.config), f.json === true))) process.exitCode = exitCodes.unavailable
     })
 }

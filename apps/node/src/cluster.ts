@@ -17,6 +17,7 @@ interface UpFlags extends LayoutFlags {
   clients: number
   clientTimeout: number
   duration?: number
+  metrics?: boolean
 }
 
 const stateFile = (dir: string) => path.join(dir, 'cluster-state.json')
@@ -34,6 +35,7 @@ export function addClusterCommands(program: Command): void {
     .option('--clients <n>', 'load clients to run against the cluster', intArg(0, 1024), 0)
     .option('--client-timeout <s>', 'each load client\'s per-call timeout, seconds', intArg(1, 3600), 5)
     .option('--duration <s>', 'stop by itself after this many seconds', intArg(1, 86_400))
+    .option('--metrics', 'each replica serves /metrics, /healthz and /readyz on its port + 1000')
     .action((o: UpFlags) => clusterUp(o))
   cluster
     .command('kill <id>')
@@ -136,6 +138,10 @@ function spawnReplica(o: UpFlags, configPath: string, id: string): ChildProcess 
   const args = [...process.execArgv, process.argv[1]!, '--config', configPath, 'node', '--id', id, '--data', path.join(o.dir, id), '--exit-with-stdin']
   if (o.dropRate !== undefined) args.push('--drop-rate', o.dropRate)
   if (o.dropKinds !== undefined) args.push('--drop-kinds', o.dropKinds)
+  if (o.metrics === true) {
+    const r = allGroups(loadConfig(configPath)).flatMap((g) => g.replicas).find((x) => x.id === id)!
+    args.push('--metrics-listen', `${r.host}:${r.port + 1000}`)
+  }
   // Each replica in a process group of its own: a Ctrl-C (or a signal to the terminal's
   // group) reaches only `cluster up`, which reads every replica's digest for its exit summary
   // before it stops them. A replica exits when its stdin closes, so none outlives this process

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander'
 import path from 'node:path'
 import { loadConfig } from './config.js'
 import { parseDropKinds } from './message-kinds.js'
+import { kvVersion } from './version.js'
 
 interface NodeFlags {
   id: string
@@ -14,6 +15,15 @@ interface NodeFlags {
   walSegmentMb: number
   logLevel: string
   exitWithStdin?: boolean
+  metricsListen?: { host: string; port: number }
+}
+
+/** `host:port` for --metrics-listen. */
+function listenArg(v: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(v)
+  const port = Number(m?.[2])
+  if (m === null || !(port >= 1 && port <= 65535)) throw new InvalidArgumentError('expected host:port, e.g. 127.0.0.1:9101')
+  return { host: m[1]!, port }
 }
 
 function dropRateArg(v: string): number {
@@ -63,6 +73,7 @@ export function addNodeCommand(program: Command): void {
       if (!levels.includes(v)) throw new InvalidArgumentError(`expected one of ${levels.join(', ')}`)
       return v
     }, 'info')
+    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP here', listenArg)
     .option('--exit-with-stdin', 'shut down when standard input closes (kv cluster up: the parent is gone)')
     .action(async (o: NodeFlags, cmd: Command) => {
       const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
@@ -75,7 +86,8 @@ export function addNodeCommand(program: Command): void {
       const faults: FaultConfig = { dropRate: o.dropRate ?? 0, dropKinds: o.dropKinds ?? null, delayMs: o.delayMs ?? 0 }
       const node = await startNode({
         config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
-        walSegmentBytes: o.walSegmentMb * 1024 * 1024,
+        walSegmentBytes: o.walSegmentMb * 1024 * 1024, version: kvVersion,
+        ...(o.metricsListen === undefined ? {} : { metricsListen: o.metricsListen }),
       })
       let stopping = false
       const stop = (signal: string) => {

@@ -6,8 +6,12 @@ import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMa
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
 import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
 import type { Logger } from 'pino'
+import { readdir, stat } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import path from 'node:path'
 import { findReplica, type ClusterConfig } from './config.js'
 import { classifyMessage } from './message-kinds.js'
+import { NodeMetrics, serveMetrics } from './metrics.js'
 
 const factories: Readonly<Record<'raft' | 'paxos', CoreFactory>> = { raft: createRaft, paxos: createPaxos }
 
@@ -20,6 +24,10 @@ export interface NodeOptions {
   logger: Logger
   /** Size of each write-ahead log segment (default 64 MiB). */
   walSegmentBytes?: number
+  /** Serve /metrics, /healthz and /readyz here (metrics.ts). */
+  metricsListen?: { host: string; port: number }
+  /** The kv release, reported by status. */
+  version?: string
 }
 
 export interface RunningNode {
@@ -43,10 +51,20 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const storage = opened.storage
   if (opened.recovery !== null) log.warn({ recovery: opened.recovery }, 'cut a torn tail off the write-ahead log')
   const kind = groupKind(o.config, group.id)
+  // Set once the replica exists (the metrics read its status at scrape time).
+  let replicaRef: Replica<GroupMachine> | null = null
+  let server: TransportServer | null = null
+  const metrics = new NodeMetrics({ replica: o.id, group: group.id, protocol: group.protocol }, {
+    status: () => replicaRef!.replicaStatus(),
+    transport: () => ({ peers: peerTransport.stats(), clients: server?.stats() ?? peerTransport.stats() }),
+  })
   const stateMachine = createGroupMachine(o.config, group.id, {
     trackChanges: true,
     // One structured line per migration step: the step, its epoch and both groups.
-    onMigrationStep: (e) => log.info({ migration: e.step, epoch: e.epoch, from: e.from, to: e.to, group: e.group, ...(e.keys === undefined ? {} : { keys: e.keys }) }, 'migration step'),
+    onMigrationStep: (e) => {
+      metrics.migrationStep(e.step)
+      log.info({ migration: e.step, epoch: e.epoch, from: e.from, to: e.to, group: e.group, ...(e.keys === undefined ? {} : { keys: e.keys }) }, 'migration step')
+    },
   })
   loadMachine(storage.state, stateMachine)
   log.info({ appliedIndex: opened.appliedIndex, kind, logEntries: opened.persisted.entries.length }, 'storage opened')
@@ -76,7 +94,11 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       if (closing) return
       if (!needsSync(ready, lastHard)) return done()
       if (ready.hardState !== null) lastHard = ready.hardState
-      storage.persistReady(ready).then(done, fatal('write-ahead log write'))
+      const started = performance.now()
+      storage.persistReady(ready).then(() => {
+        metrics.persisted(ready.entries.length, entryBytes(ready), (performance.now() - started) / 1000)
+        done()
+      }, fatal('write-ahead log write'))
     },
     saveSnapshot: (snapshot, done) => {
       if (closing) return
@@ -105,6 +127,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     stateMachine,
     ...(o.config.snapshotEveryEntries === undefined ? {} : { limits: { snapshotEveryEntries: o.config.snapshotEveryEntries } }),
   })
+  replicaRef = replica
+  const startedAt = Date.now()
+  const dataSize = folderSizeTracker(o.dataDir)
 
   let flushScheduled = false
   const flushSoon = () => {
@@ -115,7 +140,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       replica.flush()
     })
   }
-  const server = await TransportServer.listen({
+  server = await TransportServer.listen({
     host: me.host, port: me.port, clusterId: o.config.clusterId, token: o.config.token, nodeId: o.id, logger: log,
     faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
     onPeerMessage: (from, msg) => {
@@ -130,11 +155,29 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
         log.warn({ remote: conn.remoteAddress, reason: parsed.reason }, 'bad client request')
         return reply({ type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       }
-      replica.request(parsed.request, (resp) => reply(resp as unknown as Parameters<typeof reply>[0]))
+      const req = parsed.request
+      const op = 'type' in req && req.type === 'status' ? 'status' : opName((req as { op: unknown }).op)
+      const started = performance.now()
+      replica.request(req, (resp) => {
+        metrics.request(op, resp.type === 'error' ? resp.code : 'ok', (performance.now() - started) / 1000)
+        // The node adds what only the process knows to a status answer.
+        const answer = resp.type === 'status'
+          ? { ...resp, ...(o.version === undefined ? {} : { version: o.version }), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), ...dataSize.current() }
+          : resp
+        reply(answer as unknown as Parameters<typeof reply>[0])
+      })
       flushSoon()
     },
   })
-  const logRoles = roleLogger(replica, log)
+  const logRoles = roleLogger(replica, log, () => metrics.leaderChanged())
+  let metricsServer: Server | null = null
+  if (o.metricsListen !== undefined) {
+    metricsServer = await serveMetrics(metrics, () => {
+      const s = replica.core.status()
+      return s.leader === null ? { ok: false, reason: `no leader of ${group.id} known (${s.role}, term ${s.term})` } : { ok: true, reason: `${group.id} led by ${s.leader}` }
+    }, o.metricsListen.host, o.metricsListen.port)
+    log.info({ metrics: `http://${o.metricsListen.host}:${o.metricsListen.port}/metrics` }, 'serving metrics')
+  }
   const ticker = setInterval(() => {
     replica.tick()
     flushSoon()
@@ -147,6 +190,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     async close() {
       closing = true
       clearInterval(ticker)
+      dataSize.stop()
+      if (metricsServer !== null) await new Promise<void>((resolve) => metricsServer.close(() => resolve()))
       await server.close()
       await peerTransport.close()
       await storage.close()
@@ -166,14 +211,51 @@ function needsSync(ready: Ready, last: HardState | null): boolean {
   return ready.entries.length > 0 || ready.snapshot !== null || ready.truncateFrom !== null || termOrVote
 }
 
-/** Logs each change of role, term or leader once. */
-function roleLogger(replica: Replica<GroupMachine>, log: Logger): () => void {
+/** Logs each change of role, term or leader once; `onLeaderChange` when the leader seen changes. */
+function roleLogger(replica: Replica<GroupMachine>, log: Logger, onLeaderChange: () => void): () => void {
   let last = ''
+  let lastLeader: string | null = null
   return () => {
     const s = replica.core.status()
     const now = `${s.role}/${s.term}/${s.leader ?? '-'}`
     if (now === last) return
     last = now
+    if (s.leader !== null && s.leader !== lastLeader) onLeaderChange()
+    if (s.leader !== null) lastLeader = s.leader
     log.info({ role: s.role, term: s.term, leader: s.leader }, s.role === 'leader' ? 'leading the group' : 'role changed')
   }
+}
+
+/** A client op's name for metrics: `put`, `get`, `batchPut`, `addGroup`... */
+function opName(op: unknown): string {
+  const name = typeof op === 'object' && op !== null ? (op as { op?: unknown }).op : undefined
+  return typeof name === 'string' ? name : 'unknown'
+}
+
+function entryBytes(ready: Ready): number {
+  let bytes = 0
+  for (const e of ready.entries) if (e.type === 'normal') bytes += e.data.length
+  return bytes
+}
+
+/**
+ * The bytes in a data folder, measured in the background every few seconds (a status call
+ * must not walk the disk).
+ */
+function folderSizeTracker(dir: string): { current(): { dataBytes?: number }; stop(): void } {
+  let bytes: number | undefined
+  const walk = async (d: string): Promise<number> => {
+    let total = 0
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name)
+      if (entry.isDirectory()) total += await walk(p)
+      else if (entry.isFile()) total += (await stat(p)).size
+    }
+    return total
+  }
+  const measure = () => void walk(dir).then((b) => (bytes = b), () => undefined)
+  measure()
+  const timer = setInterval(measure, 5000)
+  timer.unref()
+  return { current: () => (bytes === undefined ? {} : { dataBytes: bytes }), stop: () => clearInterval(timer) }
 }

@@ -16,6 +16,10 @@ export interface ReplicaRow {
   epoch?: number
   keys?: number
   migrations?: readonly string[]
+  /** The node process: kv release, seconds up, bytes in its data folder. */
+  version?: string
+  uptimeSeconds?: number
+  dataBytes?: number
   error: string | null
 }
 
@@ -42,6 +46,9 @@ export async function collectStatus(
             ...(s.epoch === undefined ? {} : { epoch: s.epoch }),
             ...(s.keys === undefined ? {} : { keys: s.keys }),
             ...(s.migrations === undefined ? {} : { migrations: s.migrations }),
+            ...(s.version === undefined ? {} : { version: s.version }),
+            ...(s.uptimeSeconds === undefined ? {} : { uptimeSeconds: s.uptimeSeconds }),
+            ...(s.dataBytes === undefined ? {} : { dataBytes: s.dataBytes }),
           }
         } catch (e) {
           return {
@@ -57,19 +64,44 @@ export async function collectStatus(
   }
 }
 
-export function formatTable(rows: readonly ReplicaRow[], withDigest = false): string {
-  const header = ['GROUP', 'REPLICA', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'EPOCH', 'KEYS', ...(withDigest ? ['DIGEST'] : [])]
+export function formatTable(rows: readonly ReplicaRow[], withDigest = false, withProcess = false): string {
+  const header = ['GROUP', 'REPLICA', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'EPOCH', 'KEYS', ...(withDigest ? ['DIGEST'] : []), ...(withProcess ? ['VERSION', 'UPTIME', 'DATA'] : [])]
   const cells = rows.map((r) => [
     r.group, r.replica, r.address, r.role, String(r.term ?? '-'), String(r.commitIndex ?? '-'), String(r.appliedIndex ?? '-'),
     String(r.epoch ?? '-'), String(r.keys ?? '-'),
     ...(withDigest ? [r.digest ?? '-'] : []),
+    ...(withProcess ? [r.version ?? '-', r.uptimeSeconds === undefined ? '-' : duration(r.uptimeSeconds), r.dataBytes === undefined ? '-' : bytes(r.dataBytes)] : []),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd()
   return [line(header), ...cells.map(line)].join('\n')
 }
 
-export async function statusTable(config: ClusterConfig, json: boolean): Promise<void> {
+/** `kv status`: the table (or JSON); true when every group has a leader. */
+export async function statusTable(config: ClusterConfig, json: boolean): Promise<boolean> {
   const rows = await collectStatus(config)
-  console.log(json ? JSON.stringify(rows) : formatTable(rows))
+  console.log(json ? JSON.stringify(rows) : formatTable(rows, false, true))
+  const leaderless = groupsWithoutLeader(rows)
+  if (leaderless.length > 0 && !json) console.error(`no leader: ${leaderless.join(', ')}`)
+  return leaderless.length === 0
+}
+
+/** The groups none of whose replicas answered as leader. */
+export function groupsWithoutLeader(rows: readonly ReplicaRow[]): string[] {
+  const groups = [...new Set(rows.map((r) => r.group))]
+  return groups.filter((g) => !rows.some((r) => r.group === g && r.role === 'leader'))
+}
+
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds}s`
+  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 172_800) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86_400)}d`
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
+  return `${(n / 1024 ** 3).toFixed(1)} GiB`
 }

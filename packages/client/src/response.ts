@@ -25,6 +25,10 @@ export interface ReplicaStatus {
   readonly epoch?: number
   readonly keys?: number
   readonly migrations?: readonly string[]
+  /** The node process: the kv release it runs, seconds since it started, bytes in its data folder. */
+  readonly version?: string
+  readonly uptimeSeconds?: number
+  readonly dataBytes?: number
 }
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
@@ -114,5 +118,8 @@ export function parseReplicaStatus(raw: unknown, from: string): Parsed<ReplicaSt
     ...(typeof raw.epoch === 'number' ? { epoch: raw.epoch } : {}),
     ...(typeof raw.keys === 'number' ? { keys: raw.keys } : {}),
     ...(Array.isArray(raw.migrations) && raw.migrations.every((m) => typeof m === 'string') ? { migrations: raw.migrations } : {}),
+    ...(typeof raw.version === 'string' ? { version: raw.version } : {}),
+    ...(typeof raw.uptimeSeconds === 'number' && raw.uptimeSeconds >= 0 ? { uptimeSeconds: raw.uptimeSeconds } : {}),
+    ...(typeof raw.dataBytes === 'number' && raw.dataBytes >= 0 ? { dataBytes: raw.dataBytes } : {}),
   }
 }

@@ -75,4 +75,8 @@ export interface ReplicaStatus {
   readonly epoch?: number
   readonly keys?: number
   readonly migrations?: readonly string[]
+  /** The node process: the kv release it runs, seconds since it started, bytes in its data folder. */
+  readonly version?: string
+  readonly uptimeSeconds?: number
+  readonly dataBytes?: number
 }
