@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { reconnectDelayMs } from './backoff.js'
 import { FaultConfigError } from './errors.js'
 import { FaultInjector, parseDropRate } from './fault.js'
 
@@ -53,25 +52,5 @@ describe('FaultInjector', () => {
   it('refuses an out-of-range config', () => {
     expect(() => new FaultInjector({ dropRate: 2, dropKinds: null, delayMs: 0 })).toThrowError(FaultConfigError)
     expect(() => new FaultInjector({ dropRate: 0, dropKinds: null, delayMs: -1 })).toThrowError(FaultConfigError)
-  })
-})
-
-describe('reconnectDelayMs', () => {
-  const bounds = { minDelayMs: 50, maxDelayMs: 2_000 }
-
-  it('grows exponentially and stays within [min, max] whatever the draw', () => {
-    for (const draw of [0, 0.5, 0.999]) {
-      const delays = Array.from({ length: 12 }, (_, i) => reconnectDelayMs(i + 1, bounds, () => draw))
-      for (const d of delays) expect(d).toBeGreaterThanOrEqual(50)
-      for (const d of delays) expect(d).toBeLessThanOrEqual(2_000)
-      for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!)
-    }
-  })
-
-  it('jitters: half of each step is drawn', () => {
-    expect(reconnectDelayMs(3, bounds, () => 0)).toBe(200)
-    expect(reconnectDelayMs(3, bounds, () => 1)).toBe(400)
-    expect(reconnectDelayMs(20, bounds, () => 0)).toBe(1_000)
-    expect(reconnectDelayMs(20, bounds, () => 1)).toBe(2_000)
   })
 })

@@ -1,4 +1,4 @@
-import { reconnectDelayMs } from './backoff.js'
+import { backoffMs } from '@kv/consensus'
 import { DropOldestQueue } from './bounded-queue.js'
 import { HandshakeRefusedError, UnknownPeerError } from './errors.js'
 import { DelayLine, FaultInjector, type Classify, type FaultConfig } from './fault.js'
@@ -171,7 +171,7 @@ class PeerLink {
     this.#failures++
     this.#state = 'backoff'
     const limits = this.#ctx.limits
-    const delayMs = reconnectDelayMs(this.#failures, { minDelayMs: limits.reconnectMinDelayMs, maxDelayMs: limits.reconnectMaxDelayMs }, this.#ctx.random)
+    const delayMs = backoffMs(this.#failures, { minMs: limits.reconnectMinDelayMs, maxMs: limits.reconnectMaxDelayMs }, this.#ctx.random)
     this.#timer = setTimeout(() => {
       this.#timer = null
       this.stats.reconnects++
