@@ -46,6 +46,25 @@ export function cpuSecondsOf(pid: number): number | null {
   }
 }
 
+/** Busy CPU seconds of the whole machine so far (all cores; /proc/stat less idle and iowait), or null off Linux. */
+export function machineBusySeconds(): number | null {
+  try {
+    return parseMachineBusyTicks(readFileSync('/proc/stat', 'utf8')) / ticksPerSecond()
+  } catch {
+    return null
+  }
+}
+
+/** The first line of /proc/stat: "cpu user nice system idle iowait irq softirq steal ...", in ticks. */
+export function parseMachineBusyTicks(stat: string): number {
+  const fields = stat.split('\n')[0]!.trim().split(/\s+/)
+  if (fields[0] !== 'cpu') throw new Error('unreadable /proc/stat')
+  const n = fields.slice(1, 9).map(Number)
+  if (n.length < 5 || n.some((x) => !Number.isFinite(x))) throw new Error('unreadable /proc/stat')
+  const [user, nice, system, , , irq = 0, softirq = 0, steal = 0] = n as [number, number, number, number, number, number?, number?, number?]
+  return user + nice + system + irq + softirq + steal
+}
+
 const selfSeconds = () => {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1e6
@@ -55,6 +74,7 @@ const selfSeconds = () => {
 export class CpuWindow {
   readonly #start = performance.now()
   readonly #self = selfSeconds()
+  readonly #machine = machineBusySeconds()
   readonly #servers: Array<ServerProcess & { at: number | null }>
 
   constructor(servers: readonly ServerProcess[]) {
@@ -62,14 +82,16 @@ export class CpuWindow {
   }
 
   /** Cores per process (CPU seconds per wall second). A process gone by the end (a failover row's victim) counts 0: its share is unknown. */
-  stop(): { wallSeconds: number; loadGenerator: number; servers: Array<ServerProcess & { cores: number }> } {
+  stop(): { wallSeconds: number; loadGenerator: number; machineBusy: number | null; servers: Array<ServerProcess & { cores: number }> } {
     const wallSeconds = (performance.now() - this.#start) / 1000
+    const machineNow = machineBusySeconds()
+    const machineBusy = this.#machine === null || machineNow === null ? null : Math.max(0, machineNow - this.#machine) / wallSeconds
     const servers = this.#servers.map((s) => {
       const now = cpuSecondsOf(s.pid)
       const cores = s.at === null || now === null ? 0 : Math.max(0, now - s.at) / wallSeconds
       return { name: s.name, pid: s.pid, cores }
     })
-    return { wallSeconds, loadGenerator: (selfSeconds() - this.#self) / wallSeconds, servers }
+    return { wallSeconds, loadGenerator: (selfSeconds() - this.#self) / wallSeconds, machineBusy, servers }
   }
 }
 
@@ -82,12 +104,16 @@ export function cpuReport(w: ReturnType<CpuWindow['stop']>, roleOf: (name: strin
     { name: 'load-generator', pid: process.pid, role: 'load-generator', cores: r2(w.loadGenerator) },
   ]
   const busiest = w.servers.reduce<(ServerProcess & { cores: number }) | null>((b, s) => (b === null || s.cores > b.cores ? s : b), null)
+  const machineCores = os.availableParallelism()
+  const serverCores = w.servers.reduce((a, s) => a + s.cores, 0)
   return {
-    machineCores: os.availableParallelism(),
-    serverCores: r2(w.servers.reduce((a, s) => a + s.cores, 0)),
+    machineCores,
+    serverCores: r2(serverCores),
     busiestServer: busiest?.name ?? '-',
     busiestServerCores: r2(busiest?.cores ?? 0),
     loadGeneratorCores: r2(w.loadGenerator),
+    machineShare: r2((serverCores + w.loadGenerator) / machineCores),
+    otherCores: w.machineBusy === null ? null : r2(Math.max(0, w.machineBusy - serverCores - w.loadGenerator)),
     processes,
   }
 }

@@ -47,6 +47,8 @@ export const cpuSchema = z.object({
   busiestServer: z.string().describe('The server process that used the most CPU'),
   busiestServerCores: z.number().nonnegative(),
   loadGeneratorCores: z.number().nonnegative().describe('The bench process itself (every client runs in it)'),
+  otherCores: z.number().nonnegative().nullable().describe('Cores busy with everything else on the machine during the window (/proc/stat less the above): others\' work'),
+  machineShare: z.number().nonnegative().describe('(serverCores + loadGeneratorCores) ÷ machineCores: near 1, the row is bound by this machine\'s CPU'),
   processes: z.array(processCpuSchema),
 })
 export type CpuReport = z.infer<typeof cpuSchema>

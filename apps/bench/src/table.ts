@@ -3,7 +3,7 @@
  * concurrency next to each other, so the systems compare), the failover table, the scaling
  * table when several group counts ran, then what was skipped and how to read the columns.
  */
-import type { BenchResult, Row } from './result.js'
+import { protocols, scenarios, type BenchResult, type Row } from './result.js'
 
 export const thousands = (n: number): string => Math.round(n).toLocaleString('en-US')
 
@@ -17,6 +17,7 @@ export function ms(x: number): string {
 
 export const bytes = (n: number): string => (n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`)
 const cores = (x: number): string => x.toFixed(2)
+const other = (r: Row): string => (r.cpu.otherCores === null ? '-' : cores(r.cpu.otherCores))
 
 /** "0.71 g1-r1 (leader)": the busiest server process, with its role when it leads. */
 function busiest(r: Row): string {
@@ -41,14 +42,23 @@ export function formatRowLine(r: Row): string {
 
 const productOrder = { kv: 0, etcd: 1, redis: 2 } as const
 
-function loadOrder(a: Row, b: Row): number {
+/** Systems in a fixed order: kv (one group, then more), etcd, redis. */
+export function systemOrder(a: Row, b: Row): number {
   return (
-    a.valueBytes - b.valueBytes ||
-    a.scenario.localeCompare(b.scenario) ||
-    a.concurrency - b.concurrency ||
     productOrder[a.system.product] - productOrder[b.system.product] ||
     (a.system.groups ?? 0) - (b.system.groups ?? 0) ||
+    protocols.indexOf(a.system.protocol ?? 'raft') - protocols.indexOf(b.system.protocol ?? 'raft') ||
     a.system.id.localeCompare(b.system.id)
+  )
+}
+
+/** Rows of one scenario, value size and concurrency together, in the order the flags name scenarios. */
+export function loadOrder(a: Row, b: Row): number {
+  return (
+    a.valueBytes - b.valueBytes ||
+    scenarios.indexOf(a.scenario) - scenarios.indexOf(b.scenario) ||
+    a.concurrency - b.concurrency ||
+    systemOrder(a, b)
   )
 }
 
@@ -60,7 +70,7 @@ const ratioCell = (r: Row, id: string): string => {
 export function loadTable(rows: readonly Row[]): string[] {
   const load = rows.filter((r) => r.type === 'load').sort(loadOrder)
   const comparatorIds = ['etcd', 'redis'].filter((id) => load.some((r) => r.system.id === id))
-  const header = ['scenario', 'value', 'conc', 'system', 'ops/s', 'p50', 'p90', 'p99', 'max', 'err', 'CPU srv', 'busiest', 'gen', ...comparatorIds.map((id) => `÷${id}`)]
+  const header = ['scenario', 'value', 'conc', 'system', 'ops/s', 'p50', 'p90', 'p99', 'max', 'err', 'CPU srv', 'busiest', 'gen', 'other', ...comparatorIds.map((id) => `÷${id}`)]
   const cells: string[][] = []
   let lastGroup = ''
   for (const r of load) {
@@ -73,7 +83,7 @@ export function loadTable(rows: readonly Row[]): string[] {
       first ? r.scenario : '', first ? bytes(r.valueBytes) : '', first ? String(r.concurrency) : '',
       r.system.label, thousands(r.opsPerSecond),
       l === null ? '-' : ms(l.p50), l === null ? '-' : ms(l.p90), l === null ? '-' : ms(l.p99), l === null ? '-' : ms(l.max),
-      String(r.errors), cores(r.cpu.serverCores), busiest(r), cores(r.cpu.loadGeneratorCores),
+      String(r.errors), cores(r.cpu.serverCores), busiest(r), cores(r.cpu.loadGeneratorCores), other(r),
       ...comparatorIds.map((id) => ratioCell(r, id)),
     ])
   }
@@ -108,12 +118,12 @@ export function scalingTable(rows: readonly Row[]): string[] {
   const points = new Set(multi.map((r) => `${r.scenario}/${r.valueBytes}/${r.concurrency}`))
   const shown = kv
     .filter((r) => points.has(`${r.scenario}/${r.valueBytes}/${r.concurrency}`))
-    .sort((a, b) => a.scenario.localeCompare(b.scenario) || (a.system.protocol ?? '').localeCompare(b.system.protocol ?? '') || (a.system.groups ?? 1) - (b.system.groups ?? 1))
-  const header = ['scenario', 'protocol', 'groups', 'replicas', 'ops/s', 'p99', 'CPU srv', 'busiest', 'gen', 'ops/s at 1 core/replica']
+    .sort((a, b) => scenarios.indexOf(a.scenario) - scenarios.indexOf(b.scenario) || (a.system.protocol ?? '').localeCompare(b.system.protocol ?? '') || (a.system.groups ?? 1) - (b.system.groups ?? 1))
+  const header = ['scenario', 'protocol', 'groups', 'replicas', 'ops/s', 'p99', 'CPU srv', 'busiest', 'gen', 'other', 'ops/s at 1 core/replica']
   const cells = shown.map((r) => [
     r.scenario, r.system.protocol ?? '', String(r.system.groups ?? 1), String(r.cpu.processes.length - 1), thousands(r.opsPerSecond),
     r.latencyMs === null ? '-' : ms(r.latencyMs.p99), cores(r.cpu.serverCores), busiest(r),
-    cores(r.cpu.loadGeneratorCores), r.projectedOpsPerSecondOneCorePerReplica === null ? '-' : thousands(r.projectedOpsPerSecondOneCorePerReplica),
+    cores(r.cpu.loadGeneratorCores), other(r), r.projectedOpsPerSecondOneCorePerReplica === null ? '-' : thousands(r.projectedOpsPerSecondOneCorePerReplica),
   ])
   const r0 = shown[0]!
   return [
@@ -127,9 +137,10 @@ export const legend = [
   'ops/s: calls completed per second of the measured window (closed loop: `conc` calls in flight).',
   'p50..max: latency of completed calls, ms (HDR histogram). err: failed calls (not in ops/s).',
   'CPU srv: cores used by all the system\'s server processes; busiest: the one that used most; gen: the load generator',
-  '(this bench process, every client in it). Near the machine\'s core count in total, a row is CPU-bound here.',
+  '(this bench process, every client in it); other: everything else on the machine (others\' work). When srv + gen + other',
+  'is near the machine\'s cores the row was bound by CPU; well below, by fsync or round trips.',
   '÷etcd, ÷redis: kv ops/s divided by the comparator\'s, same scenario, value size and concurrency.',
-  'ops/s at 1 core/replica: ops/s ÷ the busiest replica\'s cores, if CPU were the only bound.',
+  'ops/s at 1 core/replica: ops/s ÷ the busiest replica\'s cores: what a core per replica would give if CPU were the only bound.',
 ]
 
 export function formatReport(result: BenchResult): string {

@@ -2,27 +2,21 @@
  * A real kv cluster on this machine, laid out by `kv config generate` and run as one
  * `kv node` process per replica (WAL + LMDB in a scratch folder): one shard group without a
  * controller, or a controller group and N shard groups. Every process starts from one
- * esbuild bundle of the current sources (the one the process tests use), not through tsx.
+ * esbuild bundle of the current sources (kv-bundle.ts), not through tsx.
  */
 import { createClient, loadClusterConfig, type ClusterConfig, type KvClient } from '@kv/client'
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdirSync, openSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundleCli } from '../../../node/test/bundle-cli.js'
 import type { ServerProcess } from '../cpu.js'
 import type { Protocol, SystemInfo } from '../result.js'
+import { kvBundle } from './kv-bundle.js'
 import { killChild, spawnTracked, stopChild } from './children.js'
 import { waitUntil, type Connections, type RunningSystem } from './system.js'
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url))
 
-let bundle: Promise<string> | null = null
-/** The `kv` command as one ES module, bundled once per run. */
-export function kvBundle(): Promise<string> {
-  bundle ??= bundleCli()
-  return bundle
-}
 
 export interface KvClusterOptions {
   dir: string
