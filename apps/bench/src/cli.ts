@@ -3,7 +3,7 @@
  * 127.0.0.1, WAL + LMDB on disk), beside etcd and redis under the same load generator.
  * Figures, not pass/fail: on a shared machine run it more than once. See README.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { closeFirewall } from './failover.js'
 import { benchCommand, resolveOptions } from './flags.js'
@@ -24,9 +24,9 @@ const program = benchCommand().action(async (flags: Parameters<typeof resolveOpt
     return
   }
   try {
-    const result = checkResult(await runBench(o))
+    const result = o.fromJson === null ? await runBench(o) : checkResult(JSON.parse(readFileSync(o.fromJson, 'utf8')))
     process.stdout.write(formatReport(result) + '\n')
-    if (o.json !== null) {
+    if (o.json !== null && o.fromJson === null) {
       writeOut(o.json, JSON.stringify(result, null, 2) + '\n')
       process.stderr.write(`bench: wrote ${o.json}\n`)
     }

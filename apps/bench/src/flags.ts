@@ -26,6 +26,8 @@ export interface BenchOptions {
   keep: boolean
   progress: boolean
   printJsonSchema: boolean
+  /** Print the report of a saved --json result (and write --html) instead of running. */
+  fromJson: string | null
 }
 
 /** The ordinary run: every scenario, both value sizes, four concurrencies, both protocols. */
@@ -104,6 +106,7 @@ export function benchCommand(): Command {
     .option('--compare <list>', 'comparators: etcd,redis, or none', compareList)
     .option('--json <file>', 'write the result as JSON (schema: apps/bench/result.schema.json)')
     .option('--html <file>', 'write a self-contained HTML report with charts')
+    .option('--from-json <file>', 'run nothing: print the table of a saved --json result (and write --html from it)')
     .option('--keep', 'keep the scratch folders (data and logs of every server)')
     .option('--no-progress', 'no progress bar (it is off anyway when stderr is not a terminal)')
     .addOption(new Option('--print-json-schema', 'print the JSON schema of --json and exit').hideHelp())
@@ -127,6 +130,7 @@ interface RawFlags {
   keep?: boolean
   progress: boolean
   printJsonSchema?: boolean
+  fromJson?: string
 }
 
 /** The options `f` (commander's) mean, with --quick's preset under whatever was given explicitly. */
@@ -153,6 +157,7 @@ export function resolveOptions(f: RawFlags): BenchOptions {
     keep: f.keep === true,
     progress: f.progress,
     printJsonSchema: f.printJsonSchema === true,
+    fromJson: f.fromJson ?? null,
   }
 }
 

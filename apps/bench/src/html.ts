@@ -77,7 +77,7 @@ function table(all: readonly Row[]): string {
       `<td>${thousands(r.opsPerSecond)}</td>`, `<td>${lat(l?.p50)}</td>`, `<td>${lat(l?.p90)}</td>`, `<td>${lat(l?.p99)}</td>`, `<td>${lat(l?.p999)}</td>`, `<td>${lat(l?.max)}</td>`,
       `<td>${r.errors}</td>`, `<td>${r.cpu.serverCores.toFixed(2)}</td>`, `<td class="l">${r.cpu.busiestServerCores.toFixed(2)} ${esc(r.cpu.busiestServer)}</td>`, `<td>${r.cpu.loadGeneratorCores.toFixed(2)}</td>`, `<td>${r.cpu.otherCores === null ? '-' : r.cpu.otherCores.toFixed(2)}</td>`,
       `<td>${r.projectedOpsPerSecondOneCorePerReplica === null ? '' : thousands(r.projectedOpsPerSecondOneCorePerReplica)}</td>`,
-      ...comparators.map((c) => `<td>${r.ratio[c] === undefined ? '' : `${r.ratio[c]!.toFixed(2)}×`}</td>`),
+      ...comparators.map((c) => `<td>${r.ratio[c] === undefined ? '' : `${r.ratio[c].toFixed(2)}×`}</td>`),
     ]
     return `<tr${first ? ' class="first"' : ''} data-row="${esc(r.id)}">${cells.join('')}</tr>`
   })

@@ -145,24 +145,24 @@ export class KvCluster implements RunningSystem {
 
   async roles(): Promise<Map<string, string>> {
     const ids = this.replicaIds()
-    const rows = await Promise.all(ids.map((id) => (this.isRunning(id) ? this.#probe.status(this.address(id), { timeoutMs: 800 }).catch(() => null) : null)))
+    const rows = await Promise.all(ids.map((id) => (this.isRunning(id) ? this.#probe.status(this.address(id), { timeoutMs: 800 }).catch(() => null) : Promise.resolve(null))))
     return new Map(ids.map((id, i) => {
       const role = this.isRunning(id) ? rows[i]?.role ?? 'no answer' : 'killed'
       return [id, id.startsWith('ctl-') ? `controller ${role}` : role]
     }))
   }
 
-  async connect(n: number): Promise<Connections> {
+  connect(n: number): Promise<Connections> {
     // Each client pipelines its calls over one connection per replica, as an application server would.
     const clients = Array.from({ length: n }, () => createClient({ config: this.config, timeoutMs: 10_000 }))
-    return {
+    return Promise.resolve({
       drivers: clients.map((c) => ({
         put: (key: string, value: Uint8Array) => c.put(key, value),
         get: async (key: string) => void (await c.get(key)),
         putMany: (keys: readonly string[], value: Uint8Array) => c.batchPut(keys.map((k) => [k, value] as const)),
       })),
       close: async () => void (await Promise.all(clients.map((c) => c.close()))),
-    }
+    })
   }
 
   async stop(): Promise<void> {

@@ -31,5 +31,5 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, tim
     }
     await new Promise((r) => setTimeout(r, everyMs))
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : ` (last error: ${last instanceof Error ? last.message : String(last)})`}`)
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`}`)
 }
