@@ -27,6 +27,7 @@ describe('bench flags', () => {
     expect(o.valueBytes).toEqual([100, 4096])
     expect(o.groups).toEqual([1, 2, 4])
     expect(o.scenarios).toEqual(['ycsb-a', 'write'])
+    expect(parseBenchArgs(['--protocol', 'raft', 'paxos', '--concurrency', '16', '64']).protocols).toEqual(['raft', 'paxos'])
   })
 
   it('--quick is a preset: one failover row (the first protocol), comparators included; explicit flags win', () => {

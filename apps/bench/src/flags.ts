@@ -49,7 +49,7 @@ export const quickPreset = {
   scenario: ['write', 'read', 'ycsb-a'],
   valueBytes: [100],
   concurrency: [64, 256],
-  seconds: 4,
+  seconds: 3,
   warmup: 0.5,
   groups: [1],
   failover: ['sigkill'] as Fault[],
@@ -93,17 +93,18 @@ const faultList = (v: string, prev: Fault[] | undefined): Fault[] => listOf('fau
 export function benchCommand(): Command {
   return new Command('bench')
     .description('throughput and latency of real kv clusters on this machine, beside etcd and redis under the same load')
-    .option('--quick', 'a preset of about two minutes: raft+paxos, write/read/ycsb-a, 100 B, c=64 and 256, 4 s rows, one failover row, etcd and redis')
-    .option('--protocol <list>', 'raft,paxos', listOf('protocol', protocols))
-    .option('--scenario <list>', `${scenarios.join(',')}`, listOf('scenario', scenarios))
-    .option('--value-bytes <list>', 'value sizes in bytes, e.g. 100,4096', intList(1, 1024 * 1024))
-    .option('--concurrency <list>', 'calls in flight, e.g. 1,16,64,256', intList(1, 4096))
+    .option('--quick', 'a preset of about two minutes: raft+paxos, write/read/ycsb-a, 100 B, c=64 and 256, 3 s rows, one failover row, etcd and redis')
+    // Lists: comma-separated or space-separated (--protocol raft,paxos or --protocol raft paxos).
+    .option('--protocol <list...>', 'raft,paxos', listOf('protocol', protocols))
+    .option('--scenario <list...>', `${scenarios.join(',')}`, listOf('scenario', scenarios))
+    .option('--value-bytes <list...>', 'value sizes in bytes, e.g. 100,4096', intList(1, 1024 * 1024))
+    .option('--concurrency <list...>', 'calls in flight, e.g. 1,16,64,256', intList(1, 4096))
     .option('--seconds <s>', 'measured seconds per row', number(0.5, 3600))
     .option('--warmup <s>', 'unmeasured seconds before each row', number(0, 600))
     .option('--records <n>', 'keys preloaded and addressed by the load', int(2, 10_000_000), 10_000)
-    .option('--groups <list>', 'shard groups, e.g. 1,2,4 (more than one: a controller too; those rows run each scenario at the highest concurrency)', intList(1, 16))
+    .option('--groups <list...>', 'shard groups, e.g. 1,2,4 (more than one: a controller too; those rows run each scenario at the highest concurrency)', intList(1, 16))
     .addOption(new Option('--failover [faults]', 'failover rows: sigkill, iptables (both when no value is given)').argParser(faultList))
-    .option('--compare <list>', 'comparators: etcd,redis, or none', compareList)
+    .option('--compare <list...>', 'comparators: etcd,redis, or none', compareList)
     .option('--json <file>', 'write the result as JSON (schema: apps/bench/result.schema.json)')
     .option('--html <file>', 'write a self-contained HTML report with charts')
     .option('--from-json <file>', 'run nothing: print the table of a saved --json result (and write --html from it)')

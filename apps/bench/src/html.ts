@@ -31,8 +31,8 @@ figcaption { font-weight: 600; margin-bottom: 2px; }
 .scroll { overflow-x: auto; max-width: 100%; }
 .legend { list-style: none; padding: 0; margin: 6px 0 10px; display: flex; flex-wrap: wrap; gap: 6px 18px; }
 .legend li { display: flex; align-items: center; gap: 6px; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
-th, td { padding: 3px 9px; border-bottom: 1px solid #e6e9ed; text-align: right; white-space: nowrap; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 12.5px; }
+th, td { padding: 3px 6px; border-bottom: 1px solid #e6e9ed; text-align: right; white-space: nowrap; }
 th { background: #f3f5f7; white-space: normal; vertical-align: bottom; max-width: 90px; }
 td.l, th.l { text-align: left; }
 tr.first td { border-top: 2px solid #c9d0d8; }
@@ -98,7 +98,7 @@ export function renderHtml(result: BenchResult): string {
   const points = byPoint(single)
   if (points.length > 0) {
     sections.push(`<h2 id="throughput">Throughput against concurrency</h2>
-<p>Calls completed per second with 1 to ${Math.max(...s.concurrency)} calls in flight (closed loop), every system driven by the same load generator. Hover a point for its figure.</p>
+<p>Calls completed per second with ${Math.min(...s.concurrency)} to ${Math.max(...s.concurrency)} calls in flight (closed loop), every system driven by the same load generator. Hover a point for its figure.</p>
 ${legendHtml(systemsOf(single))}
 <div class="grid-2">${points.map((p) => `<figure><figcaption>${esc(scenarioTitle[p.scenario] ?? p.scenario)} · ${bytes(p.valueBytes)}</figcaption>${throughputChart(p.rows, s.concurrency)}</figure>`).join('')}</div>`)
     sections.push(`<h2 id="latency">Latency percentiles</h2>

@@ -60,14 +60,21 @@ export function createProgress(totalSeconds: number, rows: number, enabled: bool
   }
 }
 
+/** m:ss since `start`. */
+export function clock(start: number, now = performance.now()): string {
+  const s = Math.floor((now - start) / 1000)
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+}
+
 function lineProgress(rows: number): Progress {
   let row = 0
+  const start = performance.now()
   return {
     step: () => undefined,
     update: () => undefined,
     row(line) {
       row++
-      process.stderr.write(`[${row}/${rows}] ${line}\n`)
+      process.stderr.write(`[${row}/${rows} ${clock(start)}] ${line}\n`)
     },
     note(line) {
       process.stderr.write(`${line}\n`)
