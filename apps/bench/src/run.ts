@@ -20,7 +20,7 @@ import { KvCluster } from './systems/kv.js'
 import { findRedis, RedisServer } from './systems/redis.js'
 import type { Connections, RunningSystem } from './systems/system.js'
 import { keyOf, valueOf } from './workload.js'
-import { formatRowLine } from './table.js'
+import { bytes, formatRowLine } from './table.js'
 
 /** kv, etcd and redis each take a block of ports from 24000 up (the test suite uses 21000–22700). */
 export class PortBlocks {
@@ -182,7 +182,7 @@ async function measurePoints(system: RunningSystem, points: readonly LoadPoint[]
       if (loaded !== p.valueBytes) {
         value = valueOf(p.valueBytes, createRng(p.valueBytes))
         if (!preloaded.has(p.valueBytes)) {
-          ctx.progress.update(0, `preloading ${ctx.o.records} keys of ${p.valueBytes} B`)
+          ctx.progress.step(`${system.info.label}: preloading ${ctx.o.records.toLocaleString('en-US')} keys of ${bytes(p.valueBytes)}`, 0)
           await preload(conns.drivers, ctx.o.records, value)
         }
         loaded = p.valueBytes
