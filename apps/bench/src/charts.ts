@@ -31,6 +31,15 @@ export function colorOf(systemId: string): string {
 
 const dashedSystems = new Set(['etcd-gateway'])
 
+/**
+ * One y scale for every throughput chart of a page: logarithmic when the systems differ by
+ * more than 20× somewhere (a slow system is then not a flat line at the bottom), else linear.
+ */
+export function wantsLogScale(rows: readonly Row[]): boolean {
+  const values = rows.map((r) => r.opsPerSecond).filter((v) => v > 0)
+  return values.length > 0 && Math.max(...values) / Math.min(...values) > 20
+}
+
 /** Round axis maxima: 1, 2, 2.5, 5 × 10^k. */
 export function niceCeil(x: number): number {
   if (x <= 0) return 1
@@ -56,11 +65,10 @@ export function legendHtml(systems: ReadonlyArray<{ id: string; label: string }>
 
 /**
  * ops/s (y) against concurrency (x, log2) for every system that ran this scenario and value
- * size. The y axis turns logarithmic (and says so) when the systems differ by more than 20×,
- * so a slow system is not a flat line at the bottom.
+ * size; a logarithmic y axis (it says so) when `logY`, see `wantsLogScale`.
  */
-export function throughputChart(rows: readonly Row[], concurrencies: readonly number[]): string {
-  const W = 560, H = 300, L = 62, R = 16, T = 14, B = 44
+export function throughputChart(rows: readonly Row[], concurrencies: readonly number[], logY: boolean): string {
+  const W = 420, H = 280, L = 56, R = 14, T = 14, B = 44
   const xs = [...new Set([...concurrencies, ...rows.map((r) => r.concurrency)])].sort((a, b) => a - b)
   const lx = (c: number) => Math.log2(c)
   const [x0, x1] = [lx(xs[0]!), lx(xs.at(-1)!)]
@@ -68,17 +76,23 @@ export function throughputChart(rows: readonly Row[], concurrencies: readonly nu
   const values = rows.map((r) => r.opsPerSecond).filter((v) => v > 0)
   const maxV = Math.max(1, ...values)
   const minV = Math.max(1, Math.min(...values))
-  const logY = maxV / minV > 20
   const yTop = logY ? Math.pow(10, Math.ceil(Math.log10(maxV))) : niceCeil(maxV * 1.05)
   const yBottom = logY ? Math.pow(10, Math.floor(Math.log10(minV))) : 0
   const py = (v: number) => {
     const f = logY ? (Math.log10(Math.max(v, yBottom)) - Math.log10(yBottom)) / (Math.log10(yTop) - Math.log10(yBottom)) : v / yTop
     return H - B - f * (H - B - T)
   }
+  const decades = Math.round(Math.log10(yTop / yBottom))
   const ticks = logY
-    ? Array.from({ length: Math.round(Math.log10(yTop / yBottom)) + 1 }, (_, i) => yBottom * Math.pow(10, i))
+    ? Array.from({ length: decades + 1 }, (_, i) => yBottom * Math.pow(10, i))
     : Array.from({ length: 6 }, (_, i) => (yTop * i) / 5)
+  // On a log axis, lighter lines (and labels) at 2× and 5× each power of ten, to read values between them.
+  const minor = logY ? Array.from({ length: decades }, (_, i) => [2, 5].map((m) => m * yBottom * Math.pow(10, i))).flat() : []
   const parts: string[] = []
+  for (const t of minor) {
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}" class="grid minor"/>`)
+    parts.push(text(L - 8, py(t) + 4, shortCount(t), 'text-anchor="end" class="tick minor"'))
+  }
   for (const t of ticks) {
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}" class="grid"/>`)
     parts.push(text(L - 8, py(t) + 4, shortCount(t), 'text-anchor="end" class="tick"'))

@@ -3,7 +3,7 @@
  * with throughput against concurrency per scenario, latency percentiles per row, the
  * failover timelines, the group scaling, and every figure in a table.
  */
-import { esc, failoverChart, latencyChart, legendHtml, scalingChart, throughputChart } from './charts.js'
+import { esc, failoverChart, latencyChart, legendHtml, scalingChart, throughputChart, wantsLogScale } from './charts.js'
 import { scenarios, type BenchResult, type Row } from './result.js'
 import { bytes, loadOrder, ms, systemOrder, thousands } from './table.js'
 
@@ -21,6 +21,8 @@ figcaption { font-weight: 600; margin-bottom: 2px; }
 .chart { display: block; font: 12px system-ui, "DejaVu Sans", sans-serif; }
 .chart .grid { stroke: #e3e7ec; stroke-width: 1; }
 .chart .tick { fill: #5a6570; font-size: 11px; }
+.chart .grid.minor { stroke: #f1f3f5; }
+.chart .tick.minor { fill: #9aa3ad; font-size: 10px; }
 .chart .axis { fill: #37414b; font-size: 12px; }
 .chart .label { fill: #1d232b; font-size: 12px; }
 .chart .figures { fill: #37414b; font-size: 12px; font-variant-numeric: tabular-nums; }
@@ -96,11 +98,12 @@ export function renderHtml(result: BenchResult): string {
   const sections: string[] = []
 
   const points = byPoint(single)
+  const logY = wantsLogScale(single)
   if (points.length > 0) {
     sections.push(`<h2 id="throughput">Throughput against concurrency</h2>
-<p>Calls completed per second with ${Math.min(...s.concurrency)} to ${Math.max(...s.concurrency)} calls in flight (closed loop), every system driven by the same load generator. Hover a point for its figure.</p>
+<p>Calls completed per second with ${Math.min(...s.concurrency)} to ${Math.max(...s.concurrency)} calls in flight (closed loop), every system driven by the same load generator${logY ? '; ops/s on a log scale, as the systems differ by more than 20×' : ''}. Hover a point for its figure.</p>
 ${legendHtml(systemsOf(single))}
-<div class="grid-2">${points.map((p) => `<figure><figcaption>${esc(scenarioTitle[p.scenario] ?? p.scenario)} · ${bytes(p.valueBytes)}</figcaption>${throughputChart(p.rows, s.concurrency)}</figure>`).join('')}</div>`)
+<div class="grid-2">${points.map((p) => `<figure><figcaption>${esc(scenarioTitle[p.scenario] ?? p.scenario)} · ${bytes(p.valueBytes)}</figcaption>${throughputChart(p.rows, s.concurrency, logY)}</figure>`).join('')}</div>`)
     sections.push(`<h2 id="latency">Latency percentiles</h2>
 <p>Each line is one row: the bar runs from p50 to p99, the white tick is p90, the whisker ends at the slowest call. Figures at the right in ms.</p>
 ${byPoint(load).map((p) => `<figure><figcaption>${esc(scenarioTitle[p.scenario] ?? p.scenario)} · ${bytes(p.valueBytes)}</figcaption>${latencyChart([...p.rows].sort((a, b) => a.concurrency - b.concurrency || systemOrder(a, b)))}</figure>`).join('')}`)

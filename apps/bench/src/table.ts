@@ -151,5 +151,8 @@ export function formatReport(result: BenchResult): string {
     '',
   ]
   const notes = result.notes.length === 0 ? [] : ['notes:', ...result.notes.map((n) => `  ${n}`), '']
-  return [...head, ...loadTable(result.rows), ...failoverTable(result.rows), ...scalingTable(result.rows), ...notes, ...legend].join('\n')
+  const scaling = scalingTable(result.rows)
+  // The last legend line explains a column of the scaling table only.
+  const shownLegend = scaling.length === 0 ? legend.slice(0, -1) : legend
+  return [...head, ...loadTable(result.rows), ...failoverTable(result.rows), ...scaling, ...notes, ...shownLegend].join('\n')
 }
