@@ -10,8 +10,7 @@
  * drops every packet between the leader's address and its peers'.
  */
 import { createRng } from '@kv/consensus'
-import type { ProcessCluster } from '../../node/test/harness.js'
-import { Firewall, type ClusterLinks } from '../../node/test/firewall.js'
+import { Firewall, type ClusterLinks, type FirewallCluster } from '../../node/test/firewall.js'
 import { FAILOVER_BUCKET_MS, FAILOVER_FAULT_AT_MS, FAILOVER_MEASURE_MS, connectionsFor, type Stage } from './plan.js'
 import type { Row } from './result.js'
 import { measureRow, type RunContext } from './run.js'
@@ -33,14 +32,10 @@ export function closeFirewall(): void {
   firewall = null
 }
 
-/**
- * The firewall addresses replicas through the process tests' cluster type; it reads only
- * `ids`, `id(i)` and `host(id)`, which the bench's cluster has too.
- */
-function asFirewallCluster(c: KvCluster): ProcessCluster {
+/** The bench's cluster as the firewall addresses replicas: ids, and each one's loopback address. */
+function asFirewallCluster(c: KvCluster): FirewallCluster {
   const ids = c.replicaIds()
-  const view = { ids, id: (i: number) => ids[i]!, host: (id: string) => c.host(id) }
-  return view as unknown as ProcessCluster
+  return { ids, id: (i: number) => ids[i]!, host: (id: string) => c.host(id) }
 }
 
 export async function runFailover(stage: Extract<Stage, { kind: 'failover' }>, ctx: RunContext): Promise<Row> {

@@ -12,8 +12,13 @@ import { build, type Plugin } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 
 const nodeApp = fileURLToPath(new URL('..', import.meta.url))
-/** Where the bundle goes: inside `apps/node`, so `../package.json` and its dependencies resolve as from `src/`. */
-export const bundledCliPath = `${nodeApp}.test-bin/kv.mjs`
+/**
+ * Where a bundle goes: inside `apps/node` (ignored by git), so `../package.json` and its
+ * dependencies resolve as from `src/`. Each user names its own file (the test suite `kv.mjs`,
+ * the bench and the soak their own), so one never rewrites the file another is starting
+ * replicas from.
+ */
+export const bundlePath = (name: string): string => `${nodeApp}.test-bin/${name}`
 
 /** npm packages stay outside the bundle; the workspace's own packages go in. */
 const npmPackagesExternal: Plugin = {
@@ -23,10 +28,11 @@ const npmPackagesExternal: Plugin = {
   },
 }
 
-export async function bundleCli(): Promise<string> {
+export async function bundleCli(name = 'kv.mjs'): Promise<string> {
+  const outfile = bundlePath(name)
   await build({
     entryPoints: [`${nodeApp}src/cli.ts`],
-    outfile: bundledCliPath,
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -36,5 +42,5 @@ export async function bundleCli(): Promise<string> {
     sourcemap: true,
     logLevel: 'warning',
   })
-  return bundledCliPath
+  return outfile
 }

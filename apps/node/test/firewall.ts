@@ -13,7 +13,13 @@
  * by the next `Firewall.open()`.
  */
 import { execFileSync } from 'node:child_process'
-import type { ProcessCluster } from './harness.js'
+
+/** What the firewall needs of a cluster: its replica ids and each one's own loopback address. */
+export interface FirewallCluster {
+  readonly ids: readonly string[]
+  id(i: number): string
+  host(id: string): string
+}
 
 const chainPrefix = 'KV_PART_'
 /** How long an iptables call waits for the xtables lock, in seconds. */
@@ -127,7 +133,7 @@ export class Firewall {
   }
 
   /** The links of one cluster started with `hostGroup`; `release()` it when the test ends. */
-  links(cluster: ProcessCluster): ClusterLinks {
+  links(cluster: FirewallCluster): ClusterLinks {
     if (this.#closed) throw new Error('firewall closed')
     const hostGroup = Number(cluster.host(cluster.id(0)).split('.')[2])
     if (cluster.host(cluster.id(0)) === '127.0.0.1' || !Number.isInteger(hostGroup)) {
@@ -168,7 +174,7 @@ export class ClusterLinks {
 
   constructor(
     readonly chain: string,
-    readonly cluster: ProcessCluster,
+    readonly cluster: FirewallCluster,
     readonly removeChain: () => void,
   ) {}
 
