@@ -1,5 +1,5 @@
 /**
- * Writes the TLS fixtures of @kv/transport-tcp's tests (packages/transport-tcp/src/fixtures/tls):
+ * Writes the TLS fixtures of the tests (test-fixtures/tls: @kv/transport-tcp's, @kv/client's):
  * a CA, a replica certificate for 127.0.0.1 and localhost, one for another name, one from
  * another CA, an expired one, and a client certificate. Valid for a century, so they are made
  * once and committed: `node --conditions=@kv/source --import tsx scripts/tls-fixtures.ts`.
@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createCa, signLeaf, type Pair } from '../apps/node/src/certs.js'
 
-const dir = fileURLToPath(new URL('../packages/transport-tcp/src/fixtures/tls/', import.meta.url))
+const dir = fileURLToPath(new URL('../test-fixtures/tls/', import.meta.url))
 const century = 36_500
 
 function write(name: string, pair: Pair, withKey = true): void {

@@ -27,7 +27,7 @@ export {
 } from './fault.js'
 export { FrameDecoder, FrameEncoder, type FrameDecoderOptions, type FrameEncoderOptions } from './frame.js'
 export type { Credentials, Hello, Refused, Role, Welcome } from './handshake.js'
-export { checkCertificateHost, loadTlsFiles, type DialTls, type ListenTls, type Pem, type TlsFiles, type TlsMaterial } from './tls.js'
+export { checkCertificateHost, checkTlsMaterial, loadTlsFiles, readTlsFile, type DialTls, type ListenTls, type Pem, type TlsFiles, type TlsMaterial, type TlsNames } from './tls.js'
 export {
   FRAME_HEADER_BYTES,
   checkTransportLimits,

@@ -14,7 +14,7 @@ import { CLUSTER, HOST, recordingLogger, startServer, waitFor, type RecordingLog
 import { checkCertificateHost, loadTlsFiles, type DialTls, type ListenTls } from './tls.js'
 
 // Fixtures made by scripts/tls-fixtures.ts (a test CA, valid for a century).
-const fixture = (name: string) => new URL(`./fixtures/tls/${name}`, import.meta.url).pathname
+const fixture = (name: string) => new URL(`../../../test-fixtures/tls/${name}`, import.meta.url).pathname
 const pem = (name: string) => readFileSync(fixture(name))
 const ca = pem('ca.crt')
 const serverTls = (cert = 'replica', extra: Partial<ListenTls> = {}): ListenTls => ({ ca, cert: pem(`${cert}.crt`), key: pem(`${cert}.key`), ...extra })

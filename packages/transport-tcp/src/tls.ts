@@ -129,7 +129,8 @@ export interface TlsMaterial {
   readonly key?: Buffer
 }
 
-function readPem(file: string, what: string): Buffer {
+/** Reads a PEM file; `TLS_CONFIG` when it cannot be read. */
+export function readTlsFile(file: string, what: string): Buffer {
   try {
     return readFileSync(file)
   } catch (e) {
@@ -137,45 +138,59 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
-function parseCert(pem: Buffer, file: string, what: string): X509Certificate {
+function parseCert(pem: Pem, name: string, what: string): X509Certificate {
   try {
     return new X509Certificate(pem)
   } catch (e) {
-    throw new TlsError('TLS_CONFIG', `the ${what} ${file} is not a PEM certificate: ${(e as Error).message}`, e)
+    throw new TlsError('TLS_CONFIG', `the ${what} ${name} is not a PEM certificate: ${(e as Error).message}`, e)
   }
 }
 
-function checkValidity(cert: X509Certificate, file: string, what: string, now: Date): void {
-  if (new Date(cert.validTo) < now) throw new TlsError('TLS_BAD_CERT', `the ${what} ${file} expired on ${cert.validTo}`)
-  if (new Date(cert.validFrom) > now) throw new TlsError('TLS_BAD_CERT', `the ${what} ${file} is not valid before ${cert.validFrom}`)
+function checkValidity(cert: X509Certificate, name: string, what: string, now: Date): void {
+  if (new Date(cert.validTo) < now) throw new TlsError('TLS_BAD_CERT', `the ${what} ${name} expired on ${cert.validTo}`)
+  if (new Date(cert.validFrom) > now) throw new TlsError('TLS_BAD_CERT', `the ${what} ${name} is not valid before ${cert.validFrom}`)
+}
+
+/** What to call each item in an error: its file, or "(PEM)". */
+export interface TlsNames {
+  readonly ca: string
+  readonly cert?: string
+  readonly key?: string
 }
 
 /**
- * Reads the CA and (optionally) a certificate and its key, and checks them: each parses, is
- * within its validity period, the certificate is signed by the CA and the key is its key.
- * Throws `TlsError` (`TLS_CONFIG`, `TLS_BAD_CERT`, `TLS_UNKNOWN_CA`).
+ * Checks a CA and (optionally) a certificate and its key: each parses, is within its validity
+ * period, the certificate is signed by the CA and the key is its key. Throws `TlsError`
+ * (`TLS_CONFIG`, `TLS_BAD_CERT`, `TLS_UNKNOWN_CA`).
  */
-export function loadTlsFiles(files: TlsFiles, now = new Date()): TlsMaterial {
-  const ca = readPem(files.caFile, 'CA certificate')
-  const caCert = parseCert(ca, files.caFile, 'CA certificate')
-  checkValidity(caCert, files.caFile, 'CA certificate', now)
-  if (files.certFile === undefined && files.keyFile === undefined) return { ca }
-  if (files.certFile === undefined || files.keyFile === undefined) throw new TlsError('TLS_CONFIG', 'a certificate and its key go together (certFile and keyFile)')
-  const cert = readPem(files.certFile, 'certificate')
-  const key = readPem(files.keyFile, 'private key')
-  const x509 = parseCert(cert, files.certFile, 'certificate')
-  checkValidity(x509, files.certFile, 'certificate', now)
+export function checkTlsMaterial(m: { readonly ca: Pem; readonly cert?: Pem | undefined; readonly key?: Pem | undefined }, names: TlsNames, now = new Date()): void {
+  const caCert = parseCert(m.ca, names.ca, 'CA certificate')
+  checkValidity(caCert, names.ca, 'CA certificate', now)
+  if (m.cert === undefined && m.key === undefined) return
+  const certName = names.cert ?? '(PEM)'
+  const keyName = names.key ?? '(PEM)'
+  if (m.cert === undefined || m.key === undefined) throw new TlsError('TLS_CONFIG', 'a certificate and its key go together')
+  const x509 = parseCert(m.cert, certName, 'certificate')
+  checkValidity(x509, certName, 'certificate', now)
   if (!x509.checkIssued(caCert) || !x509.verify(caCert.publicKey)) {
-    throw new TlsError('TLS_UNKNOWN_CA', `the certificate ${files.certFile} is not signed by the CA in ${files.caFile}`)
+    throw new TlsError('TLS_UNKNOWN_CA', `the certificate ${certName} is not signed by the CA in ${names.ca}`)
   }
   let keyObject
   try {
-    keyObject = createPrivateKey(key)
+    keyObject = createPrivateKey(m.key)
   } catch (e) {
-    throw new TlsError('TLS_CONFIG', `the private key ${files.keyFile} is not a PEM private key: ${(e as Error).message}`, e)
+    throw new TlsError('TLS_CONFIG', `the private key ${keyName} is not a PEM private key: ${(e as Error).message}`, e)
   }
-  if (!x509.checkPrivateKey(keyObject)) throw new TlsError('TLS_CONFIG', `the private key ${files.keyFile} does not belong to the certificate ${files.certFile}`)
-  return { ca, cert, key }
+  if (!x509.checkPrivateKey(keyObject)) throw new TlsError('TLS_CONFIG', `the private key ${keyName} does not belong to the certificate ${certName}`)
+}
+
+/** Reads the files and checks them as `checkTlsMaterial` does. */
+export function loadTlsFiles(files: TlsFiles, now = new Date()): TlsMaterial {
+  const ca = readTlsFile(files.caFile, 'CA certificate')
+  const cert = files.certFile === undefined ? undefined : readTlsFile(files.certFile, 'certificate')
+  const key = files.keyFile === undefined ? undefined : readTlsFile(files.keyFile, 'private key')
+  checkTlsMaterial({ ca, cert, key }, { ca: files.caFile, ...(files.certFile === undefined ? {} : { cert: files.certFile }), ...(files.keyFile === undefined ? {} : { key: files.keyFile }) }, now)
+  return { ca, ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) }
 }
 
 /**
