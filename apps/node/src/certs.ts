@@ -104,11 +104,6 @@ export async function signLeaf(ca: Pair, o: LeafOptions, now = new Date()): Prom
   return { certPem: forge.pki.certificateToPem(cert), keyPem: key.keyPem }
 }
 
-/** A file name for a host's certificate: the host, with characters unsafe in file names replaced (IPv6). */
-export function hostFileName(host: string): string {
-  return host.replace(/[^A-Za-z0-9._-]/g, '_')
-}
-
 export interface DevPkiResult {
   readonly dir: string
   readonly caReused: boolean
@@ -120,7 +115,8 @@ export interface DevPkiResult {
 
 /**
  * Writes (into `dir`) `ca.crt`/`ca.key` (reused when both exist, so certificates for new hosts
- * join the same trust), `<host>.crt`/`<host>.key` for each host and `client.crt`/`client.key`.
+ * join the same trust), `<host>.crt`/`<host>.key` for each host (named as the config's
+ * `{host}` placeholder fills them in) and `client.crt`/`client.key`.
  * Keys are written 0600.
  */
 export async function writeDevPki(dir: string, hosts: readonly string[], now = new Date()): Promise<DevPkiResult> {
@@ -140,8 +136,8 @@ export async function writeDevPki(dir: string, hosts: readonly string[], now = n
   const written: Array<{ host: string; certFile: string; keyFile: string }> = []
   for (const host of hosts) {
     const pair = await signLeaf(ca, { commonName: host, hosts: [host], usage: 'replica' }, now)
-    const certFile = path.join(dir, `${hostFileName(host)}.crt`)
-    const keyFile = path.join(dir, `${hostFileName(host)}.key`)
+    const certFile = path.join(dir, `${host}.crt`)
+    const keyFile = path.join(dir, `${host}.key`)
     writePair(pair, certFile, keyFile)
     written.push({ host, certFile, keyFile })
   }

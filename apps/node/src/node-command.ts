@@ -16,6 +16,9 @@ interface NodeFlags {
   logLevel: string
   exitWithStdin?: boolean
   metricsListen?: { host: string; port: number }
+  tlsCert?: string
+  tlsKey?: string
+  tlsCa?: string
 }
 
 /** `host:port` for --metrics-listen. */
@@ -74,6 +77,9 @@ export function addNodeCommand(program: Command): void {
       return v
     }, 'info')
     .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP here', listenArg)
+    .option('--tls-cert <file>', 'this replica\'s certificate (PEM), over the config\'s tls.certFile')
+    .option('--tls-key <file>', 'this replica\'s private key (PEM), over the config\'s tls.keyFile')
+    .option('--tls-ca <file>', 'the cluster CA certificate (PEM), over the config\'s tls.caFile')
     .option('--exit-with-stdin', 'shut down when standard input closes (kv cluster up: the parent is gone)')
     .action(async (o: NodeFlags, cmd: Command) => {
       const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
@@ -87,6 +93,7 @@ export function addNodeCommand(program: Command): void {
       const node = await startNode({
         config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
         walSegmentBytes: o.walSegmentMb * 1024 * 1024, version: kvVersion,
+        tlsFiles: { ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }), ...(o.tlsKey === undefined ? {} : { tlsKey: o.tlsKey }), ...(o.tlsCa === undefined ? {} : { tlsCa: o.tlsCa }) },
         ...(o.metricsListen === undefined ? {} : { metricsListen: o.metricsListen }),
       })
       let stopping = false
