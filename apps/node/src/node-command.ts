@@ -1,5 +1,5 @@
 import { parseDropRate, type FaultConfig } from '@kv/transport-tcp'
-import { InvalidArgumentError, type Command } from 'commander'
+import { InvalidArgumentError, Option, type Command } from 'commander'
 import path from 'node:path'
 import { loadConfig } from './config.js'
 import { parseDropKinds } from './message-kinds.js'
@@ -57,8 +57,9 @@ export function addNodeCommand(program: Command): void {
   program
     .command('node')
     .description('run one replica in the foreground')
-    .requiredOption('--id <id>', 'this replica\'s id in the config')
-    .option('--data <dir>', 'data folder (default .kv-data/<id>)')
+    // Each also from the environment (containers: the id from the pod name, one data volume).
+    .addOption(new Option('--id <id>', 'this replica\'s id in the config').env('KV_ID').makeOptionMandatory())
+    .addOption(new Option('--data <dir>', 'data folder (default .kv-data/<id>)').env('KV_DATA'))
     .option('--drop-rate <rate>', 'drop outgoing messages: low (1%), medium (10%), high (30%) or a probability', dropRateArg)
     .option('--drop-kinds <kinds>', 'only drop these kinds: append,vote,client-request,client-reply', kindsArg)
     .option('--delay-ms <ms>', 'delay every outgoing message', (v) => {
@@ -76,7 +77,7 @@ export function addNodeCommand(program: Command): void {
       if (!levels.includes(v)) throw new InvalidArgumentError(`expected one of ${levels.join(', ')}`)
       return v
     }, 'info')
-    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP here', listenArg)
+    .addOption(new Option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP here').env('KV_METRICS_LISTEN').argParser(listenArg))
     .option('--tls-cert <file>', 'this replica\'s certificate (PEM), over the config\'s tls.certFile')
     .option('--tls-key <file>', 'this replica\'s private key (PEM), over the config\'s tls.keyFile')
     .option('--tls-ca <file>', 'the cluster CA certificate (PEM), over the config\'s tls.caFile')
