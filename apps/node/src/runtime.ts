@@ -153,7 +153,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   server = await TransportServer.listen({
     host: bind.host, port: bind.port, clusterId: o.config.clusterId, token: o.config.token, nodeId: o.id, logger: log,
     ...(o.config.peerToken === undefined ? {} : { peerToken: o.config.peerToken }),
-    ...(tls === null ? {} : { tls: tls.listen }),
+    ...(tls === null ? {} : { tls: tls.listen, peerHosts: new Map(everyone.map((r) => [r.id, r.host])) }),
     faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
     onPeerMessage: (from, msg) => {
       const m = msg as unknown as PeerMessage

@@ -125,13 +125,17 @@ describe.skipIf(unavailable !== null)('three machines in network namespaces, TLS
     expect(await logLine(c().id(0), /"msg":"TLS handshake failed"/, /plain-TCP client/)).toMatchObject({ remoteAddress: clientAddress })
   })
 
-  it('a client credential cannot join as a peer: a peer hello with the client token (and the CA-signed client certificate) is refused, the replica logs why', async () => {
+  it('a client credential cannot join as a peer: a peer hello with the client token (and the CA-signed client certificate) is refused, the replica logs why; the client certificate cannot claim a replica id even with the peer token', async () => {
     const config = c().config
     const target = c().id(1)
     const answer = await tlsHello(m().address(2), { type: 'hello', clusterId: config.clusterId, token: config.token, role: 'peer', nodeId: c().id(0) })
     expect(answer).toMatchObject({ type: 'refused', reason: expect.stringMatching(/client token: a client credential cannot join as a replica/) })
     const logged = await logLine(target, /"msg":"handshake refused"/, /client credential cannot join/)
     expect(logged).toMatchObject({ role: 'peer', remoteNodeId: c().id(0), remoteAddress: clientAddress })
+    // Even with the peer token, the client certificate cannot speak for a replica: it is not
+    // for that replica's host.
+    const impostor = await tlsHello(m().address(2), { type: 'hello', clusterId: config.clusterId, token: config.peerToken!, role: 'peer', nodeId: c().id(0) })
+    expect(impostor).toMatchObject({ type: 'refused', reason: expect.stringMatching(new RegExp(`is not for this replica's host ${m().address(1).replaceAll('.', '\\.')}$`)) })
     // The same hello as a client is welcome: the credential is right for its own role.
     expect(await tlsHello(m().address(2), { type: 'hello', clusterId: config.clusterId, token: config.token, role: 'client' })).toMatchObject({ type: 'welcome', nodeId: target })
   })

@@ -41,6 +41,12 @@ export interface ListenOptions {
   readonly peerToken?: string
   /** Serve TLS (node:tls) instead of plain TCP; peers must present a certificate the CA signed. */
   readonly tls?: ListenTls
+  /**
+   * With TLS: the host each known replica is dialed at. A peer hello naming one of them must
+   * come with a certificate for that host (a replica cannot claim another's id). Peers not
+   * listed need only a certificate of the CA.
+   */
+  readonly peerHosts?: ReadonlyMap<string, string>
   /** This replica's id, sent in every welcome. */
   readonly nodeId: string
   readonly maxFrameBytes?: number
@@ -246,7 +252,7 @@ export class TransportServer {
     }
     const o = this.#options
     const refusal = checkCredentials(hello, { clusterId: o.clusterId, token: o.token, peerToken: o.peerToken })
-      ?? tlsRefusal(a.tlsSocket, hello.role, o.tls?.requireClientCert === true)
+      ?? tlsRefusal(a.tlsSocket, hello.role, o.tls?.requireClientCert === true, hello.nodeId === undefined ? undefined : o.peerHosts?.get(hello.nodeId))
     if (refusal !== null) {
       this.#refuse(a, hello, refusal)
       return

@@ -102,6 +102,16 @@ describe('TLS', () => {
     expect(logger.find('warn', 'handshake refused').map((e) => e.obj.role)).toEqual(['peer', 'peer'])
   })
 
+  it('a peer claiming a known replica id must present a certificate for that replica\'s host', async () => {
+    const known = await server({ tls: serverTls(), peerHosts: new Map([['p9', '127.0.0.1']]) })
+    expect(await peerDial(known.s.port, PEER_TOKEN, replicaCert)).toBe('n1')
+    await expect(peerDial(known.s.port, PEER_TOKEN, clientCert)).rejects.toMatchObject({ reason: expect.stringMatching(/peer certificate \(no subjectAltName\) is not for this replica's host 127\.0\.0\.1/) })
+    const elsewhere = await server({ tls: serverTls(), peerHosts: new Map([['p9', '10.9.9.9']]) })
+    await expect(peerDial(elsewhere.s.port, PEER_TOKEN, replicaCert)).rejects.toMatchObject({
+      reason: expect.stringMatching(/peer certificate \(IP Address:127\.0\.0\.1, DNS:localhost\) is not for this replica's host 10\.9\.9\.9/),
+    })
+  })
+
   it('clients need no certificate unless requireClientCert; then the client certificate is welcome and none is refused', async () => {
     const open = await server({ tls: serverTls() })
     expect((await connectClient(open.s.port, { ca })).serverNodeId).toBe('n1')

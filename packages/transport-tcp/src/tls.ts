@@ -63,13 +63,19 @@ export function dialTls(t: DialTls, host: string, port: number, localAddress: st
  * At the hello: null when the connection's certificate is enough for `role`, else why not.
  * `socket` is null on a plain-TCP listener.
  */
-export function tlsRefusal(socket: TLSSocket | null, role: Role, requireClientCert: boolean): string | null {
+export function tlsRefusal(socket: TLSSocket | null, role: Role, requireClientCert: boolean, peerHost?: string): string | null {
   if (socket === null) return null
-  const presented = Object.keys(socket.getPeerCertificate()).length > 0
+  const peerCert = socket.getPeerCertificate()
+  const presented = Object.keys(peerCert).length > 0
   const why = socket.authorizationError === null || socket.authorizationError === undefined ? '' : `: ${String(socket.authorizationError)}`
   if (role === 'peer') {
     if (!presented) return 'peer hello without a certificate (peers are mutual TLS: present this replica\'s certificate)'
     if (!socket.authorized) return `peer certificate not signed by the cluster CA${why}`
+    // A replica speaks for itself only: its certificate must be for the host the cluster
+    // knows it by (another replica's certificate, or a client's, cannot claim its id).
+    if (peerHost !== undefined && !certificateCovers(new X509Certificate(peerCert.raw), peerHost)) {
+      return `peer certificate (${peerCert.subjectaltname ?? 'no subjectAltName'}) is not for this replica's host ${peerHost}`
+    }
     return null
   }
   if (presented && !socket.authorized) return `client certificate not signed by the cluster CA${why}`
@@ -199,8 +205,12 @@ export function loadTlsFiles(files: TlsFiles, now = new Date()): TlsMaterial {
  */
 export function checkCertificateHost(certPem: Pem, host: string, file: string): void {
   const x509 = new X509Certificate(certPem)
-  const ok = isIP(host) === 0 ? x509.checkHost(host, { subject: 'never' }) !== undefined : x509.checkIP(host) !== undefined
-  if (!ok) {
+  if (!certificateCovers(x509, host)) {
     throw new TlsError('TLS_NAME_MISMATCH', `the certificate ${file} is for ${x509.subjectAltName ?? '(no subjectAltName)'}, not for this replica's advertised host ${host}`)
   }
+}
+
+/** Whether `host` (a name or an IP) is in the certificate's subjectAltName. */
+function certificateCovers(x509: X509Certificate, host: string): boolean {
+  return isIP(host) === 0 ? x509.checkHost(host, { subject: 'never' }) !== undefined : x509.checkIP(host) !== undefined
 }
