@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 /**
  * The `kv` command: one binary for running replicas and talking to them.
- *   kv config generate -f 1 -o cluster.json      a cluster description
+ *   kv config generate -f 1 -o cluster.json      a cluster description (--hosts h1,h2,h3: one machine per replica)
+ *   kv config certs --config cluster.json --out tls   a dev CA and a certificate per host (TLS)
  *   kv node --config cluster.json --id g1-r1     one replica, in the foreground
  *   kv cluster up                                a whole local cluster as child processes
  *   kv --config cluster.json put|get|delete|append|batch-put|status ...
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { allGroups } from '@kv/protocol'
-import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
-import { writeFileSync } from 'node:fs'
+import { intArg } from './args.js'
 import { addClientCommands, UsageError } from './client-commands.js'
 import { CliError, exitCodeOf, exitCodes } from './exit-codes.js'
 import { addClusterCommands } from './cluster.js'
-import { ConfigError, generateConfig } from './config.js'
+import { ConfigError } from './config.js'
+import { addConfigCommands } from './config-commands.js'
 import { addLogCommand } from './log-command.js'
 import { addNodeCommand } from './node-command.js'
 import { addShardCommands } from './shard-commands.js'
@@ -31,20 +31,7 @@ const program = new Command('kv')
   // Usage errors come back here as exceptions, so that they exit 2 like every other usage error.
   .exitOverride()
 
-withLayoutOptions(program.command('config').description('cluster descriptions').command('generate'))
-  .description('write a cluster description: every replica id, host and port')
-  .option('--host <host>', 'the address every replica listens on', '127.0.0.1')
-  .option('--spread-hosts', 'give each replica its own loopback address 127.0.<group>.<replica> (for partition tests)')
-  .requiredOption('-o, --out <file>', 'where to write it')
-  .action((o: LayoutFlags & { host: string; spreadHosts?: boolean; out: string }) => {
-    const config = generateConfig({ ...layoutOf(o), host: o.host, spreadHosts: o.spreadHosts === true })
-    writeFileSync(o.out, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
-    const n = allGroups(config).reduce((s, g) => s + g.replicas.length, 0)
-    const ctl = config.controller === undefined ? '' : 'a controller group and '
-    const spare = config.initialGroups === undefined ? '' : ` (${config.groups.length - config.initialGroups.length} spare, outside the first map)`
-    console.log(`wrote ${o.out}: ${ctl}${config.groups.length} shard group(s)${spare}, ${n} replicas, ${o.protocol}`)
-  })
-
+addConfigCommands(program)
 addNodeCommand(program)
 addClusterCommands(program)
 addClientCommands(program)

@@ -8,6 +8,7 @@ import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js
 import { allGroups } from '@kv/protocol'
 import { collectStatus, formatTable } from './status.js'
 import { CliError, exitCodes } from './exit-codes.js'
+import { writeSecretFile } from './secret-file.js'
 
 interface UpFlags extends LayoutFlags {
   dir: string
@@ -70,7 +71,7 @@ function clusterUp(o: UpFlags): void {
   const configPath = path.join(o.dir, 'cluster.json')
   if (!existsSync(configPath)) {
     const c = generateConfig({ ...layoutOf(o), host: '127.0.0.1' })
-    writeFileSync(configPath, JSON.stringify(c, null, 2) + '\n')
+    writeSecretFile(configPath, JSON.stringify(c, null, 2) + '\n')
   }
   const config = loadConfig(configPath)
   const children = new Map<string, ChildProcess>()

@@ -28,14 +28,22 @@ export interface GenerateOptions {
   controller?: boolean
   /** Shard groups beyond `groups`, outside the first map (for `kv shard add --group`). */
   spare?: number
+  /** One machine per replica index: replica i of every group on hosts[i] (2f+1 of them). */
+  hosts?: readonly string[]
+  /** Every replica binds 0.0.0.0 on its port (it still advertises its host). */
+  listenAll?: boolean
 }
 
-/** A new cluster with a fresh id and token. */
+/**
+ * A new cluster with a fresh id, a client token and a separate peer token (so that a client's
+ * credential can never join as a replica).
+ */
 export function generateConfig(o: GenerateOptions): ClusterConfig {
   const spare = o.spare ?? 0
   const controller = o.controller ?? (o.groups > 1 || spare > 0)
   const spec = layoutCluster({
-    ...o, groups: o.groups + spare, controller, clusterId: `kv-${randomBytes(6).toString('hex')}`, token: randomBytes(16).toString('hex'),
+    ...o, groups: o.groups + spare, controller, clusterId: `kv-${randomBytes(6).toString('hex')}`,
+    token: randomBytes(16).toString('hex'), peerToken: randomBytes(24).toString('hex'),
   })
   if (spare === 0) return spec
   return parseConfig({ ...spec, initialGroups: spec.groups.slice(0, o.groups).map((g) => g.id) })

@@ -31,9 +31,14 @@ export class CliError extends Error {
 /** The exit code for a client error code (`KvError.code`). */
 export function exitCodeOf(code: string): number {
   switch (code) {
+    // TLS_*: a certificate or key file that cannot be read, does not parse or does not match.
     case 'BAD_REQUEST':
     case 'BAD_CONFIG':
     case 'USAGE':
+    case 'TLS_CONFIG':
+    case 'TLS_NAME_MISMATCH':
+    case 'TLS_BAD_CERT':
+    case 'TLS_UNKNOWN_CA':
       return exitCodes.usage
     case 'UNAVAILABLE':
     case 'NOT_LEADER':

@@ -1,5 +1,5 @@
 import { parseDropRate, type FaultConfig } from '@kv/transport-tcp'
-import { InvalidArgumentError, type Command } from 'commander'
+import { InvalidArgumentError, Option, type Command } from 'commander'
 import path from 'node:path'
 import { loadConfig } from './config.js'
 import { parseDropKinds } from './message-kinds.js'
@@ -16,6 +16,9 @@ interface NodeFlags {
   logLevel: string
   exitWithStdin?: boolean
   metricsListen?: { host: string; port: number }
+  tlsCert?: string
+  tlsKey?: string
+  tlsCa?: string
 }
 
 /** `host:port` for --metrics-listen. */
@@ -54,8 +57,9 @@ export function addNodeCommand(program: Command): void {
   program
     .command('node')
     .description('run one replica in the foreground')
-    .requiredOption('--id <id>', 'this replica\'s id in the config')
-    .option('--data <dir>', 'data folder (default .kv-data/<id>)')
+    // Each also from the environment (containers: the id from the pod name, one data volume).
+    .addOption(new Option('--id <id>', 'this replica\'s id in the config').env('KV_ID').makeOptionMandatory())
+    .addOption(new Option('--data <dir>', 'data folder (default .kv-data/<id>)').env('KV_DATA'))
     .option('--drop-rate <rate>', 'drop outgoing messages: low (1%), medium (10%), high (30%) or a probability', dropRateArg)
     .option('--drop-kinds <kinds>', 'only drop these kinds: append,vote,client-request,client-reply', kindsArg)
     .option('--delay-ms <ms>', 'delay every outgoing message', (v) => {
@@ -73,7 +77,10 @@ export function addNodeCommand(program: Command): void {
       if (!levels.includes(v)) throw new InvalidArgumentError(`expected one of ${levels.join(', ')}`)
       return v
     }, 'info')
-    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP here', listenArg)
+    .addOption(new Option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP here').env('KV_METRICS_LISTEN').argParser(listenArg))
+    .option('--tls-cert <file>', 'this replica\'s certificate (PEM), over the config\'s tls.certFile')
+    .option('--tls-key <file>', 'this replica\'s private key (PEM), over the config\'s tls.keyFile')
+    .option('--tls-ca <file>', 'the cluster CA certificate (PEM), over the config\'s tls.caFile')
     .option('--exit-with-stdin', 'shut down when standard input closes (kv cluster up: the parent is gone)')
     .action(async (o: NodeFlags, cmd: Command) => {
       const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
@@ -87,6 +94,7 @@ export function addNodeCommand(program: Command): void {
       const node = await startNode({
         config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
         walSegmentBytes: o.walSegmentMb * 1024 * 1024, version: kvVersion,
+        tlsFiles: { ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }), ...(o.tlsKey === undefined ? {} : { tlsKey: o.tlsKey }), ...(o.tlsCa === undefined ? {} : { tlsCa: o.tlsCa }) },
         ...(o.metricsListen === undefined ? {} : { metricsListen: o.metricsListen }),
       })
       let stopping = false

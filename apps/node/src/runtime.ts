@@ -1,6 +1,6 @@
 import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
-import { allGroups } from '@kv/protocol'
+import { allGroups, listenAddress } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
 import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
@@ -12,6 +12,7 @@ import path from 'node:path'
 import { findReplica, type ClusterConfig } from './config.js'
 import { classifyMessage } from './message-kinds.js'
 import { NodeMetrics, serveMetrics } from './metrics.js'
+import { nodeTls, type TlsFileFlags } from './node-tls.js'
 
 const factories: Readonly<Record<'raft' | 'paxos', CoreFactory>> = { raft: createRaft, paxos: createPaxos }
 
@@ -28,6 +29,8 @@ export interface NodeOptions {
   metricsListen?: { host: string; port: number }
   /** The kv release, reported by status. */
   version?: string
+  /** This machine's certificate files, over the config's tls paths. */
+  tlsFiles?: TlsFileFlags
 }
 
 export interface RunningNode {
@@ -43,6 +46,12 @@ export interface RunningNode {
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const { group, replica: me } = findReplica(o.config, o.id)
   const log = o.logger
+  // Before anything is opened: a bad certificate stops the start with one clear line.
+  const tls = nodeTls(o.config, me, o.tlsFiles ?? {})
+  if (o.config.peerToken === undefined) {
+    log.warn('the cluster config has no peerToken: replicas accept the client token from peers, so a client credential could join as a replica; add a peerToken (kv config generate writes one)')
+  }
+  const bind = listenAddress(me)
   const opened = await DurableReplicaStorage.open(o.dataDir, {
     clusterId: o.config.clusterId,
     replicaId: o.id,
@@ -79,7 +88,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const everyone = allGroups(o.config).flatMap((g) => g.replicas)
   const peers = Object.fromEntries(everyone.filter((r) => r.id !== o.id).map((r) => [r.id, { host: r.host, port: r.port }]))
   const peerTransport = new PeerTransport({
-    nodeId: o.id, clusterId: o.config.clusterId, token: o.config.token, peers, logger: log, faults: o.faults, classify: classifyMessage,
+    nodeId: o.id, clusterId: o.config.clusterId, token: o.config.peerToken ?? o.config.token, peers, logger: log, faults: o.faults, classify: classifyMessage,
+    ...(tls === null ? {} : { tls: tls.dial }),
     // Connect from our own address: peers (and a firewall cutting a partition) see who we are.
     ...(isLoopbackAlias(me.host) ? { localAddress: me.host } : {}),
   })
@@ -141,7 +151,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     })
   }
   server = await TransportServer.listen({
-    host: me.host, port: me.port, clusterId: o.config.clusterId, token: o.config.token, nodeId: o.id, logger: log,
+    host: bind.host, port: bind.port, clusterId: o.config.clusterId, token: o.config.token, nodeId: o.id, logger: log,
+    ...(o.config.peerToken === undefined ? {} : { peerToken: o.config.peerToken }),
+    ...(tls === null ? {} : { tls: tls.listen, peerHosts: new Map(everyone.map((r) => [r.id, r.host])) }),
     faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
     onPeerMessage: (from, msg) => {
       const m = msg as unknown as PeerMessage
@@ -183,7 +195,10 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     flushSoon()
     logRoles()
   }, o.config.tickMs)
-  log.info({ id: o.id, group: group.id, protocol: group.protocol, port: me.port }, 'replica serving')
+  log.info({
+    id: o.id, group: group.id, protocol: group.protocol, advertised: `${me.host}:${me.port}`, listen: `${bind.host}:${bind.port}`,
+    tls: tls === null ? false : tls.files, peerToken: o.config.peerToken !== undefined,
+  }, 'replica serving')
   return {
     replica,
     port: me.port,

@@ -142,7 +142,8 @@ describe.each(protocols)('$protocol: bad input at a replica', ({ protocol, baseP
 
   it('ignores peer messages of the wrong shape from an authenticated peer', async () => {
     const other = c().ids.find((id) => id !== leader)!
-    const peer = await RawConnection.hello(c().port(leader), auth(), 'peer', other)
+    // Peers present the peer token (a client token is refused as a peer's: see netns.test.ts).
+    const peer = await RawConnection.hello(c().port(leader), { clusterId: auth().clusterId, token: c().config.peerToken ?? auth().token }, 'peer', other)
     const junk: Array<Record<string, unknown> & { type: string }> = [
       { type: 'AppendEntries', from: other, to: leader, term: 'high' },
       { type: 'AppendEntries', from: other, to: leader, term: 1e12, entries: 'none' },

@@ -3,7 +3,7 @@
  * itself after --duration: it prints a leader line while it runs and, at exit, the status
  * table and "replicas agree"; no replica outlives it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -55,6 +55,8 @@ describe('kv cluster up', () => {
     expect(rows, show).toHaveLength(3)
     expect(rows.filter((l) => /\sleader\s/.test(l)), show).toHaveLength(1)
     expect(r.stdout, show).toMatch(/^replicas agree$/m)
+    // The config it wrote holds the tokens: only its owner may read it.
+    expect(statSync(path.join(data, 'cluster.json')).mode & 0o777).toBe(0o600)
     // The load clients did work: the last load line counts some answers.
     const loads = [...r.stdout.matchAll(/^load: (\d+) ok/gm)].map((m) => Number(m[1]))
     expect(Math.max(...loads), show).toBeGreaterThan(0)

@@ -170,6 +170,11 @@ export interface ClusterOptions {
   spare?: number
   /** Changes the generated config before it is written (mixed protocols, other f, limits). */
   configure?: (config: ClusterConfig) => ClusterConfig
+  /**
+   * A command each replica's `node` runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` to start it
+   * in a network namespace (the command must exec node, so that signals reach the replica).
+   */
+  spawnPrefix?: (id: string) => readonly string[]
 }
 
 /** Moves every replica of the config to its own address 127.0.<hostGroup>.<r>. */
@@ -180,6 +185,13 @@ function spreadOverHostGroup(config: ClusterConfig, hostGroup: number): ClusterC
     ...config,
     groups: config.groups.map((g) => ({ ...g, replicas: g.replicas.map((r, i) => ({ ...r, host: `127.0.${hostGroup}.${i + 1}` })) })),
   })
+}
+
+/** A client's TLS options from the config's tls section (as `createClient({ config })` takes them). */
+function clientTlsOf(config: ClusterConfig): { tls?: { caFile: string; certFile?: string; keyFile?: string } } {
+  const t = config.tls
+  if (t === undefined) return {}
+  return { tls: { caFile: t.caFile, ...(t.clientCertFile === undefined ? {} : { certFile: t.clientCertFile }), ...(t.clientKeyFile === undefined ? {} : { keyFile: t.clientKeyFile }) } }
 }
 
 export interface ClusterClientOptions {
@@ -287,7 +299,9 @@ export class ProcessCluster {
     const args = [...kvNodeArgs, '--config', this.configPath, 'node', '--id', id, '--data', this.dataDir(id), '--wal-segment-mb', '4', ...flags]
     const log = openSync(this.logPath(id), 'a')
     try {
-      const child = track(spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', log, log] }))
+      const prefix = this.#options.spawnPrefix?.(id) ?? []
+      const [command, ...commandArgs] = prefix.length === 0 ? [process.execPath, ...args] : [...prefix, process.execPath, ...args]
+      const child = track(spawn(command!, commandArgs, { cwd: repoRoot, stdio: ['ignore', log, log] }))
       this.#nodes.set(id, { child, stopped: false })
     } finally {
       closeSync(log)
@@ -358,7 +372,7 @@ export class ProcessCluster {
     const timeoutMs = options.timeoutMs ?? 10_000
     const c = options.pinnedTo === undefined
       ? createClient({ config: this.config, timeoutMs })
-      : createClient({ endpoints: [this.address(options.pinnedTo)], clusterId: this.config.clusterId, token: this.config.token, timeoutMs })
+      : createClient({ endpoints: [this.address(options.pinnedTo)], clusterId: this.config.clusterId, token: this.config.token, timeoutMs, ...clientTlsOf(this.config) })
     this.#clients.push(c)
     return c
   }

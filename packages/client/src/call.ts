@@ -4,7 +4,7 @@ import { within, sleep, type CallScope } from './deadline.js'
 import { KvError, NotLeaderError, TimeoutError, UnavailableError, WrongShardError } from './errors.js'
 import type { ClientLimits } from './limits.js'
 import type { ConnectionPool } from './pool.js'
-import { HandshakeRefusedError } from '@kv/transport-tcp'
+import { HandshakeRefusedError, TlsError } from '@kv/transport-tcp'
 import { backoffMs, CallRound } from '@kv/protocol'
 import type { EndpointGroup } from './router.js'
 
@@ -146,6 +146,11 @@ async function attempt<T>(endpoint: Endpoint, plan: CallPlan<T>, scope: CallScop
     // passing fault: retrying until the deadline would only hide it.
     if (err instanceof HandshakeRefusedError) {
       return { kind: 'fail', error: new UnavailableError(`${endpointKey(endpoint)} refused this client: ${errorMessage(err)}`) }
+    }
+    // So is a certificate that does not verify (another CA, another name, expired) or TLS on
+    // one side only. A handshake that merely broke off is retried like any lost connection.
+    if (err instanceof TlsError && err.code !== 'TLS_HANDSHAKE_FAILED') {
+      return { kind: 'fail', error: new UnavailableError(`${endpointKey(endpoint)}: ${err.code}: ${errorMessage(err)}`, { cause: err }) }
     }
     return { kind: 'unreachable', message: errorMessage(err) }
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { ClusterSpecError, endpointKey, parseClusterSpec, type ClusterSpec, type GroupSpec, type ReplicaSpec } from '@kv/protocol'
+import path from 'node:path'
+import { ClusterSpecError, endpointKey, mapTlsPaths, parseClusterSpec, type ClusterSpec, type GroupSpec, type ReplicaSpec } from '@kv/protocol'
 import { ConfigError } from './errors.js'
 
 /** One replica as cluster.json lists it. */
@@ -41,19 +42,25 @@ export function parseClusterConfig(raw: unknown, source = 'cluster config'): Clu
   }
 }
 
-/** Reads and validates a cluster.json file. */
-export function loadClusterConfig(path: string): ClusterConfig {
+/**
+ * Reads and validates a cluster.json file. The tls section's relative paths are made absolute
+ * from the file's folder (cluster.json and its certificates travel together).
+ */
+export function loadClusterConfig(file: string): ClusterConfig {
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new ConfigError(`cannot read cluster config ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+    throw new ConfigError(`cannot read cluster config ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
   }
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch (e) {
-    throw new ConfigError(`cluster config ${path} is not valid JSON: ${(e as Error).message}`)
+    throw new ConfigError(`cluster config ${file} is not valid JSON: ${(e as Error).message}`)
   }
-  return parseClusterConfig(raw, path)
+  const config = parseClusterConfig(raw, file)
+  if (config.tls === undefined) return config
+  const dir = path.dirname(path.resolve(file))
+  return { ...config, tls: mapTlsPaths(config.tls, (p) => path.resolve(dir, p)) }
 }

@@ -1,5 +1,5 @@
 export { createClient, KvClient, type CallOptions, type GetOptions } from './client.js'
-export type { ClientOptions, ConfigOptions, EndpointsOptions } from './options.js'
+export type { ClientOptions, ClientTlsOptions, ConfigOptions, EndpointsOptions } from './options.js'
 export {
   loadClusterConfig,
   parseClusterConfig,

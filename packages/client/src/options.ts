@@ -1,3 +1,4 @@
+import { checkTlsMaterial, readTlsFile, TlsError, type DialTls } from '@kv/transport-tcp'
 import { noopLogger, type Logger } from './logger.js'
 import { loadClusterConfig, parseClusterConfig, parseEndpoint, type ClusterConfig } from './config.js'
 import { ConfigError } from './errors.js'
@@ -5,7 +6,25 @@ import { resolveClientLimits, type ClientLimits } from './limits.js'
 import { tcpConnector, type Connector } from './pool.js'
 import { Router } from './router.js'
 
+/**
+ * TLS for the client's connections: the cluster CA that signed the replicas' certificates, and
+ * a client certificate when the cluster requires one. Each item as PEM or as a file.
+ */
+export interface ClientTlsOptions {
+  readonly ca?: string | Uint8Array
+  readonly caFile?: string
+  readonly cert?: string | Uint8Array
+  readonly certFile?: string
+  readonly key?: string | Uint8Array
+  readonly keyFile?: string
+}
+
 interface CommonOptions {
+  /**
+   * TLS (default: the config's `tls` section: its `caFile`, and `clientCertFile`/`clientKeyFile`
+   * if set; plain TCP without one). `false`: plain TCP whatever the config says.
+   */
+  readonly tls?: ClientTlsOptions | false
   /** Deadline of each call unless the call gives its own (default 5000 ms). */
   readonly timeoutMs?: number
   /** Most calls in flight at once; more wait in order (default 1024). */
@@ -45,24 +64,55 @@ export interface ResolvedOptions {
   readonly logger: Logger
   readonly connector: Connector
   readonly random: () => number
+  /** Null: plain TCP. */
+  readonly tls: DialTls | null
 }
 
-function routerAndAuth(options: ClientOptions): { router: Router; clusterId: string; token: string } {
+/** The TLS material the client dials with, from its options or its config; files read and checked now. */
+function resolveTls(options: ClientOptions, config: ClusterConfig | null): DialTls | null {
+  if (options.tls === false) return null
+  const t: ClientTlsOptions | undefined = options.tls ?? (config?.tls === undefined ? undefined : {
+    caFile: config.tls.caFile,
+    ...(config.tls.clientCertFile === undefined ? {} : { certFile: config.tls.clientCertFile }),
+    ...(config.tls.clientKeyFile === undefined ? {} : { keyFile: config.tls.clientKeyFile }),
+  })
+  if (t === undefined) return null
+  if (typeof t !== 'object' || t === null) throw new ConfigError('options.tls: must be an object or false')
+  if ((t.ca === undefined) === (t.caFile === undefined)) throw new ConfigError('options.tls: give the cluster CA as ca (PEM) or caFile, one of them')
+  if (t.cert !== undefined && t.certFile !== undefined) throw new ConfigError('options.tls: give cert or certFile, not both')
+  if (t.key !== undefined && t.keyFile !== undefined) throw new ConfigError('options.tls: give key or keyFile, not both')
+  const pem = (v: string | Uint8Array) => (typeof v === 'string' ? v : Buffer.from(v))
+  try {
+    const item = (value: string | Uint8Array | undefined, file: string | undefined, what: string) =>
+      value !== undefined ? pem(value) : file !== undefined ? readTlsFile(file, what) : undefined
+    const ca = item(t.ca, t.caFile, 'CA certificate')!
+    const cert = item(t.cert, t.certFile, 'client certificate')
+    const key = item(t.key, t.keyFile, 'client key')
+    checkTlsMaterial({ ca, cert, key }, { ca: t.caFile ?? 'options.tls.ca', cert: t.certFile ?? 'options.tls.cert', key: t.keyFile ?? 'options.tls.key' })
+    return { ca, ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) }
+  } catch (e) {
+    if (e instanceof TlsError) throw new ConfigError(`tls: ${e.message}`)
+    throw e
+  }
+}
+
+function routerAndAuth(options: ClientOptions): { router: Router; clusterId: string; token: string; config: ClusterConfig | null } {
   if ('config' in options) {
     const config = typeof options.config === 'string' ? loadClusterConfig(options.config) : parseClusterConfig(options.config)
-    return { router: Router.fromConfig(config), clusterId: options.clusterId ?? config.clusterId, token: options.token ?? config.token }
+    return { router: Router.fromConfig(config), clusterId: options.clusterId ?? config.clusterId, token: options.token ?? config.token, config }
   }
   if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) {
     throw new ConfigError('options: give endpoints (a non-empty list of "host:port") or config')
   }
   const endpoints = options.endpoints.map(parseEndpoint)
-  return { router: Router.fromEndpoints(endpoints), clusterId: options.clusterId, token: options.token }
+  return { router: Router.fromEndpoints(endpoints), clusterId: options.clusterId, token: options.token, config: null }
 }
 
 /** Validates the options of `createClient`; throws ConfigError or RangeError. */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options: must be an object')
-  const { router, clusterId, token } = routerAndAuth(options)
+  const { router, clusterId, token, config } = routerAndAuth(options)
+  const tls = resolveTls(options, config)
   if (typeof clusterId !== 'string' || clusterId === '') throw new ConfigError('options.clusterId: must be a non-empty string')
   if (typeof token !== 'string' || token === '') throw new ConfigError('options.token: must be a non-empty string')
   const limits = resolveClientLimits({
@@ -76,7 +126,13 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     token,
     limits,
     logger: options.logger ?? noopLogger,
-    connector: options.connector ?? tcpConnector,
+    connector: withTls(options.connector ?? tcpConnector, tls),
     random: options.random ?? Math.random,
+    tls,
   }
+}
+
+/** Every connection the connector opens gets the client's TLS material. */
+function withTls(connector: Connector, tls: DialTls | null): Connector {
+  return tls === null ? connector : (args) => connector({ ...args, tls })
 }

@@ -1,4 +1,4 @@
-import { ClientConnection } from '@kv/transport-tcp'
+import { ClientConnection, type DialTls } from '@kv/transport-tcp'
 import { endpointKey, type Endpoint } from './config.js'
 import { ClosedError } from './errors.js'
 import type { Logger } from './logger.js'
@@ -18,6 +18,8 @@ export interface ConnectArgs {
   readonly token: string
   readonly connectTimeoutMs: number
   readonly logger: Logger
+  /** Dial with TLS (the cluster CA, and a client certificate if the cluster requires one). */
+  readonly tls?: DialTls
 }
 
 /** Opens one connection (and does the handshake). Injectable for tests. */
@@ -31,6 +33,7 @@ export const tcpConnector: Connector = (args) =>
     token: args.token,
     logger: args.logger,
     limits: { connectTimeoutMs: args.connectTimeoutMs },
+    ...(args.tls === undefined ? {} : { tls: args.tls }),
   })
 
 interface Slot {

@@ -20,13 +20,16 @@ export {
   groupOfReplica,
   initialShardMap,
   layoutCluster,
+  listenAddress,
   parseClusterSpec,
+  parseHostPort,
   type ClusterSpec,
   type ClusterSpecInput,
   type GroupSpec,
   type LayoutOptions,
   type ReplicaSpec,
 } from './cluster-spec.js'
+export { mapTlsPaths, tlsFileFields, tlsPathFor, tlsSpecSchema, type TlsSpec } from './tls-spec.js'
 export { backoffMs, CallRound, ReplicaGroup, ShardRouter, type AttemptVerdict } from './routing/index.js'
 export {
   checkControllerOp,

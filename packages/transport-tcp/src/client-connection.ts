@@ -7,12 +7,15 @@ import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
 import type { OutgoingMessage, TransportMessage } from './message.js'
 import { createStats, type TransportStats } from './stats.js'
+import type { DialTls } from './tls.js'
 
 export interface ClientConnectOptions {
   readonly host: string
   readonly port: number
   readonly clusterId: string
   readonly token: string
+  /** Dial with TLS: verify the replica against the CA; present `cert`/`key` if given. Default: plain TCP. */
+  readonly tls?: DialTls
   /** A name for this client, shown in the server's logs and `ClientConnectionInfo`. */
   readonly nodeId?: string
   readonly maxFrameBytes?: number
@@ -80,8 +83,9 @@ export class ClientConnection {
   }
 
   /**
-   * Connects and shakes hands. Rejects with `HandshakeRefusedError` (wrong cluster or token),
-   * `ConnectionClosedError` (cannot connect) or `TransportTimeoutError`.
+   * Connects and shakes hands. Rejects with `HandshakeRefusedError` (wrong cluster or token,
+   * or a certificate the replica does not accept), `TlsError` (the replica's certificate, or
+   * TLS on one side only), `ConnectionClosedError` (cannot connect) or `TransportTimeoutError`.
    */
   static async connect(options: ClientConnectOptions): Promise<ClientConnection> {
     const limits = resolveTransportLimits({
@@ -101,6 +105,7 @@ export class ClientConnection {
       host: options.host,
       port: options.port,
       hello,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       limits,
       queue,
       stats,

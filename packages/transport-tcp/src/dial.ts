@@ -1,11 +1,12 @@
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import type { DropOldestQueue } from './bounded-queue.js'
-import { ConnectionClosedError, HandshakeRefusedError, TransportTimeoutError } from './errors.js'
+import { ConnectionClosedError, HandshakeRefusedError, TlsError, TransportTimeoutError } from './errors.js'
 import { FramedConnection, type CloseInfo } from './framed-connection.js'
 import { parseAnswer, type Hello, type Welcome } from './handshake.js'
 import type { TransportLimits } from './limits.js'
 import type { OutgoingMessage, TransportMessage } from './message.js'
 import type { TransportStats } from './stats.js'
+import { dialTls, looksLikeTls, tlsDialError, type DialTls } from './tls.js'
 
 export interface DialOptions {
   readonly host: string
@@ -13,6 +14,8 @@ export interface DialOptions {
   /** The local address to connect from (a replica connects from its own listen address, so its peers' traffic is identifiable by address). */
   readonly localAddress?: string
   readonly hello: Hello
+  /** Dial with TLS (verifying the listener against the CA and the host name). Default: plain TCP. */
+  readonly tls?: DialTls
   readonly limits: TransportLimits
   readonly queue: DropOldestQueue<OutgoingMessage>
   readonly stats: TransportStats
@@ -32,7 +35,8 @@ export interface Dialed {
 /**
  * Opens a connection and does the connecting side of the handshake: hello out, then wait for
  * welcome (resolve) or refused (reject with `HandshakeRefusedError`). TCP errors and a close
- * before the answer reject with `ConnectionClosedError`; no answer within
+ * before the answer reject with `ConnectionClosedError`; a failed TLS handshake (or a plain
+ * dial answered in TLS) with `TlsError`; no answer within
  * `limits.connectTimeoutMs` rejects with `TransportTimeoutError`. The queue is not flushed:
  * the caller calls `startFlushing()` when it is ready.
  */
@@ -66,8 +70,35 @@ export function dial(options: DialOptions): Promise<Dialed> {
         resolve({ conn, welcome: answer })
       }
     }
-    const socket = connect({ host, port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) })
-    socket.once('connect', () => options.stats.connectionsOpened++)
+    const socket: Socket = options.tls === undefined
+      ? connect({ host, port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) })
+      : dialTls(options.tls, host, port, options.localAddress)
+    let tcpConnected = false
+    let tlsAnswer = false
+    let answered = false
+    socket.once('connect', () => {
+      tcpConnected = true
+      options.stats.connectionsOpened++
+    })
+    // Ahead of the frame decoder: a plain dial answered with a TLS record (an alert) is a
+    // replica that requires TLS.
+    if (options.tls === undefined) {
+      socket.prependOnceListener('data', (chunk: Buffer) => {
+        answered = true
+        tlsAnswer = looksLikeTls(chunk)
+      })
+    }
+    const closedBeforeWelcome = (info: CloseInfo): Error => {
+      const where = `${host}:${port}`
+      if (tlsAnswer) return new TlsError('TLS_REQUIRED', `${where} speaks TLS and this connection is plain TCP: configure tls (the cluster CA) to talk to it`)
+      const tlsFailure = options.tls === undefined ? null : tlsDialError(info.error, where, tcpConnected)
+      if (tlsFailure !== null) return tlsFailure
+      // A kv listener answers every hello (welcome or refused); a TLS listener drops a plain
+      // one without a word. So do a replica shutting down and services that are not kv.
+      const silent = options.tls === undefined && tcpConnected && info.error === null && !info.protocolError && !answered
+      const hint = silent ? ' without answering the hello (a replica that requires TLS does this to a plain-TCP client: is tls configured?)' : ''
+      return new ConnectionClosedError(`${where}: ${info.reason}${hint}`, { cause: info.error ?? undefined })
+    }
     const conn: FramedConnection = new FramedConnection({
       socket,
       maxFrameBytes: limits.maxFrameBytes,
@@ -82,7 +113,7 @@ export function dial(options: DialOptions): Promise<Dialed> {
       },
       onClose: (info) => {
         if (welcomed) options.onClose(info)
-        else fail(new ConnectionClosedError(`${host}:${port}: ${info.reason}`, { cause: info.error ?? undefined }), info)
+        else fail(closedBeforeWelcome(info), info)
       },
     })
     // Written once the socket connects (net buffers writes made before that).

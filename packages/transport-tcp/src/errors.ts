@@ -14,6 +14,17 @@ export type TransportErrorCode =
   | 'TOO_MANY_PENDING'
   | 'UNKNOWN_PEER'
   | 'INVALID_FAULT_CONFIG'
+  | TlsErrorCode
+
+/**
+ * TLS failures. TLS_UNKNOWN_CA: the other side's certificate is not signed by the cluster CA.
+ * TLS_NAME_MISMATCH: the certificate is not for the host dialed (its subjectAltName).
+ * TLS_BAD_CERT: expired, not yet valid, or refused for another reason. TLS_HANDSHAKE_FAILED:
+ * the handshake broke off (often: the listener runs without TLS). TLS_REQUIRED: a plain-TCP
+ * connection to a listener that speaks TLS. TLS_CONFIG: a certificate or key file that cannot
+ * be read or parsed, or does not match.
+ */
+export type TlsErrorCode = 'TLS_UNKNOWN_CA' | 'TLS_NAME_MISMATCH' | 'TLS_BAD_CERT' | 'TLS_HANDSHAKE_FAILED' | 'TLS_REQUIRED' | 'TLS_CONFIG'
 
 export class TransportError extends Error {
   readonly code: TransportErrorCode
@@ -108,5 +119,13 @@ export class FaultConfigError extends TransportError {
   constructor(message: string) {
     super('INVALID_FAULT_CONFIG', message)
     this.name = 'FaultConfigError'
+  }
+}
+
+export class TlsError extends TransportError {
+  declare readonly code: TlsErrorCode
+  constructor(code: TlsErrorCode, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause })
+    this.name = 'TlsError'
   }
 }

@@ -39,11 +39,28 @@ export function parseHello(msg: TransportMessage): Hello | { readonly invalid: s
   return nodeId === undefined ? { type: 'hello', clusterId, token, role } : { type: 'hello', clusterId, token, role, nodeId }
 }
 
-/** Null when the Hello belongs to this cluster and carries its token; else why not. */
-export function checkCredentials(hello: Hello, clusterId: string, token: string): string | null {
-  if (hello.clusterId !== clusterId) return `wrong cluster id ${JSON.stringify(hello.clusterId)}`
-  if (!sameSecret(hello.token, token)) return 'wrong token'
-  return null
+/** The credentials a listener accepts: the clients' token, and the replicas' if they have their own. */
+export interface Credentials {
+  readonly clusterId: string
+  /** What clients present. */
+  readonly token: string
+  /** What peers present; without it, peers present `token` (configs from before the split). */
+  readonly peerToken?: string | undefined
+}
+
+/**
+ * Null when the Hello belongs to this cluster and carries the credential of the role it
+ * claims; else why not. A client credential never passes as a peer's.
+ */
+export function checkCredentials(hello: Hello, credentials: Credentials): string | null {
+  if (hello.clusterId !== credentials.clusterId) return `wrong cluster id ${JSON.stringify(hello.clusterId)}`
+  if (hello.role === 'client') return sameSecret(hello.token, credentials.token) ? null : 'wrong token'
+  const peerToken = credentials.peerToken ?? credentials.token
+  if (sameSecret(hello.token, peerToken)) return null
+  if (credentials.peerToken !== undefined && sameSecret(hello.token, credentials.token)) {
+    return 'peer hello with the client token: a client credential cannot join as a replica (peers present peerToken)'
+  }
+  return 'wrong peer token'
 }
 
 /** Constant-time comparison (hashing first makes the lengths equal). */

@@ -9,8 +9,10 @@ export {
   PortInUseError,
   TooManyPendingError,
   TransportError,
+  TlsError,
   TransportTimeoutError,
   UnknownPeerError,
+  type TlsErrorCode,
   type TransportErrorCode,
 } from './errors.js'
 export {
@@ -24,7 +26,8 @@ export {
   type FaultInjectorOptions,
 } from './fault.js'
 export { FrameDecoder, FrameEncoder, type FrameDecoderOptions, type FrameEncoderOptions } from './frame.js'
-export type { Hello, Refused, Role, Welcome } from './handshake.js'
+export type { Credentials, Hello, Refused, Role, Welcome } from './handshake.js'
+export { checkCertificateHost, checkTlsMaterial, loadTlsFiles, readTlsFile, type DialTls, type ListenTls, type Pem, type TlsFiles, type TlsMaterial, type TlsNames } from './tls.js'
 export {
   FRAME_HEADER_BYTES,
   checkTransportLimits,

@@ -1,6 +1,6 @@
 import { backoffMs } from '@kv/consensus'
 import { DropOldestQueue } from './bounded-queue.js'
-import { HandshakeRefusedError, UnknownPeerError } from './errors.js'
+import { HandshakeRefusedError, TlsError, UnknownPeerError } from './errors.js'
 import { DelayLine, FaultInjector, type Classify, type FaultConfig } from './fault.js'
 import type { CloseInfo, FramedConnection } from './framed-connection.js'
 import { dial } from './dial.js'
@@ -9,6 +9,7 @@ import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
 import type { OutgoingMessage } from './message.js'
 import { addStats, createStats, type TransportStats } from './stats.js'
+import type { DialTls } from './tls.js'
 
 export interface PeerAddress {
   readonly host: string
@@ -25,7 +26,10 @@ export interface PeerTransportOptions {
   /** This replica's id, sent in every hello. */
   readonly nodeId: string
   readonly clusterId: string
+  /** The peer credential presented in every hello: the cluster's peerToken (its token in configs without one). */
   readonly token: string
+  /** Dial peers with TLS, presenting this replica's certificate (mutual TLS). Default: plain TCP. */
+  readonly tls?: DialTls
   /** The address book: nodeId → where that replica listens. */
   readonly peers: Readonly<Record<string, PeerAddress>> | ReadonlyMap<string, PeerAddress>
   /** Connect from this local address (a replica's own listen address). Default: the OS picks. */
@@ -47,6 +51,7 @@ function peerEntries(peers: PeerTransportOptions['peers']): [string, PeerAddress
 
 interface LinkContext {
   readonly hello: Hello
+  readonly tls: DialTls | undefined
   readonly localAddress: string | undefined
   readonly limits: TransportLimits
   readonly logger: Logger
@@ -117,6 +122,7 @@ class PeerLink {
       signal: abort.signal,
       ...this.address,
       hello: this.#ctx.hello,
+      ...(this.#ctx.tls === undefined ? {} : { tls: this.#ctx.tls }),
       ...(this.#ctx.localAddress === undefined ? {} : { localAddress: this.#ctx.localAddress }),
       limits: this.#ctx.limits,
       queue: this.queue,
@@ -154,6 +160,7 @@ class PeerLink {
     if (this.#state === 'closed') return
     const fields = { peer: this.nodeId, ...this.address, err, failures: this.#failures + 1 }
     if (err instanceof HandshakeRefusedError) this.#ctx.logger.error(fields, 'peer refused our hello')
+    else if (err instanceof TlsError && err.code !== 'TLS_HANDSHAKE_FAILED') this.#ctx.logger.error(fields, 'peer TLS refused; retrying with backoff')
     else if (this.#failures === 0) this.#ctx.logger.warn(fields, 'cannot reach peer; retrying with backoff')
     else this.#ctx.logger.debug(fields, 'cannot reach peer')
     this.#scheduleReconnect()
@@ -203,6 +210,7 @@ export class PeerTransport {
     this.#delays = new DelayLine(this.#faults.delayMs, limits.maxQueuedMessages)
     const ctx: LinkContext = {
       hello: { type: 'hello', clusterId: options.clusterId, token: options.token, role: 'peer', nodeId: options.nodeId },
+      tls: options.tls,
       localAddress: options.localAddress,
       limits,
       logger: options.logger ?? noopLogger,

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { DropOldestQueue } from './bounded-queue.js'
 import { ListenError, PortInUseError } from './errors.js'
 import { DelayLine, FaultInjector, type Classify, type FaultConfig } from './fault.js'
@@ -8,6 +9,7 @@ import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
 import type { OutgoingMessage, TransportMessage } from './message.js'
 import { createStats, type TransportStats } from './stats.js'
+import { looksLikeTls, serverTlsOptions, tlsRefusal, type ListenTls } from './tls.js'
 
 /** A client request as the server hands it over: `id` was added by the client's transport. */
 export type ClientRequest = TransportMessage & { readonly id: number }
@@ -30,7 +32,21 @@ export interface ListenOptions {
   /** 0 lets the OS choose; read the chosen one from `server.port`. */
   readonly port: number
   readonly clusterId: string
+  /** What clients present in their hello. */
   readonly token: string
+  /**
+   * What peers present. Without it peers present `token` (the old single credential); with it
+   * a peer hello with the client token is refused, so a client cannot join as a replica.
+   */
+  readonly peerToken?: string
+  /** Serve TLS (node:tls) instead of plain TCP; peers must present a certificate the CA signed. */
+  readonly tls?: ListenTls
+  /**
+   * With TLS: the host each known replica is dialed at. A peer hello naming one of them must
+   * come with a certificate for that host (a replica cannot claim another's id). Peers not
+   * listed need only a certificate of the CA.
+   */
+  readonly peerHosts?: ReadonlyMap<string, string>
   /** This replica's id, sent in every welcome. */
   readonly nodeId: string
   readonly maxFrameBytes?: number
@@ -55,6 +71,10 @@ type Phase =
 
 interface Accepted {
   readonly conn: FramedConnection
+  /** The TLS socket on a TLS listener (its certificate is checked at the hello), else null. */
+  readonly tlsSocket: TLSSocket | null
+  /** The first bytes on a plain listener were a TLS record: a TLS client dialed a plain replica. */
+  tlsOnPlain: boolean
   readonly queue: DropOldestQueue<OutgoingMessage>
   readonly info: ClientConnectionInfo
   phase: Phase
@@ -91,12 +111,26 @@ export class TransportServer {
     })
     this.#delays = new DelayLine(this.#faults.delayMs, this.#limits.maxQueuedMessages)
     this.#server = server
-    server.on('connection', (socket) => this.#accept(socket))
+    if (options.tls === undefined) {
+      server.on('connection', (socket) => this.#accept(socket, null))
+    } else {
+      server.on('secureConnection', (socket: TLSSocket) => this.#accept(socket, socket))
+      // The TLS handshake failed before any hello: a plain-TCP client, a bad certificate, a scan.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        this.#stats.protocolErrors++
+        const plain = err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || err.code === 'ERR_SSL_HTTP_REQUEST' || err.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'
+        this.#logger.warn({
+          remoteAddress: socket.remoteAddress ?? 'unknown', remotePort: socket.remotePort ?? 0, code: err.code,
+          reason: plain ? `not TLS (a plain-TCP client? this replica requires TLS): ${err.message}` : err.message,
+        }, 'TLS handshake failed')
+      })
+    }
   }
 
   /** Starts listening. Rejects with `PortInUseError` (code PORT_IN_USE) or `ListenError`. */
   static async listen(options: ListenOptions): Promise<TransportServer> {
-    const server = createServer()
+    const limits = resolveTransportLimits(options.limits ?? {})
+    const server: Server = options.tls === undefined ? createServer() : createTlsServer(serverTlsOptions(options.tls, limits.handshakeTimeoutMs))
     const transport = new TransportServer(options, server)
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
@@ -115,8 +149,8 @@ export class TransportServer {
       server.once('listening', onListening)
       server.listen({ host: options.host, port: options.port })
     })
-    server.on('error', (err) => transport.#logger.error({ err }, 'listener error'))
-    transport.#logger.info({ host: options.host, port: transport.port, nodeId: options.nodeId }, 'listening')
+    server.on('error', (err: Error) => transport.#logger.error({ err }, 'listener error'))
+    transport.#logger.info({ host: options.host, port: transport.port, nodeId: options.nodeId, tls: options.tls !== undefined }, 'listening')
     return transport
   }
 
@@ -154,7 +188,7 @@ export class TransportServer {
     return this.#closing
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, tlsSocket: TLSSocket | null): void {
     if (this.#closing) {
       socket.destroy()
       return
@@ -164,6 +198,8 @@ export class TransportServer {
     const connId = this.#nextConnId++
     const accepted: Accepted = {
       queue,
+      tlsSocket,
+      tlsOnPlain: false,
       info: { connId, remoteAddress: socket.remoteAddress ?? 'unknown', remotePort: socket.remotePort ?? 0, nodeId: null },
       phase: { kind: 'handshake', timer: setTimeout(() => this.#handshakeTimedOut(accepted), this.#limits.handshakeTimeoutMs) },
       nodeIdFromHello: null,
@@ -179,6 +215,9 @@ export class TransportServer {
         onClose: (info) => this.#onClose(accepted, info),
       }),
     }
+    // Ahead of the decoder's listener: a TLS ClientHello here is a TLS client on a plain
+    // listener, which deserves a better reason than "frame too large".
+    if (tlsSocket === null) socket.prependOnceListener('data', (chunk: Buffer) => (accepted.tlsOnPlain = looksLikeTls(chunk)))
     this.#accepted.add(accepted)
     this.#logger.debug({ connId, remoteAddress: accepted.info.remoteAddress, remotePort: accepted.info.remotePort }, 'connection accepted')
   }
@@ -211,7 +250,9 @@ export class TransportServer {
       this.#protocolError(a, hello.invalid)
       return
     }
-    const refusal = checkCredentials(hello, this.#options.clusterId, this.#options.token)
+    const o = this.#options
+    const refusal = checkCredentials(hello, { clusterId: o.clusterId, token: o.token, peerToken: o.peerToken })
+      ?? tlsRefusal(a.tlsSocket, hello.role, o.tls?.requireClientCert === true, hello.nodeId === undefined ? undefined : o.peerHosts?.get(hello.nodeId))
     if (refusal !== null) {
       this.#refuse(a, hello, refusal)
       return
@@ -292,7 +333,8 @@ export class TransportServer {
     if (a.phase.kind === 'handshake') clearTimeout(a.phase.timer)
     this.#accepted.delete(a)
     a.queue.clear()
-    const fields = { ...this.#where(a), reason: info.reason, ...(info.error ? { err: info.error } : {}) }
+    const reason = a.tlsOnPlain && a.phase.kind === 'handshake' ? `a TLS client on a plain-TCP listener (this replica runs without tls): ${info.reason}` : info.reason
+    const fields = { ...this.#where(a), reason, ...(info.error ? { err: info.error } : {}) }
     if (info.protocolError) {
       this.#stats.protocolErrors++
       this.#logger.warn(fields, 'connection closed: protocol error')

@@ -1,5 +1,5 @@
 import { parseClientRequest, type ClientRequest, type ClientResponse, type OpResult, type WriteOp } from '@kv/protocol'
-import { TransportServer, type Reply } from '@kv/transport-tcp'
+import { TransportServer, type ListenTls, type Reply } from '@kv/transport-tcp'
 import { parseClusterConfig, type ClusterConfig } from '../config.js'
 
 /*
@@ -50,7 +50,8 @@ export class FakeCluster {
     this.leader = [...servers.keys()][0] ?? null
   }
 
-  static async start(replicaCount: number): Promise<FakeCluster> {
+  /** `tls`: the replicas listen with TLS. */
+  static async start(replicaCount: number, tls?: ListenTls): Promise<FakeCluster> {
     const servers = new Map<string, TransportServer>()
     const cluster = new FakeCluster(servers)
     for (let i = 1; i <= replicaCount; i++) {
@@ -63,6 +64,7 @@ export class FakeCluster {
         nodeId: id,
         onPeerMessage: () => {},
         onClientRequest: (msg, reply, conn) => cluster.onRequest(id, msg, reply, conn.connId),
+        ...(tls === undefined ? {} : { tls }),
       })
       servers.set(id, server)
     }
