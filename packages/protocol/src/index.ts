@@ -5,10 +5,16 @@ export type {
   ErrorCode,
   KvOp,
   OpResult,
+  ReadOp,
   ReplicaStatus,
+  ScanOp,
   StatusRequest,
+  WatchEvent,
+  WatchOp,
   WriteOp,
 } from './types.js'
+export { compareRevisions, formatRevision, isWireRevision, maxRevision, minRevision, parseRevision, type WireRevision } from './revision.js'
+export { prefixEnd } from './key-range.js'
 export { checkWriteOpShape, parseClientRequest, type ParseResult } from './parse.js'
 export { limits } from './limits.js'
 export {

@@ -1,5 +1,5 @@
 import { hashKey } from '@kv/hashring'
-import { ReplicaGroup, type GroupSpec, type ShardMap } from '@kv/protocol'
+import { ReplicaGroup, type GroupSpec, type ShardMap, type WireRevision } from '@kv/protocol'
 import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
 import { isShardMapReply, type ShardMapQuery } from '../controller/messages.js'
 import type { MigrationStep } from '../log-record.js'
@@ -50,6 +50,10 @@ export interface MigrationData {
   keysOf(move: OutgoingMove): readonly string[]
   value(key: string): Uint8Array | null
   sessions(): ReadonlyArray<readonly [string, ...EncodedSession]>
+  /** Watches: an upper bound of every revision the (frozen) key's events ever had. */
+  floorOf(key: string): WireRevision
+  /** Watches: an upper bound of the revisions of every event of keys in the move's arcs that are not held. */
+  absentFloor(move: OutgoingMove): WireRevision
 }
 
 /**
@@ -136,6 +140,8 @@ export class MigrationDriver {
         if (move?.state !== 'pulling' || move.cursor !== m.cursor) return
         return this.propose(ctx, {
           type: 'install', epoch: m.epoch, from: move.from, cursor: m.cursor, next: m.next, done: m.done, entries: m.entries, sessions: m.sessions,
+          ...(m.floors === undefined ? {} : { floors: m.floors }),
+          ...(m.absentFloor === undefined ? {} : { absentFloor: m.absentFloor }),
         })
       }
       case 'KeysLearned': {
@@ -203,8 +209,10 @@ export class MigrationDriver {
         next++
       }
     }
+    const floors = entries.map(([key]) => [key, ...this.data.floorOf(key)] as const)
     return {
       type: 'SendKeysResponse', toGroup: msg.fromGroup, to: msg.from, epoch: req.epoch, cursor: req.cursor, next, done: next >= end, entries, sessions,
+      floors, absentFloor: this.data.absentFloor(move),
     }
   }
 
