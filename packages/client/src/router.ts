@@ -54,6 +54,30 @@ export class Router {
     return this.#shards?.epoch ?? 0
   }
 
+  /** The shard map in use (null: none, one group serves all). */
+  get map(): ShardMap | null {
+    return this.#shards?.map ?? null
+  }
+
+  /**
+   * The group of `id` in the map in use (or the config): a prefix watch or a scan asks every
+   * group of the map. Without a map, the one group of the config.
+   */
+  groupById(id: string): EndpointGroup | null {
+    const known = this.#byId.get(id)
+    if (known !== undefined) return known
+    const spec = this.#shards?.map.groups.find((g) => g.id === id)
+    if (spec === undefined) return null
+    const g = endpointGroup(spec.id, spec.replicas)
+    this.#byId.set(spec.id, g)
+    return g
+  }
+
+  /** The ids of the groups every key is spread over: the map's, or the one group's. */
+  get shardGroupIds(): string[] {
+    return this.#shards === null ? [this.groups[0]!.id] : this.#shards.map.groups.map((g) => g.id)
+  }
+
   /** Takes `map` if it is newer than the one in use. */
   learnMap(map: ShardMap): void {
     if (this.#shards !== null && map.epoch <= this.#shards.epoch) return

@@ -87,9 +87,9 @@ function checkOp(op: unknown): string | null {
       if (o.withRevision !== undefined && typeof o.withRevision !== 'boolean') return 'get: withRevision must be a boolean'
       return checkKey(o.key, 'get')
     case 'scan':
-      return checkScan(o as Record<string, unknown>)
+      return checkScan(o)
     case 'watch':
-      return checkWatch(o as Record<string, unknown>)
+      return checkWatch(o)
     case 'delete':
       return checkKey(o.key, 'delete')
     case 'put':

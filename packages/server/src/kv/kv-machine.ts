@@ -167,8 +167,13 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
         return answerScan(this, op, this.maxReadAnswerBytes)
       case 'watch':
         return answerWatch(this, op, final, this.maxReadAnswerBytes)
-      default:
+      case 'put':
+      case 'append':
+      case 'delete':
+      case 'batchPut':
         return { type: 'error', code: 'BAD_REQUEST', message: `${op.op} is not a read` }
+      default:
+        return unreachable(op, 'kv read')
     }
   }
 
