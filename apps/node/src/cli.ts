@@ -4,13 +4,15 @@
  *   kv config generate -f 1 -o cluster.json      a cluster description
  *   kv node --config cluster.json --id g1-r1     one replica, in the foreground
  *   kv cluster up                                a whole local cluster as child processes
- *   kv --config cluster.json put|get|delete|append|batch-put|status ...
+ *   kv --config cluster.json put|get|delete|append|batch-put|status|scan|watch ...
+ *   kv --config cluster.json chat --room R --name N   a terminal chat (kv chat --script: its scripted test)
  */
 import { Command } from 'commander'
 import { allGroups } from '@kv/protocol'
 import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { addClientCommands, UsageError } from './client-commands.js'
+import { addChatCommand } from './chat/command.js'
 import { addClusterCommands } from './cluster.js'
 import { ConfigError, generateConfig } from './config.js'
 import { addNodeCommand } from './node-command.js'
@@ -44,6 +46,7 @@ addNodeCommand(program)
 addClusterCommands(program)
 addClientCommands(program)
 addShardCommands(program)
+addChatCommand(program)
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof ConfigError || e instanceof UsageError || isCodedError(e)) {

@@ -316,7 +316,7 @@ export class SimClient {
   }
 }
 
-function toOp(input: KvInput): KvOp {
+function toOp(input: KvInput): Exclude<KvOp, { op: 'scan' | 'watch' }> {
   switch (input.op) {
     case 'get':
       return { op: 'get', key: input.key }
@@ -342,5 +342,8 @@ function toOutput(resp: Extract<ClientResponse, { type: 'result' }>): KvOutput {
     case 'shardMap':
     case 'epoch':
       throw new Error(`a KV operation answered with a controller result (${r.type})`)
+    case 'scan':
+    case 'events':
+      throw new Error(`a get, put, append, delete or batchPut answered with a ${r.type} result`)
   }
 }
