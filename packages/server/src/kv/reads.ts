@@ -78,17 +78,27 @@ export function answerWatch(kv: ReadableKv, op: WatchOp, final: boolean, maxByte
   const from = op.fromRevision
   if (from === null) return answer([], progress, false)
   const history = kv.history
-  const what = op.key !== undefined ? `watch ${JSON.stringify(op.key)}` : `watch prefix ${JSON.stringify(op.prefix)}`
-  if (op.key !== undefined) {
-    const gap = history.gapFor(op.key, from)
-    if (gap !== null) return compacted(gap, what)
-  } else if (compareRevisions(from, history.horizon) < 0) return compacted(history.horizon, what)
   const key = op.key
+  const what = key !== undefined ? `watch ${JSON.stringify(key)}` : `watch prefix ${JSON.stringify(op.prefix)}`
   const prefix = op.prefix ?? ''
   const matches = key !== undefined ? (k: string) => k === key : (k: string) => k.startsWith(prefix)
+  if (key !== undefined && !kv.serves(key)) {
+    // The key is not (or not yet) served here. Its events this group still has are handed out
+    // (a loser drains before the watch moves on); then WRONG_SHARD sends the watch to the group
+    // that has the key now, or that will once its data is in.
+    const read = history.read(from, matches, op.maxEvents, maxBytes, key)
+    if (read.events.length === 0) return kv.wrongShard(key)
+    const gap = history.gapFor(key, from)
+    if (gap !== null) return compacted(gap, what)
+    // Progress is the key's last event here: below the epoch it left at, so the watch resumes
+    // from it at the group that has the key now, where a revision of this group's would mean
+    // nothing (the two groups' revisions of one epoch are not comparable).
+    return answer(read.events, read.events[read.events.length - 1]!.revision, true)
+  }
+  const gap = key !== undefined ? history.gapFor(key, from) : compareRevisions(from, history.horizon) < 0 ? history.horizon : null
+  if (gap !== null) return compacted(gap, what)
   const read = history.read(from, matches, op.maxEvents, maxBytes, key)
   if (read.events.length > 0) return answer(read.events, read.more ? read.last! : progress, read.more)
-  if (key !== undefined && !kv.serves(key)) return kv.wrongShard(key)
   if (key === undefined && !isMember(kv)) return answer([], progress, false, true)
   if (final || op.waitMs === 0 || from[0] < progress[0]) return answer([], progress, false)
   // Nothing matched up to `read.last`: the retry looks only at what comes after it.

@@ -5,7 +5,8 @@
  */
 import { compareRevisions, type ClientResponse, type GroupSpec, type KvOp, type ShardMap, type WatchOp, type WireRevision, type WriteOp } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
-import type { Command, MigrationStep } from '../log-record.js'
+import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
+import type { Command, LogRecord, MigrationStep } from '../log-record.js'
 import type { ReadHold } from '../state-machine.js'
 import { KvStateMachine, type KvMachineOptions } from './kv-machine.js'
 
@@ -203,7 +204,10 @@ describe('watches across a move', () => {
     const key = live.find((k) => g1.history.floorOf(k)[1] > 0)!
     const last = lastRevisionAt(g1, key)
     expect(compareRevisions(last, [2, 0])).toBeLessThan(0)
-    // The loser hands out what it has, then says the key is elsewhere.
+    // The loser hands out what it has, then says the key is elsewhere. While it drains, the
+    // progress it gives is the key's last event: below the move's epoch, meaningful at the gainer.
+    const drained = events(g1.read(watchOp({ key }, [0, 0])))
+    expect(drained.progress).toEqual(last)
     expect(g1.read(watchOp({ key }, last))).toMatchObject({ type: 'error', code: 'WRONG_SHARD' })
     // No gap: nothing yet, at once (the asked revision is of an older epoch), then held from there.
     const now = events(g2.read(watchOp({ key }, last)))
@@ -244,5 +248,40 @@ describe('watches across a move', () => {
     expect(held).toMatchObject({ type: 'hold' })
     step(g1, { type: 'config', map: map(2, 'g1', 'g2') })
     expect(events(g1.read((held as ReadHold<KvOp>).retry))).toMatchObject({ events: [], progress: [2, 2] })
+  })
+
+  it('carries each moved key\'s floor through the real migration driver: a watch from the key\'s last revision at the loser resumes at the gainer', () => {
+    const g1 = sharded('g1')
+    const g2 = sharded('g2')
+    for (const sm of [g1, g2]) step(sm, { type: 'config', map: map(1, 'g1') })
+    const keys = Array.from({ length: 30 }, (_, i) => `m/${i}`)
+    for (const k of keys) write(g1, { op: 'append', key: k, value: b('x') })
+    for (const sm of [g1, g2]) step(sm, { type: 'config', map: map(2, 'g1', 'g2') })
+    // Before its data is in, the gainer sends a watch of a moving key back (WRONG_SHARD: the
+    // client asks again), never COMPACTED: the loser's word on the key's past is still to come.
+    const moving = keys.find((k) => !g1.serves(k))!
+    expect(g2.read(watchOp({ key: moving }, [1, 0]))).toMatchObject({ code: 'WRONG_SHARD' })
+    const machines = new Map([['g1', g1], ['g2', g2]])
+    const proposed = new Map<KvStateMachine, LogRecord[]>([[g1, []], [g2, []]])
+    const inbox: GroupMessage[] = []
+    const ctx = (group: string): MachineContext => ({
+      replicaId: `${group}-r1`, groupId: group, isLeader: true, term: 1, nowMs: 0,
+      send: (m: OutgoingGroupMessage) => void inbox.push({ ...m, from: `${group}-r1`, fromGroup: group, term: 0 } as GroupMessage),
+      propose: (r: LogRecord) => void proposed.get(machines.get(group)!)!.push(r),
+    })
+    // Bounded: the move takes a few dozen rounds of ticks, messages and applies.
+    for (let round = 0; round < 200 && !(g1.shards!.settled && g2.shards!.settled); round++) {
+      for (const [id, sm] of machines) sm.tick(ctx(id))
+      for (const m of inbox.splice(0)) machines.get(m.toGroup)?.onGroupMessage(m, ctx(m.toGroup))
+      for (const [sm, records] of proposed) for (const r of records.splice(0)) sm.apply(sm.appliedIndex + 1, 1, r)
+    }
+    expect([g1.shards!.settled, g2.shards!.settled]).toEqual([true, true])
+    const moved = keys.filter((k) => g2.serves(k))
+    expect(moved.length).toBeGreaterThan(0)
+    for (const k of moved) {
+      const last = lastRevisionAt(g1, k)
+      expect(g2.read(watchOp({ key: k }, last)), k).toMatchObject({ type: 'result' })
+      expect(g2.read(watchOp({ key: k }, [last[0], last[1] - 1])), k).toMatchObject({ code: 'COMPACTED', oldest: last })
+    }
   })
 })
