@@ -115,6 +115,7 @@ export class KvClient {
       clientId: this.#session.clientId,
       wireAckedSeq: () => this.#session.wireAckedSeq,
       ensureMap: (refresh) => this.#ensureMap(refresh),
+      mapAt: (epoch) => (this.#router.controller === null ? Promise.resolve(null) : this.shardMap({ epoch })),
       read: readWith,
     }
   }

@@ -1,7 +1,6 @@
 export { createClient, KvClient, type CallOptions, type GetOptions } from './client.js'
 export { mergeScanParts, type ScanOptions, type ScanPage, type ScanRange } from './scan.js'
 export { Watch, type KvWatchEvent, type WatchOptions, type WatchTarget } from './watch.js'
-export { WatchMerge, parseCursor, type MergedEvent, type StreamAnswer } from './watch-merge.js'
 export { compareRevisions } from './revisions.js'
 export type { ClientOptions, ConfigOptions, EndpointsOptions } from './options.js'
 export {

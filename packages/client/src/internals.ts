@@ -1,3 +1,4 @@
+import type { ShardMap } from '@kv/protocol'
 import type { CallPlan } from './call.js'
 import type { ClientLimits } from './limits.js'
 import type { Logger } from './logger.js'
@@ -14,6 +15,8 @@ export interface ClientInternals {
   wireAckedSeq(): number
   /** Fetches the shard map when routing needs one (`refresh`: the newest, after WRONG_SHARD). */
   ensureMap(refresh: boolean): Promise<void>
+  /** The controller's map of `epoch` (null: none; or no controller). */
+  mapAt(epoch: number): Promise<ShardMap | null>
   /**
    * One read call: admitted like any call, retried over the group's replicas. `holdMs`: the
    * replica may hold it that long (a watch poll), so each attempt waits that much longer.

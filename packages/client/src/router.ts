@@ -1,4 +1,4 @@
-import { initialShardMap, ReplicaGroup, ShardRouter, type ShardMap } from '@kv/protocol'
+import { initialShardMap, ReplicaGroup, ShardRouter, type GroupSpec, type ShardMap } from '@kv/protocol'
 import { endpointKey, type ClusterConfig, type Endpoint } from './config.js'
 
 /** A group's replicas addressed by endpoint: `@kv/protocol`'s routing state, shared with the simulator. */
@@ -70,6 +70,16 @@ export class Router {
     if (spec === undefined) return null
     const g = endpointGroup(spec.id, spec.replicas)
     this.#byId.set(spec.id, g)
+    return g
+  }
+
+  /** The group of `spec` (a group of some map, maybe not the newest). */
+  groupOfSpec(spec: GroupSpec): EndpointGroup {
+    let g = this.#byId.get(spec.id)
+    if (g === undefined) {
+      g = endpointGroup(spec.id, spec.replicas)
+      this.#byId.set(spec.id, g)
+    }
     return g
   }
 

@@ -1,4 +1,4 @@
-import { backoffMs, compareRevisions, formatRevision, limits as protocolLimits, parseRevision, type WatchEvent, type WatchOp, type WireRevision } from '@kv/protocol'
+import { backoffMs, compareRevisions, formatRevision, limits as protocolLimits, parseCursor, parseRevision, ShardRouter, WatchMerge, type StreamAnswer, type WatchEvent, type WatchOp, type WireRevision } from '@kv/protocol'
 import type { CallPlan, Interpretation } from './call.js'
 import { sleep } from './deadline.js'
 import { AbortError, BadRequestError, ClosedError, CompactedError, KvError, ProtocolError } from './errors.js'
@@ -6,7 +6,6 @@ import type { ClientInternals } from './internals.js'
 import { checkOp, interpretError } from './ops.js'
 import { parseClientResponse } from './response.js'
 import type { EndpointGroup } from './router.js'
-import { parseCursor, WatchMerge, type StreamAnswer } from './watch-merge.js'
 
 /** What to watch: one key, or every key starting with `prefix`. */
 export type WatchTarget = string | { readonly prefix: string }
@@ -174,15 +173,32 @@ async function pause(ix: ClientInternals, failures: number, signal: AbortSignal,
 /**
  * A key's watch: long polls of the key's group, from the last revision received. The group is
  * the one the map names when the watch starts, and stays so until it answers WRONG_SHARD (the key
- * moved and it handed out every event it had of it): then the newest map names the next.
+ * moved and it handed out every event it had of it): then the next map in which another group
+ * owns the key names the next (not the newest map: a key that moved twice since has events at
+ * the group in between, which the watch must not skip).
  */
 async function* keyEvents(ix: ClientInternals, key: string, o: ResolvedOptions, signal: AbortSignal, state: { cursor: string | null }): AsyncGenerator<KvWatchEvent> {
   let position = o.from
   let group: EndpointGroup | null = null
+  /** The epoch of the map that named `group`. */
+  let routedAt = 0
   let failures = 0
   const reroute = async () => {
     await ix.ensureMap(true)
-    group = ix.router.groupFor(key)
+    const newest = ix.router.epoch
+    // Bounded by the epochs since the map that named the group.
+    for (let epoch = routedAt + 1; epoch <= newest && group !== null; epoch++) {
+      const map = epoch === newest ? ix.router.map : await ix.mapAt(epoch)
+      if (map === null) continue
+      const owner = new ShardRouter(map).groupOf(key)
+      routedAt = epoch
+      if (owner.id !== group.id) {
+        group = ix.router.groupOfSpec(owner)
+        return group
+      }
+    }
+    // The group is the owner under the newest map (it is still waiting for the key's data): ask it again.
+    group ??= ix.router.groupFor(key)
     return group
   }
   // Bounded by the signal: a watch runs until it is ended.
@@ -190,7 +206,10 @@ async function* keyEvents(ix: ClientInternals, key: string, o: ResolvedOptions, 
     let answer: StreamAnswer & { readonly more: boolean }
     try {
       await ix.ensureMap(false)
-      group ??= ix.router.groupFor(key)
+      if (group === null) {
+        group = ix.router.groupFor(key)
+        routedAt = ix.router.epoch
+      }
       const op: WatchOp = { op: 'watch', key, fromRevision: position, maxEvents: o.maxEvents, waitMs: position === null ? 0 : o.pollWaitMs }
       answer = await poll(ix, group, op, signal, reroute)
       failures = 0

@@ -33,7 +33,7 @@ export {
   type LayoutOptions,
   type ReplicaSpec,
 } from './cluster-spec.js'
-export { backoffMs, CallRound, ReplicaGroup, ShardRouter, type AttemptVerdict } from './routing/index.js'
+export { backoffMs, CallRound, parseCursor, ReplicaGroup, ShardRouter, WatchMerge, type AttemptVerdict, type MergedEvent, type StreamAnswer } from './routing/index.js'
 export {
   checkControllerOp,
   checkControllerWriteShape,

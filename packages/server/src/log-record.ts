@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr'
 import { checkControllerWriteShape, checkShardMap, checkWriteOpShape, type ControllerWriteOp, type ShardMap, type WriteOp } from '@kv/protocol'
-import { isWireRevision, type WireRevision } from '@kv/protocol'
+import { isWireRevision } from '@kv/protocol'
 import type { EncodedSession, SessionCommand } from './session.js'
 
 /** One client write as it sits in the log. */
@@ -67,10 +67,12 @@ export type MigrationStep =
   | { readonly type: 'learned-acked'; readonly epoch: number; readonly from: string }
 
 /**
- * One chunk of a move, as the gainer logs it. `floors` and `absentFloor` (since watches; absent
+ * One chunk of a move, as the gainer logs it. `floors` and `bucketFloors` (since watches; absent
  * in logs of older releases) are the loser's word on the moved keys' past, for watches that
- * resume here (see watch-history.ts): `[key, epoch, index]` bounds every earlier event of an
- * installed key, `absentFloor` every event of keys in the arcs that the loser did not hold.
+ * resume here (see watch-history.ts): `[key, epoch, index]` bounds every earlier event of a key
+ * (a chunk of keys has one per key; a chunk of session buckets one per key of those buckets that
+ * the loser no longer holds but has events of), and `[bucket, epoch, index]` every event of the
+ * other keys of a bucket (by `hashKey(key) % SESSION_BUCKETS`) that the loser does not hold.
  */
 export interface InstallStep {
   readonly type: 'install'
@@ -82,7 +84,7 @@ export interface InstallStep {
   readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
   readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
   readonly floors?: ReadonlyArray<readonly [string, number, number]>
-  readonly absentFloor?: WireRevision
+  readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
 }
 
 export type RecordKind = LogRecord['kind']
@@ -163,7 +165,7 @@ function checkMigrationStep(raw: unknown): MigrationStep {
     case 'install': {
       const ok =
         epochOk && name(raw.from) && isSeq(raw.cursor) && isSeq(raw.next) && typeof raw.done === 'boolean' &&
-        isChunk(raw.entries, raw.sessions) && isChunkFloors(raw.floors, raw.absentFloor)
+        isChunk(raw.entries, raw.sessions) && isChunkFloors(raw.floors, raw.bucketFloors)
       if (!ok) throw new LogRecordError('migration install: malformed chunk')
       return raw as MigrationStep
     }
@@ -183,11 +185,14 @@ export function isChunk(entries: unknown, sessions: unknown): boolean {
 }
 
 /** The optional watch floors of a chunk (absent in chunks of older releases). */
-export function isChunkFloors(floors: unknown, absentFloor: unknown): boolean {
+export function isChunkFloors(floors: unknown, bucketFloors: unknown): boolean {
   const floorsOk =
     floors === undefined ||
     (Array.isArray(floors) && floors.every((f) => Array.isArray(f) && f.length === 3 && typeof f[0] === 'string' && isWireRevision([f[1], f[2]])))
-  return floorsOk && (absentFloor === undefined || isWireRevision(absentFloor))
+  const bucketsOk =
+    bucketFloors === undefined ||
+    (Array.isArray(bucketFloors) && bucketFloors.every((f) => Array.isArray(f) && f.length === 3 && isWireRevision([f[0], 0]) && isWireRevision([f[1], f[2]])))
+  return floorsOk && bucketsOk
 }
 
 function checkTime(t: unknown): number {

@@ -224,7 +224,8 @@ export class SimClient {
         return this.giveUp(op)
       case 'BAD_REQUEST':
       case 'SESSION_EXPIRED':
-        // Neither can happen to a well-behaved client: a bug under test.
+      case 'COMPACTED':
+        // None can happen to a well-behaved client: a bug under test.
         this.unexpected.push(`${this.name} ${JSON.stringify(op.input)}: ${resp.code} ${resp.message}`)
         return this.giveUp(op)
     }

@@ -83,7 +83,6 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
   private readonly onMigrationStep: ((event: MigrationEvent) => void) | undefined
   /** Sorted keys of each outgoing move, computed once per move (its data is frozen). */
   private readonly movingKeys = new Map<string, readonly string[]>()
-  private readonly movingAbsentFloors = new Map<string, WireRevision>()
   appliedIndex = 0
   appliedTerm = 0
 
@@ -109,7 +108,8 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
         value: (key: string) => this.get(key),
         sessions: () => this.sessions.encodeAll(),
         floorOf: (key: string) => this.history.floorOf(key),
-        absentFloor: (move: OutgoingMove) => this.absentFloorOf(move),
+        absentFloors: (move: OutgoingMove, from: number, to: number) =>
+          this.history.absentFloors(move.arcs, (k) => this.data.has(k), from, to),
       }
       this.driver = new MigrationDriver(data, sharding.kind === 'controller' ? sharding.controller : null, limits)
     }
@@ -210,7 +210,6 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
         if (event !== null) {
           this.shardsDirty = true
           this.movingKeys.clear()
-          this.movingAbsentFloors.clear()
           this.recordMove(step, index)
           this.onMigrationStep?.(event)
         }
@@ -230,7 +229,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
       const at: WireRevision = [step.map.epoch, index]
       this.history.addGain(step.map.epoch, at, this.shards!.incoming.flatMap((m) => m.arcs))
     } else if (step.type === 'install') {
-      this.history.addFloors(step.epoch, index, step.floors, step.absentFloor)
+      this.history.addFloors(step.epoch, index, step.floors, step.bucketFloors)
     }
   }
 
@@ -292,17 +291,6 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
       this.movingKeys.set(id, keys)
     }
     return keys
-  }
-
-  /** Computed once per move (its arcs are frozen: a later value could only be larger, and as valid). */
-  private absentFloorOf(move: OutgoingMove): WireRevision {
-    const id = `${this.shards?.epoch ?? 0}:${move.to}`
-    let floor = this.movingAbsentFloors.get(id)
-    if (floor === undefined) {
-      floor = this.history.absentFloor(move.arcs, (k) => this.data.has(k))
-      this.movingAbsentFloors.set(id, floor)
-    }
-    return floor
   }
 
   statusInfo(): { epoch?: number; keys: number; migrations?: string[] } {
@@ -409,7 +397,6 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine,
     if (this.shards !== null && image.shards !== undefined) this.shards.load(image.shards)
     this.history.restore(image.history, currentRevision(this))
     this.movingKeys.clear()
-    this.movingAbsentFloors.clear()
     if (this.trackChanges) {
       this.restored = true
       this.dirtyKeys.clear()

@@ -26,7 +26,7 @@ function loser(keyCount: number) {
     value: (k) => values.get(k) ?? null,
     sessions: () => state.sessions,
     floorOf: () => [0, 0],
-    absentFloor: () => [0, 0],
+    absentFloors: () => ({ keys: [], buckets: [] }),
   }
   const limits = { ...defaultMigrationLimits, maxChunkKeys: 50, maxChunkBytes: 2000 }
   const driver = new MigrationDriver(data, null, limits)

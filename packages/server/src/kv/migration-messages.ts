@@ -1,5 +1,4 @@
 import type { GroupMessage } from '../group-message.js'
-import type { WireRevision } from '@kv/protocol'
 import { isChunk, isChunkFloors } from '../log-record.js'
 import type { EncodedSession } from '../session.js'
 
@@ -21,7 +20,7 @@ export interface SendKeysResponse extends GroupMessage {
   readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
   /** For watches (a loser of an older release sends none): see `InstallStep`. */
   readonly floors?: ReadonlyArray<readonly [string, number, number]>
-  readonly absentFloor?: WireRevision
+  readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
 }
 
 /** The gainer has the keys (SHARD_READY applied): the loser may delete them. Repeated until acknowledged. */
@@ -48,7 +47,7 @@ export function asMigrationMessage(m: GroupMessage): MigrationMessage | null {
     case 'SendKeysRequest':
       return isCount(r.cursor) ? (m as SendKeysRequest) : null
     case 'SendKeysResponse': {
-      const ok = isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' && isChunk(r.entries, r.sessions) && isChunkFloors(r.floors, r.absentFloor)
+      const ok = isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' && isChunk(r.entries, r.sessions) && isChunkFloors(r.floors, r.bucketFloors)
       return ok ? (m as SendKeysResponse) : null
     }
     case 'KeysLearned':

@@ -2,6 +2,7 @@ import { arcContains, hashKey, type ArcRange } from '@kv/hashring'
 import { compareRevisions, isWireRevision, maxRevision, minRevision, type WatchEvent, type WireRevision } from '@kv/protocol'
 import { assert } from '@kv/consensus'
 import { Packr } from 'msgpackr'
+import { sessionBucket } from './migration-driver.js'
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
@@ -30,15 +31,15 @@ interface HistoryEntry {
 
 /**
  * The arcs a group gained when it applied the map of `epoch` (at revision `at`), and what the
- * losers said about the keys' past: for each installed key an upper bound of the revisions of
- * all its events before the move (`floors`), and one for keys in the arcs that the losers did not
- * hold (`absentFloor`). Kept while `at` is in the history window.
+ * losers said about the keys' past: for each key they had events of an upper bound of the
+ * revisions of all its events before the move (`floors`), and per key bucket one for the keys
+ * they did not hold (`bucketFloors`). Kept while `at` is in the history window.
  */
 interface Gain {
   readonly epoch: number
   readonly at: WireRevision
   readonly arcs: readonly ArcRange[]
-  absentFloor: WireRevision | null
+  readonly bucketFloors: Map<number, WireRevision>
   /** Some install chunk came without floors (a log of an older release): unknown keys get [epoch, 0]. */
   legacy: boolean
   readonly floors: Map<string, WireRevision>
@@ -60,7 +61,7 @@ interface EncodedGain {
   readonly epoch: number
   readonly at: WireRevision
   readonly arcs: readonly ArcRange[]
-  readonly absentFloor: WireRevision | null
+  readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
   readonly legacy: boolean
   readonly floors?: readonly KeyFloor[]
 }
@@ -155,26 +156,33 @@ export class WatchHistory {
   /** The group applied the map of `epoch` at `at` and gained `arcs`. */
   addGain(epoch: number, at: WireRevision, arcs: readonly ArcRange[]): void {
     if (arcs.length === 0) return
-    const gain: Gain = { epoch, at, arcs: arcs.map((a) => ({ start: a.start, end: a.end })), absentFloor: null, legacy: false, floors: new Map(), floorRows: [] }
+    const gain: Gain = { epoch, at, arcs: arcs.map((a) => ({ start: a.start, end: a.end })), bucketFloors: new Map(), legacy: false, floors: new Map(), floorRows: [] }
     this.gains.push(gain)
     this.mark(gainRow(epoch), () => packGain(gain))
   }
 
   /** An install chunk of the move at `epoch` applied at `index`: what the loser said of the keys' past. */
-  addFloors(epoch: number, index: number, floors: readonly KeyFloor[] | undefined, absentFloor: WireRevision | undefined): void {
+  addFloors(
+    epoch: number,
+    index: number,
+    floors: readonly KeyFloor[] | undefined,
+    bucketFloors: ReadonlyArray<readonly [number, number, number]> | undefined,
+  ): void {
     const gain = this.gains.find((g) => g.epoch === epoch)
     if (gain === undefined) return // compacted already: nothing older than the horizon is answered anyway
     const cap: WireRevision = [epoch, 0]
+    // Each floor is an upper bound; two chunks may name a key (its chunk and its bucket's): the larger holds.
+    const bound = (old: WireRevision | undefined, r: WireRevision) => minRevision(old === undefined ? r : maxRevision(old, r), cap)
     if (floors === undefined) gain.legacy = true
     else {
-      for (const [key, e, i] of floors) gain.floors.set(key, minRevision([e, i], cap))
+      for (const [key, e, i] of floors) gain.floors.set(key, bound(gain.floors.get(key), [e, i]))
       if (floors.length > 0) {
         const row = floorRow(epoch, index)
         gain.floorRows.push(row)
         this.mark(row, () => packr.pack(floors.map(([k, e, i]) => [k, ...minRevision([e, i], cap)])))
       }
     }
-    if (absentFloor !== undefined) gain.absentFloor = minRevision(gain.absentFloor === null ? absentFloor : maxRevision(gain.absentFloor, absentFloor), cap)
+    for (const [b, e, i] of bucketFloors ?? []) gain.bucketFloors.set(b, bound(gain.bucketFloors.get(b), [e, i]))
     this.mark(gainRow(epoch), () => packGain(gain))
   }
 
@@ -292,7 +300,8 @@ export class WatchHistory {
 
   private gainFloor(gain: Gain, key: string): WireRevision {
     const cap: WireRevision = [gain.epoch, 0]
-    return gain.floors.get(key) ?? (gain.legacy ? cap : gain.absentFloor ?? cap)
+    // A chunk of an older release carried no floors: its keys' floors are unknown.
+    return gain.floors.get(key) ?? (gain.legacy ? cap : gain.bucketFloors.get(sessionBucket(key)) ?? cap)
   }
 
   /**
@@ -309,22 +318,33 @@ export class WatchHistory {
   }
 
   /**
-   * For a move out of this group: an upper bound of the revisions of every event of the keys in
-   * `arcs` that this group does not hold (`held`), so that the gainer can answer watches of keys
-   * deleted before the move.
+   * For a move out of this group, the keys of `arcs` in buckets [fromBucket, toBucket) that it
+   * does not hold (deleted before the move) but has events of, each with its last revision; and
+   * for each of those buckets, an upper bound of every event of its other keys not held here
+   * (their events are all at or below the horizon, or came with a move in, bounded by its floors).
    */
-  absentFloor(arcs: readonly ArcRange[], held: (key: string) => boolean): WireRevision {
-    let floor = this.horizon
-    for (const g of this.gains) floor = maxRevision(floor, [g.epoch, 0])
-    for (let i = this.head; i < this.entries.length; i++) {
-      const entry = this.entries[i]!
-      for (const e of entry.events) {
-        if (held(e.key)) continue
-        const hash = hashKey(e.key)
-        if (arcs.some((a) => arcContains(a, hash))) floor = maxRevision(floor, [entry.epoch, entry.index])
-      }
+  absentFloors(
+    arcs: readonly ArcRange[],
+    held: (key: string) => boolean,
+    fromBucket: number,
+    toBucket: number,
+  ): { keys: Array<readonly [string, WireRevision]>; buckets: Array<readonly [number, WireRevision]> } {
+    const keys: Array<readonly [string, WireRevision]> = []
+    for (const [key, last] of this.lastByKey) {
+      if (held(key)) continue
+      const b = sessionBucket(key)
+      if (b < fromBucket || b >= toBucket) continue
+      const hash = hashKey(key)
+      if (arcs.some((a) => arcContains(a, hash))) keys.push([key, last])
     }
-    return floor
+    keys.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const buckets: Array<readonly [number, WireRevision]> = []
+    for (let b = fromBucket; b < toBucket; b++) {
+      let floor = this.horizon
+      for (const g of this.gains) floor = maxRevision(floor, g.legacy ? [g.epoch, 0] : g.bucketFloors.get(b) ?? [g.epoch, 0])
+      buckets.push([b, floor])
+    }
+    return { keys, buckets }
   }
 
   // ---- snapshots ----
@@ -445,12 +465,16 @@ function packEntry(entry: HistoryEntry): Uint8Array {
 }
 
 function encodeGain(g: Gain): EncodedGain {
-  return { epoch: g.epoch, at: g.at, arcs: g.arcs, absentFloor: g.absentFloor, legacy: g.legacy, floors: [...g.floors].map(([k, r]) => [k, r[0], r[1]] as const) }
+  return {
+    epoch: g.epoch, at: g.at, arcs: g.arcs, legacy: g.legacy,
+    bucketFloors: [...g.bucketFloors].map(([b, r]) => [b, r[0], r[1]] as const),
+    floors: [...g.floors].map(([k, r]) => [k, r[0], r[1]] as const),
+  }
 }
 
 function packGain(g: Gain): Uint8Array {
   // The floors are in rows of their own (one per install chunk), so the gain's row stays small.
-  return packr.pack({ epoch: g.epoch, at: g.at, arcs: g.arcs, absentFloor: g.absentFloor, legacy: g.legacy })
+  return packr.pack({ epoch: g.epoch, at: g.at, arcs: g.arcs, legacy: g.legacy, bucketFloors: [...g.bucketFloors].map(([b, r]) => [b, r[0], r[1]]) })
 }
 
 function decodeGain(raw: EncodedGain): Gain {
@@ -460,7 +484,7 @@ function decodeGain(raw: EncodedGain): Gain {
     epoch: raw.epoch,
     at: checkRevision(raw.at),
     arcs: raw.arcs.map((a) => ({ start: a.start, end: a.end })),
-    absentFloor: raw.absentFloor === null ? null : checkRevision(raw.absentFloor),
+    bucketFloors: new Map((raw.bucketFloors ?? []).map(([b, e, i]) => [b, checkRevision([e, i])] as const)),
     legacy: raw.legacy,
     floors,
     floorRows: [],

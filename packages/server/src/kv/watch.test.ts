@@ -188,8 +188,11 @@ describe('watches across a move', () => {
       type: 'install', epoch: 2, from: 'g1', cursor: 0, next: live.length, done: true,
       entries: live.map((k) => [k, g1.get(k)!] as const),
       sessions: [],
-      floors: live.map((k) => [k, ...g1.history.floorOf(k)] as const),
-      absentFloor: g1.history.absentFloor(arcs, (k) => live.includes(k)),
+      floors: [
+        ...live.map((k) => [k, ...g1.history.floorOf(k)] as const),
+        ...g1.history.absentFloors(arcs, (k) => live.includes(k), 0, 256).keys.map(([k, r]) => [k, ...r] as const),
+      ],
+      bucketFloors: g1.history.absentFloors(arcs, (k) => live.includes(k), 0, 256).buckets.map(([b, r]) => [b, ...r] as const),
     })
     step(g2, { type: 'shard-ready', epoch: 2, from: 'g1' })
     return { g1, g2, gained, live }
@@ -225,10 +228,13 @@ describe('watches across a move', () => {
     const floor = g1.history.floorOf(key)
     expect(g2.read(watchOp({ key }, [floor[0], floor[1] - 1]))).toMatchObject({ type: 'error', code: 'COMPACTED', oldest: floor })
     // A key the loser did not hold (deleted before the move) is bounded by the move's absent floor.
-    const absent = g1.history.absentFloor(g2.shards!.incoming[0]!.arcs, (k) => live.includes(k))
-    expect(compareRevisions(absent, lastRevisionAt(g1, gained[0]!))).toBeGreaterThanOrEqual(0)
-    expect(g2.read(watchOp({ key: gained[0]! }, [0, 0]))).toMatchObject({ code: 'COMPACTED', oldest: absent })
-    expect(g2.read(watchOp({ key: gained[0]! }, absent))).toMatchObject({ type: 'result', result: { events: [] } })
+    // A key deleted before the move (gone at the loser) keeps its own floor: its last event there.
+    const deleted = lastRevisionAt(g1, gained[0]!)
+    expect(g2.read(watchOp({ key: gained[0]! }, [0, 0]))).toMatchObject({ code: 'COMPACTED', oldest: deleted })
+    expect(g2.read(watchOp({ key: gained[0]! }, deleted))).toMatchObject({ type: 'result', result: { events: [] } })
+    // A key of the arcs that never had an event is bounded by its bucket's floor (the loser's horizon, here 0.0).
+    const never = Array.from({ length: 200 }, (_, i) => `never-${i}`).find((k) => g2.serves(k) && !g1.serves(k))!
+    expect(g2.read(watchOp({ key: never }, [0, 0]))).toMatchObject({ type: 'result' })
   })
 
   it('ends a prefix watch of a group that left the map once it has nothing more', () => {
@@ -266,7 +272,7 @@ describe('watches across a move', () => {
     const inbox: GroupMessage[] = []
     const ctx = (group: string): MachineContext => ({
       replicaId: `${group}-r1`, groupId: group, isLeader: true, term: 1, nowMs: 0,
-      send: (m: OutgoingGroupMessage) => void inbox.push({ ...m, from: `${group}-r1`, fromGroup: group, term: 0 } as GroupMessage),
+      send: (m: OutgoingGroupMessage) => void inbox.push({ ...m, from: `${group}-r1`, fromGroup: group, term: 0 }),
       propose: (r: LogRecord) => void proposed.get(machines.get(group)!)!.push(r),
     })
     // Bounded: the move takes a few dozen rounds of ticks, messages and applies.

@@ -6,9 +6,9 @@
  * out every event once, each key's events in order.
  */
 import fc from 'fast-check'
-import { compareRevisions, type WatchEvent, type WireRevision } from '@kv/protocol'
+import { compareRevisions, type WireRevision } from '../revision.js'
+import type { WatchEvent } from '../types.js'
 import { describe, expect, it } from 'vitest'
-import { mergeScanParts } from './scan.js'
 import { parseCursor, WatchMerge } from './watch-merge.js'
 
 const ev = (key: string, epoch: number, index: number): WatchEvent => ({ type: 'put', key, value: new Uint8Array([index & 255]), revision: [epoch, index] })
@@ -153,20 +153,3 @@ function chunks(events: readonly WatchEvent[], finalIndex: number, epochs: numbe
   answers.push({ events: [], progress: [epochs, finalIndex] })
   return answers
 }
-
-describe('mergeScanParts', () => {
-  const part = (keys: string[], more: boolean) => ({ entries: keys.map((k) => [k, new Uint8Array()] as const), more })
-  it('merges the groups\' parts in key order and stops where the first truncated part stops', () => {
-    const page = mergeScanParts([part(['a', 'd', 'f'], true), part(['b', 'c', 'e', 'g'], false)], 10, false)
-    expect(page.entries.map(([k]) => k)).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
-    expect(page.more).toBe(true)
-  })
-  it('cuts at the limit, and merges descending with reverse', () => {
-    expect(mergeScanParts([part(['a', 'c'], false), part(['b'], false)], 2, false)).toMatchObject({ more: true })
-    const page = mergeScanParts([part(['z', 'x'], true), part(['y', 'w'], false)], 10, true)
-    expect(page.entries.map(([k]) => k)).toEqual(['z', 'y', 'x'])
-  })
-  it('says no more when no part was truncated and all fit', () => {
-    expect(mergeScanParts([part(['a'], false), part([], false)], 5, false)).toMatchObject({ more: false })
-  })
-})

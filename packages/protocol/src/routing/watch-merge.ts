@@ -1,4 +1,5 @@
-import { compareRevisions, formatRevision, maxRevision, parseRevision, type WatchEvent, type WireRevision } from '@kv/protocol'
+import { compareRevisions, formatRevision, maxRevision, parseRevision, type WireRevision } from '../revision.js'
+import type { WatchEvent } from '../types.js'
 
 /** One group's poll answer, as the merge takes it. */
 export interface StreamAnswer {
@@ -40,7 +41,8 @@ interface Stream {
  *
  * Groups that leave the map are followed until they end (their progress reaches an epoch whose
  * map does not have them, or they say they have nothing more); groups that join are followed from
- * the first epoch after the map the watch knew before. Pure: the caller polls and feeds answers.
+ * the first epoch after the map the watch knew before. Pure: the caller polls and feeds answers
+ * (`@kv/client`'s prefix watches and the simulator's watchers decide with this same code).
  */
 export class WatchMerge {
   #mapEpoch: number
