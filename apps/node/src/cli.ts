@@ -5,12 +5,14 @@
  *   kv config certs --config cluster.json --out tls   a dev CA and a certificate per host (TLS)
  *   kv node --config cluster.json --id g1-r1     one replica, in the foreground
  *   kv cluster up                                a whole local cluster as child processes
- *   kv --config cluster.json put|get|delete|append|batch-put|status ...
+ *   kv --config cluster.json put|get|delete|append|batch-put|status|scan|watch ...
+ *   kv --config cluster.json chat --room R --name N   a terminal chat (kv chat --script: its scripted test)
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { intArg } from './args.js'
 import { addClientCommands, UsageError } from './client-commands.js'
 import { CliError, exitCodeOf, exitCodes } from './exit-codes.js'
+import { addChatCommand } from './chat/command.js'
 import { addClusterCommands } from './cluster.js'
 import { ConfigError } from './config.js'
 import { addConfigCommands } from './config-commands.js'
@@ -37,6 +39,7 @@ addClusterCommands(program)
 addClientCommands(program)
 addShardCommands(program)
 addLogCommand(program)
+addChatCommand(program)
 
 program.parseAsync().catch((e: unknown) => {
   const failure = describeFailure(e)

@@ -1,5 +1,6 @@
-import { createClient, type KvClient } from '@kv/client'
+import { createClient, type KvClient, type KvWatchEvent, type ScanRange } from '@kv/client'
 import type { Command } from 'commander'
+import { intArg } from './args.js'
 import { loadConfig } from './config.js'
 import { exitCodes } from './exit-codes.js'
 
@@ -56,7 +57,16 @@ function print(flags: ClientFlags, json: unknown, text: string): void {
   console.log(flags.json === true ? JSON.stringify(json) : text)
 }
 
-/** `kv get|put|delete|append|batch-put|status`: talk to a running cluster. */
+const decoder = new TextDecoder()
+
+/** One watch event as `kv watch` prints it: `<revision> <type> <key>[ <value>]`, or a JSON line. */
+export function formatEvent(e: KvWatchEvent, json: boolean, cursor: string | null): string {
+  const value = e.value === undefined ? undefined : decoder.decode(e.value)
+  if (json) return JSON.stringify({ type: e.type, key: e.key, ...(value === undefined ? {} : { value }), revision: e.revision, ...(cursor === null ? {} : { cursor }) })
+  return `${e.revision} ${e.type} ${e.key}${value === undefined ? '' : ` ${value}`}`
+}
+
+/** `kv get|put|delete|append|batch-put|status|scan|watch`: talk to a running cluster. */
 export function addClientCommands(program: Command): void {
   const flags = (cmd: Command): ClientFlags => cmd.optsWithGlobals<ClientFlags>()
   program
@@ -121,6 +131,60 @@ export function addClientCommands(program: Command): void {
       await withClient(f, async (c) => {
         await c.batchPut(entries)
         print(f, { ok: true, count: entries.length }, `OK (${entries.length} keys)`)
+      })
+    })
+  program
+    .command('scan')
+    .description('print the keys of a range in key order, across every shard group: key<TAB>value per line')
+    .option('--prefix <p>', 'the keys starting with p')
+    .option('--start <a>', 'from key a (inclusive)')
+    .option('--end <b>', 'to key b (exclusive)')
+    .option('--limit <n>', 'print at most n keys (default: every key in the range)', intArg(1, Number.MAX_SAFE_INTEGER))
+    .option('--reverse', 'descending key order')
+    .action(async (o: { prefix?: string; start?: string; end?: string; limit?: number; reverse?: boolean }, cmd: Command) => {
+      const f = flags(cmd)
+      if (o.prefix !== undefined && (o.start !== undefined || o.end !== undefined)) throw new UsageError('scan takes --prefix or --start/--end, not both')
+      const range: ScanRange = o.prefix !== undefined ? { prefix: o.prefix } : { ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) }
+      await withClient(f, async (c) => {
+        let printed = 0
+        let continuation: string | null | undefined
+        // Bounded by the range's keys and --limit: each page moves past the last.
+        while (continuation !== null && (o.limit === undefined || printed < o.limit)) {
+          const limit = Math.min(1000, o.limit === undefined ? 1000 : o.limit - printed)
+          const page = await c.scan(range, { limit, reverse: o.reverse === true, ...(continuation === undefined ? {} : { continuation }) })
+          for (const { key, value } of page.entries) console.log(f.json === true ? JSON.stringify({ key, value: decoder.decode(value) }) : `${key}\t${decoder.decode(value)}`)
+          printed += page.entries.length
+          continuation = page.continuation
+        }
+        if (f.json !== true) console.error(`${printed} key(s)`)
+      })
+    })
+  program
+    .command('watch [key]')
+    .description('print every change of key (or of every key with --prefix) as it commits, until Ctrl-C: "<revision> <type> <key> <value>"')
+    .option('--prefix <p>', 'watch every key starting with p')
+    .option('--from-revision <r>', 'start after revision r ("<epoch>.<index>"; for --prefix also a cursor that --json printed); default: from now')
+    .option('--count <n>', 'exit after n events', intArg(1, Number.MAX_SAFE_INTEGER))
+    .action(async (key: string | undefined, o: { prefix?: string; fromRevision?: string; count?: number }, cmd: Command) => {
+      const f = flags(cmd)
+      if ((key === undefined) === (o.prefix === undefined)) throw new UsageError('watch takes a key or --prefix <p> (one of them)')
+      await withClient(f, async (c) => {
+        const stop = new AbortController()
+        const onSignal = () => stop.abort()
+        process.once('SIGINT', onSignal)
+        process.once('SIGTERM', onSignal)
+        try {
+          const watch = c.watch(key ?? { prefix: o.prefix! }, { signal: stop.signal, ...(o.fromRevision === undefined ? {} : { fromRevision: o.fromRevision }) })
+          let n = 0
+          if (f.json !== true) console.error(`watching ${key === undefined ? `prefix ${JSON.stringify(o.prefix)}` : JSON.stringify(key)} (Ctrl-C stops)`)
+          for await (const e of watch) {
+            console.log(formatEvent(e, f.json === true, o.prefix === undefined ? null : watch.cursor))
+            if (o.count !== undefined && ++n >= o.count) break
+          }
+        } finally {
+          process.off('SIGINT', onSignal)
+          process.off('SIGTERM', onSignal)
+        }
       })
     })
   program

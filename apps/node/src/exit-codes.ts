@@ -15,6 +15,8 @@ export const exitCodes = {
   timeout: 4,
   /** A batch spanning groups was applied by some groups and not by others. */
   partial: 5,
+  /** A watch asked for revisions older than the group keeps (COMPACTED): start again from a fresh read. */
+  compacted: 6,
 } as const
 
 /** An error the command line reports in one line, with its exit code. */
@@ -49,6 +51,8 @@ export function exitCodeOf(code: string): number {
       return exitCodes.timeout
     case 'PARTIAL_BATCH':
       return exitCodes.partial
+    case 'COMPACTED':
+      return exitCodes.compacted
     default:
       return exitCodes.failure
   }

@@ -1,4 +1,4 @@
-import { checkControllerOp, groupSpecSchema, type ControllerOp, type GroupSpec, type KvOp, type OpResult, type ShardMap, type WriteOp } from '@kv/protocol'
+import { checkControllerOp, formatRevision, groupSpecSchema, type ControllerOp, type GroupSpec, type KvOp, type OpResult, type ShardMap, type WriteOp } from '@kv/protocol'
 import { runCall, type CallEnv, type CallPlan } from './call.js'
 import { parseEndpoint, type Endpoint } from './config.js'
 import { CallScope } from './deadline.js'
@@ -10,6 +10,9 @@ import { ConnectionPool } from './pool.js'
 import { parseClientResponse, parseReplicaStatus, type ReplicaStatus } from './response.js'
 import type { EndpointGroup, Router } from './router.js'
 import { WriteSession } from './session.js'
+import type { ClientInternals } from './internals.js'
+import { scanPage, type ScanOptions, type ScanPage, type ScanRange } from './scan.js'
+import { Watch, type WatchOptions, type WatchTarget } from './watch.js'
 
 /** The last argument of every call. */
 export interface CallOptions {
@@ -70,6 +73,59 @@ export class KvClient {
     const op: Extract<KvOp, { op: 'get' }> = options.stale === true ? { op: 'get', key, stale: true } : { op: 'get', key }
     const result = await this.#read(op, options)
     return result.type === 'value' ? result.value : null
+  }
+
+  /**
+   * The value and the revision of its group it was read at ("<epoch>.<index>"): a key watch from
+   * that revision hands out exactly the changes after this value.
+   */
+  async getWithRevision(key: string, options: CallOptions = {}): Promise<{ value: Uint8Array | null; revision: string }> {
+    const result = await this.#read({ op: 'get', key, withRevision: true }, options)
+    if (result.type !== 'value' || result.revision === undefined) throw new KvError('PROTOCOL_ERROR', `get ${JSON.stringify(key)}: the replica answered without a revision`)
+    return { value: result.value, revision: formatRevision(result.revision) }
+  }
+
+  /**
+   * One page of the keys in a range (`{ prefix }` or `{ start, end }`, end exclusive), in key
+   * order across every shard group: `{ entries, continuation }`; pass `continuation` back for the
+   * next page (null: none). Each group's part is linearizable; a page across groups is not one
+   * atomic snapshot.
+   */
+  async scan(range: ScanRange, options: ScanOptions = {}): Promise<ScanPage> {
+    this.#assertOpen()
+    return scanPage(this.#internals, range, options)
+  }
+
+  /**
+   * Every change of `key` (or of every key with `{ prefix }`) after `fromRevision` (default: from
+   * now), in commit order, each once: `for await (const ev of kv.watch('k')) ...`. See `Watch`.
+   */
+  watch(target: WatchTarget, options: WatchOptions = {}): Watch {
+    this.#assertOpen()
+    return new Watch(this.#internals, target, options)
+  }
+
+  get #internals(): ClientInternals {
+    const readWith = <T>(plan: CallPlan<T>, options: { timeoutMs: number; signal?: AbortSignal | undefined; holdMs?: number }) => this.#readWith(plan, options)
+    return {
+      router: this.#router,
+      limits: this.#env.limits,
+      logger: this.#env.logger,
+      random: this.#env.random,
+      clientId: this.#session.clientId,
+      wireAckedSeq: () => this.#session.wireAckedSeq,
+      ensureMap: (refresh) => this.#ensureMap(refresh),
+      mapAt: (epoch) => (this.#router.controller === null ? Promise.resolve(null) : this.shardMap({ epoch })),
+      read: readWith,
+    }
+  }
+
+  #readWith<T>(plan: CallPlan<T>, options: { timeoutMs: number; signal?: AbortSignal | undefined; holdMs?: number }): Promise<T> {
+    this.#assertOpen()
+    const holdMs = options.holdMs ?? 0
+    // A held poll takes up to holdMs before its answer: each attempt waits that much longer.
+    const env = holdMs === 0 ? this.#env : { ...this.#env, limits: { ...this.#env.limits, maxAttemptTimeoutMs: this.#env.limits.maxAttemptTimeoutMs + holdMs } }
+    return this.#run('read', { timeoutMs: options.timeoutMs, ...(options.signal === undefined ? {} : { signal: options.signal }) }, () => plan, env)
   }
 
   async getString(key: string, options: GetOptions = {}): Promise<string | null> {
@@ -295,7 +351,7 @@ export class KvClient {
    * retry loop, then settle the write's seq whatever happened (answered, or abandoned at
    * the deadline or on abort) so that the watermark can pass it.
    */
-  async #run<T>(kind: 'read' | 'write', options: CallOptions, makePlan: (seq: number) => CallPlan<T>): Promise<T> {
+  async #run<T>(kind: 'read' | 'write', options: CallOptions, makePlan: (seq: number) => CallPlan<T>, env: CallEnv = this.#env): Promise<T> {
     this.#assertOpen()
     const timeoutMs = CallScope.checkTimeout(options.timeoutMs ?? this.#env.limits.defaultTimeoutMs)
     const scope = new CallScope({ timeoutMs, callerSignal: options.signal, what: kind })
@@ -305,7 +361,7 @@ export class KvClient {
     try {
       seq = await this.#admission.admit(kind, scope.signal)
       admitted = true
-      return await runCall(makePlan(seq), scope, this.#env)
+      return await runCall(makePlan(seq), scope, env)
     } finally {
       this.#scopes.delete(scope)
       scope.dispose()

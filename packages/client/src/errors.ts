@@ -14,6 +14,7 @@ export type KvErrorCode =
   | 'BAD_CONFIG'
   | 'PROTOCOL_ERROR'
   | 'PARTIAL_BATCH'
+  | 'COMPACTED'
 
 export class KvError extends Error {
   readonly code: KvErrorCode
@@ -80,6 +81,22 @@ export class WrongShardError extends KvError {
   constructor(message: string) {
     super('WRONG_SHARD', message)
     this.name = 'WrongShardError'
+  }
+}
+
+/**
+ * A watch asked for events from a revision older than the group's history still holds (it keeps
+ * the last events up to a bound, 10,000 by default), or from before the key moved to its group
+ * further back than the loser's word on it reaches. Never a silent gap: start again from `oldest`
+ * (after reading the current value) or from now.
+ */
+export class CompactedError extends KvError {
+  /** The oldest revision ("<epoch>.<index>") the watch could resume from there. */
+  readonly oldest: string
+  constructor(message: string, oldest: string) {
+    super('COMPACTED', message)
+    this.name = 'CompactedError'
+    this.oldest = oldest
   }
 }
 

@@ -1,4 +1,7 @@
 export { createClient, KvClient, type CallOptions, type GetOptions } from './client.js'
+export { mergeScanParts, type ScanOptions, type ScanPage, type ScanRange } from './scan.js'
+export { Watch, type KvWatchEvent, type WatchOptions, type WatchTarget } from './watch.js'
+export { compareRevisions } from './revisions.js'
 export type { ClientOptions, ClientTlsOptions, ConfigOptions, EndpointsOptions } from './options.js'
 export {
   loadClusterConfig,
@@ -13,6 +16,7 @@ export {
   AbortError,
   BadRequestError,
   ClosedError,
+  CompactedError,
   ConfigError,
   KvError,
   NotLeaderError,

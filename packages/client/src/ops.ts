@@ -1,6 +1,6 @@
-import { parseClientRequest, type ClientResponse, type KvOp, type OpResult, type WriteOp } from '@kv/protocol'
+import { formatRevision, parseClientRequest, type ClientResponse, type KvOp, type OpResult, type WriteOp } from '@kv/protocol'
 import type { Interpretation } from './call.js'
-import { BadRequestError, KvError, ProtocolError, SessionExpiredError } from './errors.js'
+import { BadRequestError, CompactedError, KvError, ProtocolError, SessionExpiredError } from './errors.js'
 import { parseClientResponse } from './response.js'
 
 /** A value as callers give it: strings are stored as their UTF-8 bytes. */
@@ -28,7 +28,8 @@ export function batchOp(entries: BatchEntries): WriteOp {
  * that a request they would refuse never leaves the process.
  */
 export function checkOp(op: KvOp): void {
-  const probe = op.op === 'get' ? { seq: 0, ackedSeq: 0 } : { seq: 1, ackedSeq: 0 }
+  const read = op.op === 'get' || op.op === 'scan' || op.op === 'watch'
+  const probe = read ? { seq: 0, ackedSeq: 0 } : { seq: 1, ackedSeq: 0 }
   const checked = parseClientRequest({ type: 'kv', clientId: 'probe', ...probe, op })
   if (!checked.ok) throw new BadRequestError(checked.reason)
 }
@@ -40,6 +41,8 @@ const EXPECTED: Readonly<Record<KvOp['op'], OpResult['type']>> = {
   append: 'ok',
   batchPut: 'ok',
   delete: 'deleted',
+  scan: 'scan',
+  watch: 'events',
 }
 
 /** Reads a replica's reply to `op`: an answer to return, or what to do next. */
@@ -55,7 +58,7 @@ export function interpretKvReply(op: KvOp, raw: unknown): Interpretation<OpResul
   return interpretError(response)
 }
 
-function interpretError(e: Extract<ClientResponse, { type: 'error' }>): Interpretation<OpResult> {
+export function interpretError<T = OpResult>(e: Extract<ClientResponse, { type: 'error' }>): Interpretation<T> {
   switch (e.code) {
     case 'NOT_LEADER':
       return { kind: 'not-leader', hint: e.leader ?? null }
@@ -67,6 +70,8 @@ function interpretError(e: Extract<ClientResponse, { type: 'error' }>): Interpre
       return { kind: 'fail', error: new BadRequestError(e.message) }
     case 'SESSION_EXPIRED':
       return { kind: 'fail', error: new SessionExpiredError(e.message) }
+    case 'COMPACTED':
+      return { kind: 'fail', error: new CompactedError(e.message, e.oldest === undefined ? '0.0' : formatRevision(e.oldest)) }
     default: {
       const never: never = e.code
       return { kind: 'fail', error: new KvError('PROTOCOL_ERROR', `unknown error code ${String(never)}`) }

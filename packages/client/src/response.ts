@@ -1,4 +1,4 @@
-import { checkShardMap, type ClientResponse, type ErrorCode, type OpResult, type ReplicaStatus as WireReplicaStatus } from '@kv/protocol'
+import { checkShardMap, isWireRevision, type ClientResponse, type ErrorCode, type OpResult, type ReplicaStatus as WireReplicaStatus, type WatchEvent } from '@kv/protocol'
 
 /*
  * The gateway for what replicas send back: a reply off the network is `unknown` until it
@@ -44,6 +44,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'BAD_REQUEST',
   'WRONG_SHARD',
   'SESSION_EXPIRED',
+  'COMPACTED',
 ])
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -62,10 +63,29 @@ function parseResult(raw: unknown): Parsed<OpResult> {
       return { type: 'ok' }
     case 'deleted':
       return typeof raw.existed === 'boolean' ? { type: 'deleted', existed: raw.existed } : { invalid: 'deleted without a boolean existed' }
-    case 'value':
-      if (raw.value === null) return { type: 'value', value: null }
-      if (raw.value instanceof Uint8Array) return { type: 'value', value: toPlainBytes(raw.value) }
+    case 'value': {
+      if (raw.revision !== undefined && !isWireRevision(raw.revision)) return { invalid: 'value result with a malformed revision' }
+      const revision = raw.revision === undefined ? {} : { revision: raw.revision }
+      if (raw.value === null) return { type: 'value', value: null, ...revision }
+      if (raw.value instanceof Uint8Array) return { type: 'value', value: toPlainBytes(raw.value), ...revision }
       return { invalid: 'value result must carry bytes or null' }
+    }
+    case 'scan': {
+      const entries = raw.entries
+      const ok = Array.isArray(entries) && entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[1] instanceof Uint8Array)
+      if (!ok || typeof raw.more !== 'boolean') return { invalid: 'scan result must carry [key, bytes] entries and more' }
+      return { type: 'scan', entries: (entries as Array<[string, Uint8Array]>).map(([k, v]) => [k, toPlainBytes(v)] as const), more: raw.more }
+    }
+    case 'events': {
+      if (!Array.isArray(raw.events) || !isWireRevision(raw.progress) || typeof raw.more !== 'boolean') return { invalid: 'events result must carry events, progress and more' }
+      const events: WatchEvent[] = []
+      for (const e of raw.events as unknown[]) {
+        const event = parseWatchEvent(e)
+        if (event === null) return { invalid: 'events result with a malformed event' }
+        events.push(event)
+      }
+      return { type: 'events', events, progress: raw.progress, more: raw.more, ...(raw.ended === true ? { ended: true } : {}) }
+    }
     case 'shardMap':
       if (raw.map === null) return { type: 'shardMap', map: null }
       return checkShardMap(raw.map) ? { type: 'shardMap', map: raw.map } : { invalid: 'shardMap result with a malformed map' }
@@ -73,6 +93,20 @@ function parseResult(raw: unknown): Parsed<OpResult> {
       return typeof raw.epoch === 'number' && Number.isSafeInteger(raw.epoch) ? { type: 'epoch', epoch: raw.epoch } : { invalid: 'epoch result without an epoch' }
     default:
       return { invalid: `unknown result type ${JSON.stringify(raw.type)}` }
+  }
+}
+
+function parseWatchEvent(raw: unknown): WatchEvent | null {
+  if (!isObject(raw) || typeof raw.key !== 'string' || !isWireRevision(raw.revision)) return null
+  const revision = raw.revision
+  switch (raw.type) {
+    case 'put':
+    case 'append':
+      return raw.value instanceof Uint8Array ? { type: raw.type, key: raw.key, value: toPlainBytes(raw.value), revision } : null
+    case 'delete':
+      return { type: 'delete', key: raw.key, revision }
+    default:
+      return null
   }
 }
 
@@ -88,6 +122,7 @@ export function parseClientResponse(raw: unknown): Parsed<ClientResponse> {
   const code = raw.code as ErrorCode
   const message = typeof raw.message === 'string' ? raw.message : code
   const leader = typeof raw.leader === 'string' && raw.leader !== '' ? raw.leader : null
+  if (code === 'COMPACTED') return isWireRevision(raw.oldest) ? { type: 'error', code, message, oldest: raw.oldest } : { invalid: 'COMPACTED without the oldest revision' }
   return code === 'NOT_LEADER' ? { type: 'error', code, message, leader } : { type: 'error', code, message }
 }
 

@@ -1,4 +1,4 @@
-import { initialShardMap, ReplicaGroup, ShardRouter, type ShardMap } from '@kv/protocol'
+import { initialShardMap, ReplicaGroup, ShardRouter, type GroupSpec, type ShardMap } from '@kv/protocol'
 import { endpointKey, type ClusterConfig, type Endpoint } from './config.js'
 
 /** A group's replicas addressed by endpoint: `@kv/protocol`'s routing state, shared with the simulator. */
@@ -52,6 +52,40 @@ export class Router {
   /** The epoch of the map in use (0: none, one group serves all). */
   get epoch(): number {
     return this.#shards?.epoch ?? 0
+  }
+
+  /** The shard map in use (null: none, one group serves all). */
+  get map(): ShardMap | null {
+    return this.#shards?.map ?? null
+  }
+
+  /**
+   * The group of `id` in the map in use (or the config): a prefix watch or a scan asks every
+   * group of the map. Without a map, the one group of the config.
+   */
+  groupById(id: string): EndpointGroup | null {
+    const known = this.#byId.get(id)
+    if (known !== undefined) return known
+    const spec = this.#shards?.map.groups.find((g) => g.id === id)
+    if (spec === undefined) return null
+    const g = endpointGroup(spec.id, spec.replicas)
+    this.#byId.set(spec.id, g)
+    return g
+  }
+
+  /** The group of `spec` (a group of some map, maybe not the newest). */
+  groupOfSpec(spec: GroupSpec): EndpointGroup {
+    let g = this.#byId.get(spec.id)
+    if (g === undefined) {
+      g = endpointGroup(spec.id, spec.replicas)
+      this.#byId.set(spec.id, g)
+    }
+    return g
+  }
+
+  /** The ids of the groups every key is spread over: the map's, or the one group's. */
+  get shardGroupIds(): string[] {
+    return this.#shards === null ? [this.groups[0]!.id] : this.#shards.map.groups.map((g) => g.id)
   }
 
   /** Takes `map` if it is newer than the one in use. */

@@ -5,10 +5,16 @@ export type {
   ErrorCode,
   KvOp,
   OpResult,
+  ReadOp,
   ReplicaStatus,
+  ScanOp,
   StatusRequest,
+  WatchEvent,
+  WatchOp,
   WriteOp,
 } from './types.js'
+export { compareRevisions, formatRevision, isWireRevision, maxRevision, minRevision, parseRevision, type WireRevision } from './revision.js'
+export { prefixEnd } from './key-range.js'
 export { checkWriteOpShape, parseClientRequest, type ParseResult } from './parse.js'
 export { limits } from './limits.js'
 export {
@@ -30,7 +36,7 @@ export {
   type ReplicaSpec,
 } from './cluster-spec.js'
 export { mapTlsPaths, tlsFileFields, tlsPathFor, tlsSpecSchema, type TlsSpec } from './tls-spec.js'
-export { backoffMs, CallRound, ReplicaGroup, ShardRouter, type AttemptVerdict } from './routing/index.js'
+export { backoffMs, CallRound, parseCursor, ReplicaGroup, ShardRouter, WatchMerge, type AttemptVerdict, type MergedEvent, type StreamAnswer } from './routing/index.js'
 export {
   checkControllerOp,
   checkControllerWriteShape,

@@ -1,4 +1,5 @@
 import { limits } from './limits.js'
+import { isWireRevision } from './revision.js'
 import type { AnyClientRequest, KvOp } from './types.js'
 
 /** The gateway for everything a client sends: a typed rejection, never a throw past here. */
@@ -40,13 +41,55 @@ function checkBatch(entries: unknown): string | null {
   return null
 }
 
+function checkBound(x: unknown, where: string, nullable: boolean): string | null {
+  if (x === null && nullable) return null
+  if (typeof x !== 'string') return `${where} must be a string${nullable ? ' or null' : ''}`
+  if (x.length > limits.maxRangeBoundBytes || encoder.encode(x).length > limits.maxRangeBoundBytes) {
+    return `${where} is longer than ${limits.maxRangeBoundBytes} bytes`
+  }
+  return null
+}
+
+function isCount(x: unknown, min: number, max: number): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= min && x <= max
+}
+
+function checkScan(o: Record<string, unknown>): string | null {
+  const problem = checkBound(o.start, 'scan: start', false) ?? checkBound(o.end, 'scan: end', true)
+  if (problem !== null) return problem
+  if (!isCount(o.limit, 1, limits.maxScanLimit)) return `scan: limit must be an integer from 1 to ${limits.maxScanLimit}`
+  if (o.reverse !== undefined && typeof o.reverse !== 'boolean') return 'scan: reverse must be a boolean'
+  if (!isCount(o.epoch, 0, Number.MAX_SAFE_INTEGER)) return 'scan: epoch must be an integer ≥ 0'
+  return null
+}
+
+function checkWatch(o: Record<string, unknown>): string | null {
+  if ((o.key === undefined) === (o.prefix === undefined)) return 'watch: give exactly one of key and prefix'
+  if (o.key !== undefined) {
+    const problem = checkKey(o.key, 'watch')
+    if (problem !== null) return problem
+  } else {
+    const problem = checkBound(o.prefix, 'watch: prefix', false)
+    if (problem !== null) return problem
+  }
+  if (o.fromRevision !== null && !isWireRevision(o.fromRevision)) return 'watch: fromRevision must be null or [epoch, index], two integers ≥ 0'
+  if (!isCount(o.maxEvents, 1, limits.maxWatchEvents)) return `watch: maxEvents must be an integer from 1 to ${limits.maxWatchEvents}`
+  if (!isCount(o.waitMs, 0, limits.maxWatchWaitMs)) return `watch: waitMs must be an integer from 0 to ${limits.maxWatchWaitMs}`
+  return null
+}
+
 function checkOp(op: unknown): string | null {
   if (typeof op !== 'object' || op === null) return 'op must be an object'
-  const o = op as { op?: unknown; key?: unknown; value?: unknown; entries?: unknown; stale?: unknown }
+  const o = op as { op?: unknown; key?: unknown; value?: unknown; entries?: unknown; stale?: unknown; withRevision?: unknown }
   switch (o.op) {
     case 'get':
       if (o.stale !== undefined && typeof o.stale !== 'boolean') return 'get: stale must be a boolean'
+      if (o.withRevision !== undefined && typeof o.withRevision !== 'boolean') return 'get: withRevision must be a boolean'
       return checkKey(o.key, 'get')
+    case 'scan':
+      return checkScan(o)
+    case 'watch':
+      return checkWatch(o)
     case 'delete':
       return checkKey(o.key, 'delete')
     case 'put':
@@ -104,7 +147,8 @@ export function parseClientRequest(msg: unknown): ParseResult {
   const problem = checkOp(m.op)
   if (problem !== null) return { ok: false, reason: problem }
   const op = m.op as KvOp
-  if (op.op !== 'get' && m.seq === 0) return { ok: false, reason: 'a write needs seq ≥ 1' }
-  if (m.ackedSeq >= m.seq && op.op !== 'get') return { ok: false, reason: 'ackedSeq must be below seq' }
+  const isRead = op.op === 'get' || op.op === 'scan' || op.op === 'watch'
+  if (!isRead && m.seq === 0) return { ok: false, reason: 'a write needs seq ≥ 1' }
+  if (m.ackedSeq >= m.seq && !isRead) return { ok: false, reason: 'ackedSeq must be below seq' }
   return { ok: true, request: { type: 'kv', clientId: m.clientId, seq: m.seq, ackedSeq: m.ackedSeq, op } }
 }

@@ -1,3 +1,4 @@
+import type { WireRevision } from './revision.js'
 import type { ShardMap } from './shard-map.js'
 
 /**
@@ -6,13 +7,59 @@ import type { ShardMap } from './shard-map.js'
  */
 
 export type KvOp =
-  | { readonly op: 'get'; readonly key: string; readonly stale?: boolean }
+  /** `withRevision`: also answer the group's revision at the read (a key watch resumes from it). */
+  | { readonly op: 'get'; readonly key: string; readonly stale?: boolean; readonly withRevision?: boolean }
   | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
   | { readonly op: 'delete'; readonly key: string }
   | { readonly op: 'append'; readonly key: string; readonly value: Uint8Array }
   | { readonly op: 'batchPut'; readonly entries: ReadonlyArray<readonly [string, Uint8Array]> }
+  | ScanOp
+  | WatchOp
 
-export type WriteOp = Exclude<KvOp, { op: 'get' }>
+/** The operations that are logged (the others are reads). */
+export type WriteOp = Exclude<KvOp, { op: 'get' | 'scan' | 'watch' }>
+
+/** A read operation: answered after a read barrier, never logged. */
+export type ReadOp = Extract<KvOp, { op: 'get' | 'scan' | 'watch' }>
+
+/**
+ * One group's part of a range read: the keys it serves in `[start, end)` (`end` null: no upper
+ * bound), in key order (`reverse`: descending), at most `limit` of them. `epoch` is the shard map
+ * the client routes by: a group at another epoch, or still waiting for data of arcs it gained,
+ * answers WRONG_SHARD and the client refreshes its map.
+ */
+export interface ScanOp {
+  readonly op: 'scan'
+  readonly start: string
+  readonly end: string | null
+  readonly limit: number
+  readonly reverse?: boolean
+  readonly epoch: number
+}
+
+/**
+ * A long poll of a group's change history: the events after `fromRevision` of `key`, or of every
+ * key starting with `prefix` (exactly one of the two), at most about `maxEvents` (whole log
+ * entries), held by the leader up to `waitMs` when there are none yet. `fromRevision` null: no
+ * events, just the group's current revision (where a watch "from now" starts).
+ */
+export interface WatchOp {
+  readonly op: 'watch'
+  readonly key?: string
+  readonly prefix?: string
+  readonly fromRevision: WireRevision | null
+  readonly maxEvents: number
+  readonly waitMs: number
+}
+
+/** One change of a key. `append` carries the appended bytes (the new value is the old one followed by them). */
+export interface WatchEvent {
+  readonly type: 'put' | 'append' | 'delete'
+  readonly key: string
+  /** put: the value; append: the bytes appended; delete: absent. */
+  readonly value?: Uint8Array
+  readonly revision: WireRevision
+}
 
 /**
  * One client request. Writes carry the client's session: `clientId`, a per-client `seq`
@@ -38,14 +85,24 @@ export interface StatusRequest {
 export type AnyClientRequest = ClientRequest | StatusRequest
 
 export type OpResult =
-  | { readonly type: 'value'; readonly value: Uint8Array | null }
+  /** `revision`: with `get`'s `withRevision`, the group's revision the value was read at. */
+  | { readonly type: 'value'; readonly value: Uint8Array | null; readonly revision?: WireRevision }
   | { readonly type: 'deleted'; readonly existed: boolean }
   | { readonly type: 'ok' }
   /** The controller's answers: a shard map (null: no map at the asked epoch), or the epoch a change made. */
   | { readonly type: 'shardMap'; readonly map: ShardMap | null }
   | { readonly type: 'epoch'; readonly epoch: number }
+  /** A group's part of a scan; `more`: it had more keys in the range than it sent. */
+  | { readonly type: 'scan'; readonly entries: ReadonlyArray<readonly [string, Uint8Array]>; readonly more: boolean }
+  /**
+   * A watch poll's answer: the events after the asked revision, in log order, and `progress`:
+   * every matching event at or below it has been sent (with `more`, the group has further events:
+   * poll again at once). `ended`: the group is not in its shard map and has nothing more for a
+   * prefix watch (it was removed; a later map may add it back).
+   */
+  | { readonly type: 'events'; readonly events: readonly WatchEvent[]; readonly progress: WireRevision; readonly more: boolean; readonly ended?: boolean }
 
-export type ErrorCode = 'NOT_LEADER' | 'TIMEOUT' | 'UNAVAILABLE' | 'BAD_REQUEST' | 'WRONG_SHARD' | 'SESSION_EXPIRED'
+export type ErrorCode = 'NOT_LEADER' | 'TIMEOUT' | 'UNAVAILABLE' | 'BAD_REQUEST' | 'WRONG_SHARD' | 'SESSION_EXPIRED' | 'COMPACTED'
 
 export type ClientResponse =
   | { readonly type: 'result'; readonly result: OpResult }
@@ -57,6 +114,8 @@ export type ClientResponse =
       readonly leader?: string | null
       /** With WRONG_SHARD: the epoch of the shard map the replica's group is at. */
       readonly epoch?: number
+      /** With COMPACTED: the oldest revision a watch of this key (or prefix) may resume from here. */
+      readonly oldest?: WireRevision
     }
 
 export interface ReplicaStatus {

@@ -7,7 +7,10 @@ import type { PeerMessage, Ready, Snapshot } from '@kv/consensus'
  * a simulated disk. The replica code is the same in both.
  */
 export interface ReplicaEnv<M = unknown> {
-  /** Milliseconds on the node's clock. Read only by a leader, to stamp the batches it proposes. */
+  /**
+   * Milliseconds on the node's clock. Read by a leader, to stamp the batches it proposes and to
+   * time out the reads it holds (watch polls).
+   */
   now(): number
   /**
    * Send a message to a peer: a replica of this group (consensus), or of another group (a

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr'
 import { checkControllerWriteShape, checkShardMap, checkWriteOpShape, type ControllerWriteOp, type ShardMap, type WriteOp } from '@kv/protocol'
+import { isWireRevision } from '@kv/protocol'
 import type { EncodedSession, SessionCommand } from './session.js'
 
 /** One client write as it sits in the log. */
@@ -57,22 +58,34 @@ export type MigrationStep =
   /** The loser starts answering `to` for the arcs it loses at `epoch` (SEND_KEYS_RESPONSE). */
   | { readonly type: 'send-keys-response'; readonly epoch: number; readonly to: string }
   /** One chunk of the moved keys, committed by the gainer; the last one carries the sessions. */
-  | {
-      readonly type: 'install'
-      readonly epoch: number
-      readonly from: string
-      readonly cursor: number
-      readonly next: number
-      readonly done: boolean
-      readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
-      readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
-    }
+  | InstallStep
   /** Every chunk from `from` is in: the gained arcs serve (SHARD_READY). */
   | { readonly type: 'shard-ready'; readonly epoch: number; readonly from: string }
   /** The loser learned that `to` has the keys: it deletes them (KEYS_LEARNED). */
   | { readonly type: 'keys-learned'; readonly epoch: number; readonly to: string }
   /** The gainer learned that `from` deleted them: the move is over. */
   | { readonly type: 'learned-acked'; readonly epoch: number; readonly from: string }
+
+/**
+ * One chunk of a move, as the gainer logs it. `floors` and `bucketFloors` (since watches; absent
+ * in logs of older releases) are the loser's word on the moved keys' past, for watches that
+ * resume here (see watch-history.ts): `[key, epoch, index]` bounds every earlier event of a key
+ * (a chunk of keys has one per key; a chunk of session buckets one per key of those buckets that
+ * the loser no longer holds but has events of), and `[bucket, epoch, index]` every event of the
+ * other keys of a bucket (by `hashKey(key) % SESSION_BUCKETS`) that the loser does not hold.
+ */
+export interface InstallStep {
+  readonly type: 'install'
+  readonly epoch: number
+  readonly from: string
+  readonly cursor: number
+  readonly next: number
+  readonly done: boolean
+  readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
+  readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
+  readonly floors?: ReadonlyArray<readonly [string, number, number]>
+  readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
+}
 
 export type RecordKind = LogRecord['kind']
 
@@ -152,7 +165,7 @@ function checkMigrationStep(raw: unknown): MigrationStep {
     case 'install': {
       const ok =
         epochOk && name(raw.from) && isSeq(raw.cursor) && isSeq(raw.next) && typeof raw.done === 'boolean' &&
-        isChunk(raw.entries, raw.sessions)
+        isChunk(raw.entries, raw.sessions) && isChunkFloors(raw.floors, raw.bucketFloors)
       if (!ok) throw new LogRecordError('migration install: malformed chunk')
       return raw as MigrationStep
     }
@@ -169,6 +182,17 @@ export function isChunk(entries: unknown, sessions: unknown): boolean {
     Array.isArray(sessions) &&
     sessions.every((s) => Array.isArray(s) && s.length === 4 && typeof s[0] === 'string' && typeof s[1] === 'number' && typeof s[2] === 'number' && Array.isArray(s[3]))
   )
+}
+
+/** The optional watch floors of a chunk (absent in chunks of older releases). */
+export function isChunkFloors(floors: unknown, bucketFloors: unknown): boolean {
+  const floorsOk =
+    floors === undefined ||
+    (Array.isArray(floors) && floors.every((f) => Array.isArray(f) && f.length === 3 && typeof f[0] === 'string' && isWireRevision([f[1], f[2]])))
+  const bucketsOk =
+    bucketFloors === undefined ||
+    (Array.isArray(bucketFloors) && bucketFloors.every((f) => Array.isArray(f) && f.length === 3 && isWireRevision([f[0], 0]) && isWireRevision([f[1], f[2]])))
+  return floorsOk && bucketsOk
 }
 
 function checkTime(t: unknown): number {

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
 import { KvStateMachine } from './kv/kv-machine.js'
 import { decodeRecord, type Command } from './log-record.js'
+import type { ReplicaLimits } from './limits.js'
 import { Replica, type SessionRequest } from './replica.js'
 
 const b = (s: string) => new TextEncoder().encode(s)
@@ -73,11 +74,12 @@ class ScriptedCore implements ConsensusCore {
 }
 
 /** A replica over a scripted core and an env whose persists complete when the test says. */
-function harness() {
+function harness(limits: Partial<ReplicaLimits> = {}) {
   let core: ScriptedCore | null = null
   const persists: Array<{ ready: Ready; done: () => void }> = []
+  const clock = { nowMs: 1000 }
   const env: ReplicaEnv<KvStateMachine> = {
-    now: () => 1000,
+    now: () => clock.nowMs,
     send: () => {},
     persist: (ready, done) => persists.push({ ready, done }),
     saveSnapshot: (_s, done) => done(),
@@ -88,6 +90,7 @@ function harness() {
     coreConfig: { id: 'r1', members: ['r1', 'r2', 'r3'], electionTimeoutTicks: 10, heartbeatTicks: 2, random: () => 0.5, maxEntriesPerMessage: 64, maxInflightMessages: 4, persisted: null },
     env,
     stateMachine: new KvStateMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
+    limits,
   })
   const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus }> = []
   const send = (label: string, req: SessionRequest<KvOp>) => replica.request(req, (response) => answers.push({ label, response }))
@@ -95,12 +98,27 @@ function harness() {
   const persistAll = () => {
     while (persists.length > 0) persists.shift()!.done()
   }
-  return { replica, core: core!, persists, answers, send, persistAll, answered: (label: string) => answers.filter((a) => a.label === label) }
+  /** Commits and applies everything proposed, and confirms every read barrier asked for so far. */
+  const settle = () => {
+    replica.flush()
+    core!.commit(core!.log.length)
+    for (const ctx of core!.readRequests.splice(0)) core!.confirmRead(ctx, core!.log.length)
+    replica.flush()
+    persistAll()
+    replica.flush()
+    persistAll()
+  }
+  return { replica, core: core!, persists, answers, send, persistAll, settle, clock, answered: (label: string) => answers.filter((a) => a.label === label) }
 }
 
 const put = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'put', key, value: b(value) } })
 const append = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'append', key, value: b(value) } })
 const get = (key: string): SessionRequest<KvOp> => ({ clientId: 'reader', seq: 0, ackedSeq: 0, op: { op: 'get', key } })
+const watch = (key: string, fromRevision: [number, number], waitMs = 500): SessionRequest<KvOp> => ({
+  clientId: 'watcher', seq: 0, ackedSeq: 0, op: { op: 'watch', key, fromRevision, maxEvents: 10, waitMs },
+})
+const eventsOf = (r: ClientResponse | ReplicaStatus | undefined) =>
+  r !== undefined && r.type === 'result' && r.result.type === 'events' ? r.result.events.map((e) => `${e.type} ${e.key} @${e.revision.join('.')}`) : r
 const valueOf = (r: ClientResponse | ReplicaStatus | undefined) =>
   r !== undefined && r.type === 'result' && r.result.type === 'value' && r.result.value !== null ? new TextDecoder().decode(r.result.value) : r
 
@@ -219,5 +237,51 @@ describe('Replica', () => {
     // A request to a follower is refused at once, with the leader hint.
     h.send('late', put('c', 2, 'k', 'v2'))
     expect(h.answered('late').map((a) => a.response.type === 'error' && a.response.code)).toEqual(['NOT_LEADER'])
+  })
+
+  describe('held reads (watch polls)', () => {
+    it('holds a poll with nothing new and answers it on the apply that brings its key an event', () => {
+      const h = harness()
+      h.send('w1', put('c', 1, 'k', 'v1'))
+      h.settle()
+      h.send('watch', watch('k', [0, 1]))
+      h.settle()
+      expect(h.answered('watch')).toEqual([])
+      h.send('other', put('c', 2, 'other', 'x'))
+      h.settle()
+      expect(h.answered('watch')).toEqual([]) // an apply without an event of k
+      h.send('w2', put('c', 3, 'k', 'v2'))
+      h.settle()
+      expect(h.answered('watch').map((a) => eventsOf(a.response))).toEqual([['put k @0.3']])
+    })
+
+    it('answers a held poll at its deadline, by the env clock on a tick, empty with the group\'s revision', () => {
+      const h = harness()
+      h.send('watch', watch('k', [0, 0], 500))
+      h.settle()
+      h.clock.nowMs += 499
+      h.replica.tick()
+      expect(h.answered('watch')).toEqual([])
+      h.clock.nowMs += 1
+      h.replica.tick()
+      expect(h.answered('watch').map((a) => a.response)).toEqual([{ type: 'result', result: { type: 'events', events: [], progress: [0, 0], more: false } }])
+    })
+
+    it('answers a held poll NOT_LEADER when the replica stops leading', () => {
+      const h = harness()
+      h.send('watch', watch('k', [0, 0]))
+      h.settle()
+      h.core.role = 'follower'
+      h.core.term = 2
+      h.replica.flush()
+      expect(h.answered('watch').map((a) => a.response.type === 'error' && a.response.code)).toEqual(['NOT_LEADER'])
+    })
+
+    it('holds at most maxHeldReads polls; the next gets UNAVAILABLE', () => {
+      const h = harness({ maxHeldReads: 2 })
+      for (const label of ['a', 'b', 'c']) h.send(label, watch('k', [0, 0]))
+      h.settle()
+      expect(h.answers.map((a) => [a.label, a.response.type === 'error' && a.response.code])).toEqual([['c', 'UNAVAILABLE']])
+    })
   })
 })

@@ -31,11 +31,17 @@ interface PendingRead<Op> {
   readonly reply: Reply
 }
 
+/** A read the machine holds until an apply can answer it, or until `deadlineMs` (env clock). */
+interface HeldRead<Op> extends PendingRead<Op> {
+  readonly deadlineMs: number
+}
+
 /** The operation type of a machine. */
 export type OpOf<M> = M extends StateMachine<infer Op> ? Op : never
 
-// Methods are bivariant in their parameters, so every StateMachine<Op> is a StateMachine<never>.
-type AnyMachine = StateMachine<never>
+// Methods are bivariant in their parameters (and a held read hands its Op back), so every
+// StateMachine<Op> is a StateMachine<unknown>.
+type AnyMachine = StateMachine<unknown>
 
 export interface ReplicaOptions<M extends AnyMachine> {
   /** The group this replica belongs to (group messages name it). */
@@ -70,6 +76,9 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private pendingGets: PendingRead<OpOf<M>>[] = []
   private readonly readBatches = new Map<number, PendingRead<OpOf<M>>[]>()
   private confirmedReads: Array<{ index: number; gets: PendingRead<OpOf<M>>[] }> = []
+  private heldReads: HeldRead<OpOf<M>>[] = []
+  /** The applied index the held reads were last asked at. */
+  private heldCheckedAt = 0
   private nextReadCtx = 1
   private leaderTerm: number | null = null
   private snapshotInFlight = false
@@ -80,7 +89,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   /** The machine seen through its operation type (inside this class, M's own methods take `never`). */
   private get machine(): StateMachine<OpOf<M>> {
-    return this.stateMachine
+    return this.stateMachine as StateMachine<unknown> as StateMachine<OpOf<M>>
   }
 
   constructor(options: ReplicaOptions<M>) {
@@ -107,6 +116,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   tick(): void {
     this.core.tick()
     this.stateMachine.tick?.(this.machineContext())
+    this.expireHeldReads()
   }
 
   /** A message from a peer: consensus traffic of this group, or a group message for the machine. */
@@ -141,7 +151,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     if ('type' in req && req.type === 'status') return reply(this.replicaStatus(req.digest === true))
     const { op } = req as SessionRequest<OpOf<M>>
     const kind = this.machine.classify(op)
-    if (kind === 'stale-read') return reply(this.machine.read(op))
+    if (kind === 'stale-read') return reply(this.finalRead(op))
     const status = this.core.status()
     if (status.role !== 'leader') return reply(notLeader(status.leader))
     if (this.pendingCount >= this.limits.maxPendingRequests) {
@@ -242,6 +252,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     if (ready.snapshot !== null || ready.committed.length > 0) this.env.onApplied?.(this.stateMachine)
     for (const rs of ready.readStates) this.onReadState(rs)
     this.serveConfirmedReads()
+    this.retryHeldReads()
   }
 
   private onPersisted(ready: Ready, appliedEarly: boolean): void {
@@ -308,9 +319,49 @@ export class Replica<M extends AnyMachine = AnyMachine> {
         waiting.push(batch)
         continue
       }
-      for (const g of batch.gets) this.answer(g.reply, this.machine.read(g.op))
+      for (const g of batch.gets) this.serveRead(g)
     }
     this.confirmedReads = waiting
+  }
+
+  // ---- held reads: a read the machine cannot answer yet waits for an apply or its deadline ----
+
+  private serveRead(g: PendingRead<OpOf<M>>): void {
+    const r = this.machine.read(g.op)
+    if (r.type !== 'hold') return this.answer(g.reply, r)
+    if (this.heldReads.length >= this.limits.maxHeldReads) {
+      return this.answer(g.reply, error('UNAVAILABLE', `more than ${this.limits.maxHeldReads} reads held on this replica; retry later`))
+    }
+    this.heldReads.push({ op: r.retry, reply: g.reply, deadlineMs: this.env.now() + r.waitMs })
+  }
+
+  private finalRead(op: OpOf<M>): ClientResponse {
+    const r = this.machine.read(op, true)
+    if (r.type === 'hold') throw new Error('a state machine held a read it was asked to answer')
+    return r
+  }
+
+  /** After an apply: the held reads the machine can answer now are answered. */
+  private retryHeldReads(): void {
+    if (this.heldReads.length === 0 || this.stateMachine.appliedIndex === this.heldCheckedAt) return
+    this.heldCheckedAt = this.stateMachine.appliedIndex
+    const held = this.heldReads
+    this.heldReads = []
+    for (const h of held) {
+      const r = this.machine.read(h.op)
+      if (r.type === 'hold') this.heldReads.push({ ...h, op: r.retry })
+      else this.answer(h.reply, r)
+    }
+  }
+
+  /** On a tick: held reads past their deadline get the machine's final answer. */
+  private expireHeldReads(): void {
+    if (this.heldReads.length === 0) return
+    const now = this.env.now()
+    const due = this.heldReads.filter((h) => h.deadlineMs <= now)
+    if (due.length === 0) return
+    this.heldReads = this.heldReads.filter((h) => h.deadlineMs > now)
+    for (const h of due) this.answer(h.reply, this.finalRead(h.op))
   }
 
   private maybeSnapshot(): void {
@@ -336,7 +387,8 @@ export class Replica<M extends AnyMachine = AnyMachine> {
    * leader may overwrite it), and no read barrier it asked for will be confirmed: answer all
    * of them NOT_LEADER. The client retries elsewhere under the same session and seq, so a
    * write that did commit is answered from the session, never applied twice. Reads whose
-   * barrier was already confirmed stay: they are still linearizable once applied.
+   * barrier was already confirmed stay: they are still linearizable once applied. Held reads
+   * (watch polls) are answered NOT_LEADER too: the client polls the new leader from where it was.
    */
   private checkLeadership(): void {
     const status = this.core.status()
@@ -351,9 +403,10 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const waiters = [...this.writeWaiters.values()]
     this.writeWaiters.clear()
     for (const replies of waiters) for (const r of replies) this.answer(r, response)
-    const gets = [...this.pendingGets, ...[...this.readBatches.values()].flat()]
+    const gets = [...this.pendingGets, ...[...this.readBatches.values()].flat(), ...this.heldReads]
     this.pendingGets = []
     this.readBatches.clear()
+    this.heldReads = []
     for (const g of gets) this.answer(g.reply, response)
   }
 

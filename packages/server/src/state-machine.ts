@@ -13,6 +13,18 @@ export type OpClass =
   | 'stale-read'
 
 /**
+ * A read the machine has no answer for yet (a watch poll with no new event). The shell keeps it
+ * (at most `maxHeldReads`), asks again after each apply, and past `waitMs` (by the env's clock)
+ * asks for a final answer; it answers NOT_LEADER if it stops leading meanwhile.
+ */
+export interface ReadHold<Op> {
+  readonly type: 'hold'
+  readonly waitMs: number
+  /** The read to ask again (the machine may note how far it already looked). */
+  readonly retry: Op
+}
+
+/**
  * What a group replicates: the KV machine, the controller's shard-map machine. The group
  * shell (`Replica`) owns the log, batching, read barriers, snapshots and the waiting
  * clients; a machine owns its state and what each record means. Deterministic: the same
@@ -25,8 +37,11 @@ export interface StateMachine<Op> {
   readonly appliedIndex: number
   readonly appliedTerm: number
   classify(op: Op): OpClass
-  /** Answers a read (`classify` said read or stale-read) from the applied state. */
-  read(op: Op): ClientResponse
+  /**
+   * Answers a read (`classify` said read or stale-read) from the applied state, or holds it
+   * until a later apply can (never when `final`: then it answers with what it has).
+   */
+  read(op: Op, final?: boolean): ClientResponse | ReadHold<Op>
   /** Marks an entry applied that carries nothing for the machine (a no-op). */
   applyNoop(index: number, term: number): void
   /**

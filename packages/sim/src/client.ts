@@ -224,7 +224,8 @@ export class SimClient {
         return this.giveUp(op)
       case 'BAD_REQUEST':
       case 'SESSION_EXPIRED':
-        // Neither can happen to a well-behaved client: a bug under test.
+      case 'COMPACTED':
+        // None can happen to a well-behaved client: a bug under test.
         this.unexpected.push(`${this.name} ${JSON.stringify(op.input)}: ${resp.code} ${resp.message}`)
         return this.giveUp(op)
     }
@@ -316,7 +317,7 @@ export class SimClient {
   }
 }
 
-function toOp(input: KvInput): KvOp {
+function toOp(input: KvInput): Exclude<KvOp, { op: 'scan' | 'watch' }> {
   switch (input.op) {
     case 'get':
       return { op: 'get', key: input.key }
@@ -342,5 +343,8 @@ function toOutput(resp: Extract<ClientResponse, { type: 'result' }>): KvOutput {
     case 'shardMap':
     case 'epoch':
       throw new Error(`a KV operation answered with a controller result (${r.type})`)
+    case 'scan':
+    case 'events':
+      throw new Error(`a get, put, append, delete or batchPut answered with a ${r.type} result`)
   }
 }

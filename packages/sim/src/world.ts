@@ -10,6 +10,7 @@ import { reliableNetwork, SimNetwork, type NetworkFaults } from './network.js'
 import { SimNode, type NodeTiming, type SimMachine } from './node.js'
 import { protocols, type Protocol } from './protocols.js'
 import { code, Trace } from './trace.js'
+import { SimWatcher, type WatchTarget } from './watcher.js'
 import { workload, type WorkloadOptions } from './workload.js'
 
 export interface WorldOptions {
@@ -85,6 +86,8 @@ export class SimWorld {
   private readonly groupOf = new Map<string, string>()
   private readonly byId = new Map<string, SimNode>()
   private readonly clientsByName = new Map<string, { onReply: SimClient['onReply'] }>()
+  /** Watches running beside the clients (their events are checked against the final state). */
+  readonly watchers: SimWatcher[] = []
   private adminClient: SimAdmin | null = null
 
   constructor(options: Partial<WorldOptions> & { seed: number; protocol: Protocol }) {
@@ -203,6 +206,25 @@ export class SimWorld {
       c.start()
     }
     return added
+  }
+
+  /** Starts a watch of a key or a prefix, routed like the clients. */
+  addWatcher(target: WatchTarget, routing: ClientRouting = this.defaultRouting()): SimWatcher {
+    const w = new SimWatcher(`w${this.watchers.length + 1}`, target, routing, this.options.clientTiming, this.queue, this.net, this.rng.fork())
+    this.watchers.push(w)
+    this.clientsByName.set(w.name, w)
+    w.start()
+    return w
+  }
+
+  /** Every key and value the shard groups hold (after `converge`: each group's replicas agree). */
+  finalState(): Map<string, Uint8Array> {
+    const all = new Map<string, Uint8Array>()
+    for (const g of this.shardGroups) {
+      const node = g.nodes.filter((n) => n.replica !== null).sort((a, b) => b.kv.appliedIndex - a.kv.appliedIndex)[0]
+      if (node !== undefined) for (const [k, v] of node.kv.entries()) all.set(k, v)
+    }
+    return all
   }
 
   private onRequest(to: string, from: string, rid: number, raw: unknown): void {

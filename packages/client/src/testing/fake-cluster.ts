@@ -1,4 +1,4 @@
-import { parseClientRequest, type ClientRequest, type ClientResponse, type OpResult, type WriteOp } from '@kv/protocol'
+import { compareRevisions, parseClientRequest, type ClientRequest, type ClientResponse, type OpResult, type ScanOp, type WatchEvent, type WatchOp, type WriteOp } from '@kv/protocol'
 import { TransportServer, type ListenTls, type Reply } from '@kv/transport-tcp'
 import { parseClusterConfig, type ClusterConfig } from '../config.js'
 
@@ -45,6 +45,11 @@ export class FakeCluster {
   /** Replicas that swallow every request (they accept connections but never answer). */
   readonly silent = new Set<string>()
   policy: ReplyPolicy = () => 'send'
+  /** Every change, one log index each (epoch 0), for watches; `horizon`: events at or below it are compacted. */
+  readonly history: WatchEvent[] = []
+  horizon = 0
+  private index = 0
+  private heldWatches: Array<{ replica: string; op: WatchOp; send: (r: ClientResponse) => void; timer: NodeJS.Timeout }> = []
 
   private constructor(readonly servers: Map<string, TransportServer>) {
     this.leader = [...servers.keys()][0] ?? null
@@ -91,6 +96,7 @@ export class FakeCluster {
   }
 
   async close(): Promise<void> {
+    this.dropHeldWatches()
     for (const h of this.held.splice(0)) h.reply(h.response)
     await Promise.all([...this.servers.values()].map((s) => s.close()))
   }
@@ -130,10 +136,75 @@ export class FakeCluster {
     const seen: Seen = { replica, connId, request }
     this.seen.push(seen)
     if (this.silent.has(replica)) return
-    const response = this.answer(replica, request)
-    const what = response.type === 'error' && response.code === 'NOT_LEADER' ? 'send' : this.policy(seen)
-    if (what === 'send') reply(response)
-    else if (what === 'hold') this.held.push({ seen, response, reply })
+    const respond = (response: ClientResponse) => {
+      const what = response.type === 'error' && response.code === 'NOT_LEADER' ? 'send' : this.policy(seen)
+      if (what === 'send') reply(response)
+      else if (what === 'hold') this.held.push({ seen, response, reply })
+    }
+    if (request.op.op === 'watch' && replica === this.leader) return this.watch(replica, request.op, respond)
+    respond(this.answer(replica, request))
+  }
+
+  /** A long poll: answered at once when there are events after its revision, else on the next write or after waitMs. */
+  private watch(replica: string, op: WatchOp, send: (r: ClientResponse) => void): void {
+    const now = this.watchAnswer(op)
+    if (now !== null || op.waitMs === 0) return send(now ?? this.progressOnly())
+    const timer = setTimeout(() => {
+      this.heldWatches = this.heldWatches.filter((h) => h.timer !== timer)
+      send(this.progressOnly())
+    }, op.waitMs)
+    this.heldWatches.push({ replica, op, send, timer })
+  }
+
+  private progressOnly(): ClientResponse {
+    return { type: 'result', result: { type: 'events', events: [], progress: [0, this.index], more: false } }
+  }
+
+  private watchAnswer(op: WatchOp): ClientResponse | null {
+    if (op.fromRevision === null) return this.progressOnly()
+    if (op.fromRevision[1] < this.horizon) return { type: 'error', code: 'COMPACTED', message: 'compacted', oldest: [0, this.horizon] }
+    const match = (e: WatchEvent) => (op.key !== undefined ? e.key === op.key : e.key.startsWith(op.prefix ?? ''))
+    const events = this.history.filter((e) => compareRevisions(e.revision, op.fromRevision!) > 0 && match(e)).slice(0, op.maxEvents)
+    if (events.length === 0) return null
+    const more = events.length === op.maxEvents
+    return { type: 'result', result: { type: 'events', events, progress: more ? events[events.length - 1]!.revision : [0, this.index], more } }
+  }
+
+  /** The leader changed: its held polls are answered NOT_LEADER, as a replica that stops leading does. */
+  moveLeader(to: string): void {
+    this.leader = to
+    const held = this.heldWatches
+    this.heldWatches = []
+    for (const h of held) {
+      clearTimeout(h.timer)
+      h.send({ type: 'error', code: 'NOT_LEADER', message: 'not the leader any more', leader: to })
+    }
+  }
+
+  private wakeWatches(): void {
+    const held = this.heldWatches
+    this.heldWatches = []
+    for (const h of held) {
+      const answer = this.watchAnswer(h.op)
+      if (answer === null) this.heldWatches.push(h)
+      else {
+        clearTimeout(h.timer)
+        h.send(answer)
+      }
+    }
+  }
+
+  private scan(op: ScanOp): ClientResponse {
+    const keys = [...this.data.keys()].filter((k) => k >= op.start && (op.end === null || k < op.end)).sort()
+    if (op.reverse === true) keys.reverse()
+    const page = keys.slice(0, op.limit)
+    return { type: 'result', result: { type: 'scan', entries: page.map((k) => [k, this.data.get(k)!] as const), more: keys.length > op.limit } }
+  }
+
+  /** Stops answering held polls (closing the cluster). */
+  dropHeldWatches(): void {
+    for (const h of this.heldWatches) clearTimeout(h.timer)
+    this.heldWatches = []
   }
 
   private answer(replica: string, req: ClientRequest): ClientResponse {
@@ -141,7 +212,12 @@ export class FakeCluster {
     if (replica !== this.leader && !stale) {
       return { type: 'error', code: 'NOT_LEADER', message: 'not the leader', leader: this.giveHints ? this.leader : null }
     }
-    if (req.op.op === 'get') return { type: 'result', result: { type: 'value', value: this.data.get(req.op.key) ?? null } }
+    if (req.op.op === 'get') {
+      const value = this.data.get(req.op.key) ?? null
+      return { type: 'result', result: req.op.withRevision === true ? { type: 'value', value, revision: [0, this.index] } : { type: 'value', value } }
+    }
+    if (req.op.op === 'scan') return this.scan(req.op)
+    if (req.op.op === 'watch') return this.watchAnswer(req.op) ?? this.progressOnly()
     return this.applyWrite(req, req.op)
   }
 
@@ -163,7 +239,17 @@ export class FakeCluster {
     const result = this.applyOp(op)
     session.results.set(req.seq, result)
     this.applied.push(`${req.clientId}/${req.seq}`)
+    this.record(op, result)
     return { type: 'result', result }
+  }
+
+  private record(op: WriteOp, result: OpResult): void {
+    const revision = [0, ++this.index] as const
+    if (op.op === 'batchPut') for (const [key, value] of op.entries) this.history.push({ type: 'put', key, value, revision })
+    else if (op.op === 'delete') {
+      if (result.type === 'deleted' && result.existed) this.history.push({ type: 'delete', key: op.key, revision })
+    } else this.history.push({ type: op.op, key: op.key, value: op.value, revision })
+    this.wakeWatches()
   }
 
   private applyOp(op: WriteOp): OpResult {

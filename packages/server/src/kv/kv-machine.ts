@@ -1,13 +1,17 @@
 import { Packr } from 'msgpackr'
-import type { ClientResponse, KvOp, OpResult, WriteOp } from '@kv/protocol'
+import type { ClientResponse, KvOp, OpResult, WatchEvent, WireRevision, WriteOp } from '@kv/protocol'
 import { unreachable } from '@kv/consensus'
 import type { GroupSpec, ShardMap } from '@kv/protocol'
 import type { GroupMessage, MachineContext } from '../group-message.js'
-import { LogRecordError, type LogRecord } from '../log-record.js'
+import { defaultReplicaLimits } from '../limits.js'
+import { LogRecordError, type LogRecord, type MigrationStep } from '../log-record.js'
 import { SessionTable, type EncodedSession, type SessionLimits } from '../session.js'
 import { defaultMigrationLimits, MigrationDriver, type MigrationLimits } from './migration-driver.js'
+import { answerScan, answerWatch, currentRevision, type ReadableKv } from './reads.js'
 import { ShardState, type MigrationEvent, type OutgoingMove, type ShardImage } from './shards.js'
-import { assertNextIndex, type MirroredStateMachine, type OpClass, type StateMachine, type TableChanges } from '../state-machine.js'
+import { SortedKeys } from './sorted-keys.js'
+import { WatchHistory, type HistoryImage, type HistoryLimits } from './watch-history.js'
+import { assertNextIndex, type MirroredStateMachine, type OpClass, type ReadHold, type StateMachine, type TableChanges } from '../state-machine.js'
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 const encoder = new TextEncoder()
@@ -22,10 +26,15 @@ interface SnapshotImage {
   readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
   /** Absent in snapshots of an unsharded machine (and of releases before sharding). */
   readonly shards?: ShardImage
+  /** Absent in snapshots of releases before watches. */
+  readonly history?: HistoryImage
 }
 
-/** The KV machine's tables in a state store (the layout of data folders written since the first release). */
-export const kvTables = { data: 'kv', sessions: 'sessions', meta: 'meta' } as const
+/**
+ * The KV machine's tables in a state store (the layout of data folders written since the first
+ * release; `history` since watches: a folder without it opens with an empty history).
+ */
+export const kvTables = { data: 'kv', sessions: 'sessions', meta: 'meta', history: 'history' } as const
 const APPLIED_TERM = 'appliedTerm'
 const SHARDS = 'shards'
 
@@ -36,7 +45,9 @@ export type Sharding =
   /** A map fixed from the start (a cluster spec without a controller). */
   | { readonly kind: 'fixed'; readonly groupId: string; readonly map: ShardMap }
 
-export interface KvMachineOptions extends SessionLimits {
+export interface KvMachineOptions extends SessionLimits, Partial<HistoryLimits> {
+  /** A scan or watch answer stops past this many bytes (default: `defaultReplicaLimits`). */
+  readonly maxReadAnswerBytes?: number
   /** Record what each apply changed, for a durable mirror (`drainChanges`). */
   readonly trackChanges?: boolean
   /** Absent: the machine serves every key (one group on its own). */
@@ -50,10 +61,17 @@ export interface KvMachineOptions extends SessionLimits {
  * The replicated key-value state machine with exactly-once client sessions. Deterministic:
  * the same entries applied in the same order give the same state on every replica.
  */
-export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine {
+export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine, ReadableKv {
   readonly commandKind = 'kv'
-  readonly tableNames = [kvTables.data, kvTables.sessions, kvTables.meta]
+  readonly tableNames = [kvTables.data, kvTables.sessions, kvTables.meta, kvTables.history]
   private data = new Map<string, Uint8Array>()
+  /** The keys of `data` in key order (range reads). */
+  readonly sortedKeys = new SortedKeys()
+  /** Recent changes, for watches: replicated state like the data. */
+  readonly history: WatchHistory
+  /** The events of the entry being applied. */
+  private entryEvents: Array<{ type: WatchEvent['type']; key: string; value?: Uint8Array }> = []
+  private readonly maxReadAnswerBytes: number
   private readonly sessions: SessionTable
   private dirtyKeys = new Set<string>()
   private restored = false
@@ -71,6 +89,11 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
   constructor(options: KvMachineOptions) {
     this.trackChanges = options.trackChanges === true
     this.sessions = new SessionTable(options, this.trackChanges)
+    this.history = new WatchHistory(
+      { maxHistoryEvents: options.maxHistoryEvents ?? defaultReplicaLimits.maxHistoryEvents, maxHistoryBytes: options.maxHistoryBytes ?? defaultReplicaLimits.maxHistoryBytes },
+      this.trackChanges,
+    )
+    this.maxReadAnswerBytes = options.maxReadAnswerBytes ?? defaultReplicaLimits.maxReadAnswerBytes
     this.onMigrationStep = options.onMigrationStep
     const sharding = options.sharding
     if (sharding === undefined) {
@@ -84,6 +107,9 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
         keysOf: (move: OutgoingMove) => this.keysOf(move),
         value: (key: string) => this.get(key),
         sessions: () => this.sessions.encodeAll(),
+        floorOf: (key: string) => this.history.floorOf(key),
+        absentFloors: (move: OutgoingMove, from: number, to: number) =>
+          this.history.absentFloors(move.arcs, (k) => this.data.has(k), from, to),
       }
       this.driver = new MigrationDriver(data, sharding.kind === 'controller' ? sharding.controller : null, limits)
     }
@@ -94,9 +120,11 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     return this.shards === null || this.shards.serves(key)
   }
 
-  private wrongShard(key: string): ClientResponse {
+  /** WRONG_SHARD for `key` (null: for a range read at another epoch, or while gained arcs wait for data). */
+  wrongShard(key: string | null): ClientResponse {
     const epoch = this.shards?.epoch ?? 0
-    return { type: 'error', code: 'WRONG_SHARD', message: `group ${this.shards?.groupId ?? '?'} does not serve ${JSON.stringify(key)} at epoch ${epoch}`, epoch }
+    const what = key === null ? 'a range read: not settled at the asked epoch' : `does not serve ${JSON.stringify(key)}`
+    return { type: 'error', code: 'WRONG_SHARD', message: `group ${this.shards?.groupId ?? '?'} ${what} at epoch ${epoch}`, epoch }
   }
 
   /** The first key of `op` this group does not serve, or null. */
@@ -106,6 +134,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
       for (const [k] of op.entries) if (!this.shards.serves(k)) return k
       return null
     }
+    if (op.op === 'scan' || op.op === 'watch') return null
     return this.shards.serves(op.key) ? null : op.key
   }
 
@@ -122,14 +151,30 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
   }
 
   classify(op: KvOp): OpClass {
+    if (op.op === 'scan' || op.op === 'watch') return 'read'
     if (op.op !== 'get') return 'write'
     return op.stale === true ? 'stale-read' : 'read'
   }
 
-  read(op: KvOp): ClientResponse {
-    if (op.op !== 'get') return { type: 'error', code: 'BAD_REQUEST', message: `${op.op} is not a read` }
-    if (!this.serves(op.key)) return this.wrongShard(op.key)
-    return { type: 'result', result: { type: 'value', value: this.get(op.key) } }
+  read(op: KvOp, final = false): ClientResponse | ReadHold<KvOp> {
+    switch (op.op) {
+      case 'get': {
+        if (!this.serves(op.key)) return this.wrongShard(op.key)
+        const value = this.get(op.key)
+        return { type: 'result', result: op.withRevision === true ? { type: 'value', value, revision: currentRevision(this) } : { type: 'value', value } }
+      }
+      case 'scan':
+        return answerScan(this, op, this.maxReadAnswerBytes)
+      case 'watch':
+        return answerWatch(this, op, final, this.maxReadAnswerBytes)
+      case 'put':
+      case 'append':
+      case 'delete':
+      case 'batchPut':
+        return { type: 'error', code: 'BAD_REQUEST', message: `${op.op} is not a read` }
+      default:
+        return unreachable(op, 'kv read')
+    }
   }
 
   applyNoop(index: number, term: number): void {
@@ -141,17 +186,23 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     switch (record.kind) {
       case 'kv': {
         this.sessions.expire(record.timeMs)
-        return record.commands.map((c) => {
+        const answers = record.commands.map((c) => {
           // Ownership is decided in log order: a write the group no longer serves is refused
           // untouched (not in the session), so its retry at the right group applies it.
           const unserved = this.unservedKey(c.op)
           if (unserved !== null) return this.wrongShard(unserved)
           return this.sessions.applyOnce(c, record.timeMs, () => this.applyOp(c.op))
         })
+        if (this.entryEvents.length > 0) {
+          this.history.append(this.shards?.epoch ?? 0, index, this.entryEvents)
+          this.entryEvents = []
+        }
+        return answers
       }
       case 'migration': {
         if (this.shards === null) throw new LogRecordError(`a migration record in an unsharded group's log at index ${index}`)
-        const event = this.shards.apply(record.step, {
+        const step = record.step
+        const event = this.shards.apply(step, {
           put: (k, v) => this.set(k, v),
           deleteIn: (arcs) => this.deleteIn(arcs),
           mergeSessions: (all) => this.sessions.merge(all),
@@ -159,6 +210,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
         if (event !== null) {
           this.shardsDirty = true
           this.movingKeys.clear()
+          this.recordMove(step, index)
           this.onMigrationStep?.(event)
         }
         return []
@@ -168,6 +220,16 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
         throw new LogRecordError(`a ${record.kind} record in a KV group's log at index ${index}`)
       default:
         return unreachable(record, 'kv machine record')
+    }
+  }
+
+  /** What a migration step means for watches: the arcs gained, and what the loser said of their keys' past. */
+  private recordMove(step: MigrationStep, index: number): void {
+    if (step.type === 'config') {
+      const at: WireRevision = [step.map.epoch, index]
+      this.history.addGain(step.map.epoch, at, this.shards!.incoming.flatMap((m) => m.arcs))
+    } else if (step.type === 'install') {
+      this.history.addFloors(step.epoch, index, step.floors, step.bucketFloors)
     }
   }
 
@@ -181,19 +243,28 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     switch (op.op) {
       case 'put':
         this.set(op.key, op.value)
+        this.entryEvents.push({ type: 'put', key: op.key, value: op.value })
         return OK
       case 'append': {
         const old = this.data.get(op.key)
         this.set(op.key, old === undefined ? op.value : concat(old, op.value))
+        this.entryEvents.push({ type: 'append', key: op.key, value: op.value })
         return OK
       }
       case 'delete': {
         const existed = this.data.delete(op.key)
-        if (existed) this.markKey(op.key)
+        if (existed) {
+          this.sortedKeys.delete(op.key)
+          this.markKey(op.key)
+          this.entryEvents.push({ type: 'delete', key: op.key })
+        }
         return { type: 'deleted', existed }
       }
       case 'batchPut':
-        for (const [k, v] of op.entries) this.set(k, v)
+        for (const [k, v] of op.entries) {
+          this.set(k, v)
+          this.entryEvents.push({ type: 'put', key: k, value: v })
+        }
         return OK
       default:
         return unreachable(op, 'write op')
@@ -205,6 +276,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     for (const key of [...this.data.keys()]) {
       if (!ShardState.inArcs(arcs, key)) continue
       this.data.delete(key)
+      this.sortedKeys.delete(key)
       this.markKey(key)
       n++
     }
@@ -241,6 +313,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
 
   private set(key: string, value: Uint8Array): void {
     // No copy or re-wrap here: this is every write's path (values may be msgpackr's Buffers).
+    if (!this.data.has(key)) this.sortedKeys.add(key)
     this.data.set(key, value)
     this.markKey(key)
   }
@@ -257,6 +330,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
     for (const id of this.sessions.drain()) rows.push({ table: kvTables.sessions, key: id, value: this.sessions.encodeBytes(id) })
     rows.push({ table: kvTables.meta, key: APPLIED_TERM, value: encoder.encode(String(this.appliedTerm)) })
     if (this.shardsDirty && this.shards !== null) rows.push({ table: kvTables.meta, key: SHARDS, value: packr.pack(this.shards.image()) })
+    for (const [key, value] of this.history.drain()) rows.push({ table: kvTables.history, key, value })
     this.shardsDirty = false
     const changes = { restored: this.restored, rows }
     this.dirtyKeys = new Set()
@@ -276,11 +350,17 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
         yield [APPLIED_TERM, encoder.encode(String(this.appliedTerm))]
         if (this.shards !== null) yield [SHARDS, packr.pack(this.shards.image())]
         return
+      case kvTables.history:
+        yield* this.history.rows()
+        return
     }
   }
 
   loadRow(table: string, key: string, value: Uint8Array): void {
-    if (table === kvTables.data) this.data.set(key, value)
+    if (table === kvTables.data) {
+      this.data.set(key, value)
+      this.sortedKeys.add(key)
+    } else if (table === kvTables.history) this.history.loadRow(key, value)
     else if (table === kvTables.sessions) this.sessions.loadBytes(key, value)
     else if (table === kvTables.meta && key === APPLIED_TERM) this.appliedTerm = Number(decoder.decode(value))
     else if (table === kvTables.meta && key === SHARDS) this.shards?.load(packr.unpack(value) as ShardImage)
@@ -288,6 +368,8 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
 
   loaded(appliedIndex: number): void {
     this.appliedIndex = appliedIndex
+    // A folder of a release before watches has no history: it starts here.
+    this.history.loaded(currentRevision(this))
   }
 
   // ---- snapshots ----
@@ -299,6 +381,7 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
       data: [...this.data],
       sessions: this.sessions.encodeAll(),
       ...(this.shards === null ? {} : { shards: this.shards.image() }),
+      history: this.history.image(),
     }
     return packr.pack(image)
   }
@@ -306,10 +389,13 @@ export class KvStateMachine implements StateMachine<KvOp>, MirroredStateMachine 
   restore(bytes: Uint8Array): void {
     const image = packr.unpack(bytes) as SnapshotImage
     this.data = new Map(image.data.map(([k, v]) => [k, toBytes(v)]))
+    this.sortedKeys.clear()
+    for (const k of [...this.data.keys()].sort()) this.sortedKeys.add(k)
     this.sessions.replaceAll(image.sessions)
     this.appliedIndex = image.appliedIndex
     this.appliedTerm = image.appliedTerm
     if (this.shards !== null && image.shards !== undefined) this.shards.load(image.shards)
+    this.history.restore(image.history, currentRevision(this))
     this.movingKeys.clear()
     if (this.trackChanges) {
       this.restored = true

@@ -25,6 +25,8 @@ function loser(keyCount: number) {
     keysOf: (move: OutgoingMove) => [...values.keys()].filter((k) => ShardState.inArcs(move.arcs, k)).sort(),
     value: (k) => values.get(k) ?? null,
     sessions: () => state.sessions,
+    floorOf: () => [0, 0],
+    absentFloors: () => ({ keys: [], buckets: [] }),
   }
   const limits = { ...defaultMigrationLimits, maxChunkKeys: 50, maxChunkBytes: 2000 }
   const driver = new MigrationDriver(data, null, limits)

@@ -1,5 +1,5 @@
 import { hashKey } from '@kv/hashring'
-import { ReplicaGroup, type GroupSpec, type ShardMap } from '@kv/protocol'
+import { ReplicaGroup, type GroupSpec, type ShardMap, type WireRevision } from '@kv/protocol'
 import type { GroupMessage, MachineContext, OutgoingGroupMessage } from '../group-message.js'
 import { isShardMapReply, type ShardMapQuery } from '../controller/messages.js'
 import type { MigrationStep } from '../log-record.js'
@@ -50,6 +50,18 @@ export interface MigrationData {
   keysOf(move: OutgoingMove): readonly string[]
   value(key: string): Uint8Array | null
   sessions(): ReadonlyArray<readonly [string, ...EncodedSession]>
+  /** Watches: an upper bound of every revision the (frozen) key's events ever had. */
+  floorOf(key: string): WireRevision
+  /**
+   * Watches: for the keys of the move's arcs that are not held, in session buckets
+   * [fromBucket, toBucket): each such key with events here and its floor, and each bucket's bound
+   * for the others.
+   */
+  absentFloors(
+    move: OutgoingMove,
+    fromBucket: number,
+    toBucket: number,
+  ): { readonly keys: ReadonlyArray<readonly [string, WireRevision]>; readonly buckets: ReadonlyArray<readonly [number, WireRevision]> }
 }
 
 /**
@@ -136,6 +148,8 @@ export class MigrationDriver {
         if (move?.state !== 'pulling' || move.cursor !== m.cursor) return
         return this.propose(ctx, {
           type: 'install', epoch: m.epoch, from: move.from, cursor: m.cursor, next: m.next, done: m.done, entries: m.entries, sessions: m.sessions,
+          ...(m.floors === undefined ? {} : { floors: m.floors }),
+          ...(m.bucketFloors === undefined ? {} : { bucketFloors: m.bucketFloors }),
         })
       }
       case 'KeysLearned': {
@@ -173,18 +187,34 @@ export class MigrationDriver {
     const end = keys.length + SESSION_BUCKETS
     const entries: Array<readonly [string, Uint8Array]> = []
     const sessions: Array<readonly [string, ...EncodedSession]> = []
+    // Watches: each moved key's floor; with session buckets, the floors of the keys of those
+    // buckets that are gone here (deleted before the move) and a bound for the rest of each bucket.
+    const floors: Array<readonly [string, number, number]> = []
+    const bucketFloors: Array<readonly [number, number, number]> = []
     let bytes = 0
     let next = Math.min(req.cursor, end)
+    const first = next
     if (next < keys.length) {
       while (next < keys.length && entries.length < this.limits.maxChunkKeys) {
         const key = keys[next]!
         const value = this.data.value(key) ?? new Uint8Array()
         if (entries.length > 0 && bytes + key.length + value.length > this.limits.maxChunkBytes) break
         entries.push([key, value])
+        floors.push([key, ...this.data.floorOf(key)])
         bytes += key.length + value.length
         next++
       }
     } else {
+      // Watches: the floors of keys gone here (deleted before the move), by bucket, ride with the sessions.
+      const absent = this.data.absentFloors(move, next - keys.length, SESSION_BUCKETS)
+      const absentByBucket = new Map<number, Array<readonly [string, WireRevision]>>()
+      for (const entry of absent.keys) {
+        const b = sessionBucket(entry[0])
+        const list = absentByBucket.get(b)
+        if (list === undefined) absentByBucket.set(b, [entry])
+        else list.push(entry)
+      }
+      const bucketFloor = new Map(absent.buckets)
       const buckets = new Map<number, Array<readonly [string, ...EncodedSession]>>()
       for (const session of this.data.sessions()) {
         const b = sessionBucket(session[0])
@@ -193,18 +223,23 @@ export class MigrationDriver {
         if (list === undefined) buckets.set(b, [session])
         else list.push(session)
       }
-      const first = next
       while (next < end) {
-        const bucket = buckets.get(next - keys.length) ?? []
-        const size = bucket.reduce((n, session) => n + sessionBytes(session), 0)
+        const b = next - keys.length
+        const bucket = buckets.get(b) ?? []
+        const gone = absentByBucket.get(b) ?? []
+        const size = bucket.reduce((n, session) => n + sessionBytes(session), 0) + gone.reduce((n, [k]) => n + k.length + 16, 0)
         if (next > first && bytes + size > this.limits.maxChunkBytes) break
         sessions.push(...bucket)
+        for (const [key, r] of gone) floors.push([key, r[0], r[1]])
+        const floor = bucketFloor.get(b)
+        if (floor !== undefined) bucketFloors.push([b, floor[0], floor[1]])
         bytes += size
         next++
       }
     }
     return {
       type: 'SendKeysResponse', toGroup: msg.fromGroup, to: msg.from, epoch: req.epoch, cursor: req.cursor, next, done: next >= end, entries, sessions,
+      floors, bucketFloors,
     }
   }
 

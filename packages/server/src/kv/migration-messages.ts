@@ -1,5 +1,5 @@
 import type { GroupMessage } from '../group-message.js'
-import { isChunk } from '../log-record.js'
+import { isChunk, isChunkFloors } from '../log-record.js'
 import type { EncodedSession } from '../session.js'
 
 /** The gainer asks the loser for the chunk of moved keys starting at `cursor`. */
@@ -18,6 +18,9 @@ export interface SendKeysResponse extends GroupMessage {
   readonly done: boolean
   readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
   readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
+  /** For watches (a loser of an older release sends none): see `InstallStep`. */
+  readonly floors?: ReadonlyArray<readonly [string, number, number]>
+  readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
 }
 
 /** The gainer has the keys (SHARD_READY applied): the loser may delete them. Repeated until acknowledged. */
@@ -44,7 +47,7 @@ export function asMigrationMessage(m: GroupMessage): MigrationMessage | null {
     case 'SendKeysRequest':
       return isCount(r.cursor) ? (m as SendKeysRequest) : null
     case 'SendKeysResponse': {
-      const ok = isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' && isChunk(r.entries, r.sessions)
+      const ok = isCount(r.cursor) && isCount(r.next) && typeof r.done === 'boolean' && isChunk(r.entries, r.sessions) && isChunkFloors(r.floors, r.bucketFloors)
       return ok ? (m as SendKeysResponse) : null
     }
     case 'KeysLearned':
