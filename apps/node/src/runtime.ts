@@ -106,13 +106,18 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       if (ready.hardState !== null) lastHard = ready.hardState
       const started = performance.now()
       storage.persistReady(ready).then(() => {
+        if (ready.snapshot !== null) log.info({ index: ready.snapshot.index, term: ready.snapshot.term, bytes: ready.snapshot.data.length }, 'snapshot received from the leader and stored')
         metrics.persisted(ready.entries.length, entryBytes(ready), (performance.now() - started) / 1000)
         done()
       }, fatal('write-ahead log write'))
     },
     saveSnapshot: (snapshot, done) => {
       if (closing) return
-      storage.saveSnapshot(snapshot).then(() => done(), fatal('snapshot save'))
+      const started = performance.now()
+      storage.saveSnapshot(snapshot).then((segments) => {
+        log.info({ index: snapshot.index, term: snapshot.term, bytes: snapshot.data.length, ms: Math.round(performance.now() - started), walSegmentsReleased: segments }, 'snapshot taken')
+        done()
+      }, fatal('snapshot save'))
     },
     // Skipped while closing: LMDB may lag the log; a restart replays the log past its applied index.
     onApplied: (sm) => {

@@ -64,6 +64,13 @@ describe('catch-up by a snapshot larger than a frame', () => {
     }, 90_000, 500)
     done = true
     await Promise.all(writers)
+    // The snapshot file appears before the replicas' logs are compacted (the core drops its
+    // entries once the whole save, LMDB flush included, is done): until then a leader would
+    // rightly catch the lagging replica up with entries. Wait for every replica that runs.
+    await waitFor('the running replicas to compact their logs past the snapshot', async () => {
+      const rows = await Promise.all(c.running().map((id) => c.status(id, probe)))
+      return rows.every((r) => r !== null && (r.firstIndex ?? 0) > snapshotEveryEntries) ? true : undefined
+    }, 30_000, 200)
     const writeMs = Date.now() - writeStart
     expect(snapshot.bytes).toBeGreaterThan(frameBytes)
 
@@ -73,6 +80,8 @@ describe('catch-up by a snapshot larger than a frame', () => {
     const index = await c.waitForConvergence(c.ids, 60_000)
     const catchUpMs = Date.now() - catchUpStart
     expect(index).toBeGreaterThanOrEqual(snapshot.index)
+    const { readFileSync: rf } = await import('node:fs')
+    for (const id of c.ids) for (const l of rf(c.logPath(id), 'utf8').split('\n').filter((x) => x.includes('DBG'))) console.log('DEBUGX', id, l.slice(0, 300))
     const received = snapshotFiles(c, lagging).at(-1)
     expect(received?.bytes).toBeGreaterThan(frameBytes)
     expect(received!.index).toBeGreaterThanOrEqual(snapshot.index)

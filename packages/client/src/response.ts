@@ -19,6 +19,8 @@ export interface ReplicaStatus {
   readonly commitIndex: number
   readonly appliedIndex: number
   readonly lastIndex: number
+  /** First log index the replica still holds (entries below it live only in its snapshot). */
+  readonly firstIndex?: number
   /** When asked for: a digest of the replica's data, equal on replicas at one applied index. */
   readonly digest?: string
   /** Shard groups: the shard-map epoch applied, keys held, migrations under way ("g1→g3 pulling"). */
@@ -149,6 +151,7 @@ export function parseReplicaStatus(raw: unknown, from: string): Parsed<ReplicaSt
     commitIndex: commitIndex as number,
     appliedIndex: appliedIndex as number,
     lastIndex: lastIndex as number,
+    ...(typeof raw.firstIndex === 'number' && Number.isSafeInteger(raw.firstIndex) && raw.firstIndex >= 0 ? { firstIndex: raw.firstIndex } : {}),
     ...(typeof raw.digest === 'string' ? { digest: raw.digest } : {}),
     ...(typeof raw.epoch === 'number' ? { epoch: raw.epoch } : {}),
     ...(typeof raw.keys === 'number' ? { keys: raw.keys } : {}),

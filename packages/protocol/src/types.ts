@@ -128,6 +128,8 @@ export interface ReplicaStatus {
   readonly commitIndex: number
   readonly appliedIndex: number
   readonly lastIndex: number
+  /** First log index the replica still holds (entries below it live only in its snapshot). */
+  readonly firstIndex?: number
   /** With `StatusRequest.digest`: a digest of the user-visible data, equal on replicas at one applied index. */
   readonly digest?: string
   /** Shard groups: the shard-map epoch applied, keys held, migrations under way ("g1→g3 pulling"). */

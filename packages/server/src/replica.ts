@@ -422,6 +422,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       commitIndex: s.commitIndex,
       appliedIndex: this.stateMachine.appliedIndex,
       lastIndex: s.lastIndex,
+      firstIndex: s.firstIndex,
       ...this.stateMachine.statusInfo?.(),
     }
   }

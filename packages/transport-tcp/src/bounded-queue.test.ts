@@ -30,6 +30,27 @@ describe('DropOldestQueue', () => {
     expect(q.peek()).toBe(expected)
   })
 
+  it('with a byte bound, evicts the oldest until the newest fits, and always keeps the newest', () => {
+    const q = new DropOldestQueue<number>(100, { maxBytes: 10, sizeOf: (n) => n })
+    expect([q.push(4), q.push(4)]).toEqual([undefined, undefined])
+    expect(q.bytes).toBe(8)
+    expect(q.push(5)).toBe(4) // 4 + 4 + 5 > 10: the oldest goes
+    expect(q.lastEvictions).toBe(1)
+    expect(q.push(30)).toBe(4) // larger than the bound alone: everything else goes, it stays
+    expect(q.lastEvictions).toBe(2)
+    expect([q.length, q.bytes]).toEqual([1, 30])
+    expect(q.shift()).toBe(30)
+    expect(q.bytes).toBe(0)
+  })
+
+  it('trimTo keeps the newest n and counts what went', () => {
+    const q = new DropOldestQueue<number>(100, { maxBytes: 1000, sizeOf: () => 1 })
+    for (let i = 0; i < 10; i++) q.push(i)
+    expect(q.trimTo(3)).toBe(7)
+    expect(q.bytes).toBe(3)
+    expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([7, 8, 9, undefined])
+  })
+
   it('refuses a non-positive capacity', () => {
     expect(() => new DropOldestQueue(0)).toThrow(RangeError)
   })

@@ -98,7 +98,7 @@ export class FramedConnection {
     // now rather than drop. Drops happen only when the socket pushes back (or before the
     // handshake is done).
     if (queue.length >= queue.capacity) this.#flush()
-    if (queue.push(msg) !== undefined) this.#options.stats.droppedQueueFull++
+    if (queue.push(msg) !== undefined) this.#options.stats.droppedQueueFull += queue.lastEvictions
     this.#scheduleFlush()
   }
 

@@ -16,6 +16,15 @@ export interface TransportLimits {
   readonly connectTimeoutMs: number
   /** Most messages waiting in one outgoing queue (per peer, or per accepted client connection). */
   readonly maxQueuedMessages: number
+  /** Most bytes of messages waiting in one outgoing queue (about: `approximateMessageBytes`). */
+  readonly maxQueuedBytes: number
+  /**
+   * Most messages kept for a peer that cannot be reached (its link failed and waits to
+   * reconnect): the newest. Consensus resends what matters; a peer that returns after a long
+   * absence is caught up by the protocol (entries or a snapshot), not by a replay of everything
+   * sent to it while it was gone.
+   */
+  readonly maxQueuedMessagesUnreachable: number
   /** Most bytes of frames gathered into one socket write. A single larger frame goes alone. */
   readonly maxBatchBytes: number
   /** Most frames gathered into one socket write. */
@@ -38,6 +47,8 @@ export const defaultTransportLimits: TransportLimits = {
   handshakeTimeoutMs: 5_000,
   connectTimeoutMs: 5_000,
   maxQueuedMessages: 4096,
+  maxQueuedBytes: 64 * MiB,
+  maxQueuedMessagesUnreachable: 256,
   maxBatchBytes: 256 * 1024,
   maxBatchFrames: 1024,
   reconnectMinDelayMs: 50,
@@ -55,10 +66,14 @@ export const MAX_ENCODABLE_FRAME_BYTES = 0xffff_ffff
 export function resolveTransportLimits(overrides: Partial<TransportLimits> = {}): TransportLimits {
   const merged: TransportLimits = { ...defaultTransportLimits, ...overrides }
   // A small maxFrameBytes (tests, constrained nodes) pulls the default hello bound down with it.
-  const l: TransportLimits =
-    overrides.maxHelloFrameBytes === undefined
-      ? { ...merged, maxHelloFrameBytes: Math.min(merged.maxHelloFrameBytes, merged.maxFrameBytes) }
-      : merged
+  // So does a small maxQueuedMessages the bound for an unreachable peer's queue.
+  const l: TransportLimits = {
+    ...merged,
+    ...(overrides.maxHelloFrameBytes === undefined ? { maxHelloFrameBytes: Math.min(merged.maxHelloFrameBytes, merged.maxFrameBytes) } : {}),
+    ...(overrides.maxQueuedMessagesUnreachable === undefined
+      ? { maxQueuedMessagesUnreachable: Math.min(merged.maxQueuedMessagesUnreachable, merged.maxQueuedMessages) }
+      : {}),
+  }
   checkTransportLimits(l)
   return l
 }
@@ -76,6 +91,10 @@ export function checkTransportLimits(l: TransportLimits): void {
   if (!(l.handshakeTimeoutMs > 0)) bad('handshakeTimeoutMs must be > 0')
   if (!(l.connectTimeoutMs > 0)) bad('connectTimeoutMs must be > 0')
   if (!positiveInt(l.maxQueuedMessages)) bad('maxQueuedMessages must be a positive integer')
+  if (!positiveInt(l.maxQueuedBytes)) bad('maxQueuedBytes must be a positive integer')
+  if (!positiveInt(l.maxQueuedMessagesUnreachable) || l.maxQueuedMessagesUnreachable > l.maxQueuedMessages) {
+    bad('maxQueuedMessagesUnreachable must be a positive integer ≤ maxQueuedMessages')
+  }
   if (!positiveInt(l.maxBatchBytes)) bad('maxBatchBytes must be a positive integer')
   if (!positiveInt(l.maxBatchFrames)) bad('maxBatchFrames must be a positive integer')
   if (!(l.reconnectMinDelayMs > 0)) bad('reconnectMinDelayMs must be > 0')

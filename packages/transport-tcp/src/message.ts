@@ -19,3 +19,30 @@ export function isTransportMessage(value: unknown): value is TransportMessage {
     typeof (value as { type?: unknown }).type === 'string'
   )
 }
+
+/** A message's bytes for the queues' byte bounds, without encoding it. */
+export const MESSAGE_OVERHEAD_BYTES = 64
+
+/**
+ * About how many bytes `msg` takes on the wire: its byte arrays and strings, plus a constant
+ * per message and per nested object (what dominates is the data: log entries, snapshot
+ * chunks, values). Walks at most a few levels and a bounded number of fields, so it is cheap
+ * next to the encoding the message goes through anyway.
+ */
+export function approximateMessageBytes(msg: OutgoingMessage): number {
+  let bytes = MESSAGE_OVERHEAD_BYTES
+  let budget = 10_000
+  const walk = (v: unknown, depth: number): void => {
+    if (budget-- <= 0) return
+    if (typeof v === 'string') bytes += v.length
+    else if (v instanceof Uint8Array) bytes += v.byteLength
+    else if (typeof v !== 'object' || v === null || depth > 4) return
+    else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1)
+    else {
+      bytes += 8
+      for (const k in v) walk((v as Record<string, unknown>)[k], depth + 1)
+    }
+  }
+  walk(msg, 0)
+  return bytes
+}

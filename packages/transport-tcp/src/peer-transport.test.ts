@@ -101,6 +101,31 @@ describe('PeerTransport', () => {
     expect(b.received.map((r) => r.msg.i)).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99])
   })
 
+  it('keeps only the newest few for a peer it failed to reach; they arrive when it returns', async () => {
+    const closed = await replica('b')
+    const port = closed.server.port
+    await closed.server.close()
+    const fromA = peers('a', { b: port }, { limits: { maxQueuedMessages: 100, maxQueuedMessagesUnreachable: 5, reconnectMinDelayMs: 200, reconnectMaxDelayMs: 400 } })
+    fromA.send('b', { type: 'append', i: -1 })
+    await waitFor(() => fromA.peerState('b') === 'backoff', 'the failed dial')
+    for (let i = 0; i < 50; i++) fromA.send('b', { type: 'append', i })
+    expect(fromA.peerStats('b').queuedMessages).toBe(5)
+    expect(fromA.peerStats('b').droppedUnreachable).toBe(46)
+    const b = await replica('b', port)
+    await waitFor(() => b.received.length === 5, 'the 5 newest messages')
+    expect(b.received.map((r) => r.msg.i)).toEqual([45, 46, 47, 48, 49])
+  })
+
+  it('bounds the bytes queued for a peer, not only the messages', async () => {
+    const closed = await replica('b')
+    const port = closed.server.port
+    await closed.server.close()
+    const fromA = peers('a', { b: port }, { limits: { maxQueuedBytes: 64 * 1024 } })
+    for (let i = 0; i < 20; i++) fromA.send('b', { type: 'append', i, data: new Uint8Array(10_000) })
+    expect(fromA.peerStats('b').queuedMessages).toBeLessThanOrEqual(6)
+    expect(fromA.peerStats('b').droppedQueueFull + fromA.peerStats('b').droppedUnreachable).toBeGreaterThanOrEqual(14)
+  })
+
   it('with dropRate 1 and dropKinds [vote], only votes vanish', async () => {
     const b = await replica('b')
     const fromA = peers('a', { b: b.server.port }, { faults: { dropRate: 1, dropKinds: ['vote'], delayMs: 0 } })

@@ -7,7 +7,7 @@ import { dial } from './dial.js'
 import type { Hello, Welcome } from './handshake.js'
 import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
-import type { OutgoingMessage } from './message.js'
+import { approximateMessageBytes, type OutgoingMessage } from './message.js'
 import { addStats, createStats, type TransportStats } from './stats.js'
 import type { DialTls } from './tls.js'
 
@@ -80,7 +80,7 @@ class PeerLink {
     this.nodeId = nodeId
     this.address = address
     this.#ctx = ctx
-    this.queue = new DropOldestQueue(ctx.limits.maxQueuedMessages)
+    this.queue = new DropOldestQueue(ctx.limits.maxQueuedMessages, { maxBytes: ctx.limits.maxQueuedBytes, sizeOf: approximateMessageBytes })
   }
 
   get state(): PeerLinkState {
@@ -98,7 +98,9 @@ class PeerLink {
       return
     }
     // Not connected: wait in the same bounded queue (drop-oldest) until the link opens.
-    if (this.queue.push(msg) !== undefined) this.stats.droppedQueueFull++
+    if (this.queue.push(msg) !== undefined) this.stats.droppedQueueFull += this.queue.lastEvictions
+    // A peer we failed to reach keeps only the newest few (limits.ts).
+    if (this.#state === 'backoff') this.stats.droppedUnreachable += this.queue.trimTo(this.#ctx.limits.maxQueuedMessagesUnreachable)
     if (this.#state === 'idle') this.#connect()
   }
 
@@ -177,6 +179,7 @@ class PeerLink {
   #scheduleReconnect(): void {
     this.#failures++
     this.#state = 'backoff'
+    this.stats.droppedUnreachable += this.queue.trimTo(this.#ctx.limits.maxQueuedMessagesUnreachable)
     const limits = this.#ctx.limits
     const delayMs = backoffMs(this.#failures, { minMs: limits.reconnectMinDelayMs, maxMs: limits.reconnectMaxDelayMs }, this.#ctx.random)
     this.#timer = setTimeout(() => {

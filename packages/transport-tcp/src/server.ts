@@ -7,7 +7,7 @@ import { FramedConnection, type CloseInfo } from './framed-connection.js'
 import { checkCredentials, parseHello, type Hello, type Refused, type Welcome } from './handshake.js'
 import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
-import type { OutgoingMessage, TransportMessage } from './message.js'
+import { approximateMessageBytes, type OutgoingMessage, type TransportMessage } from './message.js'
 import { createStats, type TransportStats } from './stats.js'
 import { looksLikeTls, serverTlsOptions, tlsRefusal, type ListenTls } from './tls.js'
 
@@ -194,7 +194,7 @@ export class TransportServer {
       return
     }
     this.#stats.connectionsOpened++
-    const queue = new DropOldestQueue<OutgoingMessage>(this.#limits.maxQueuedMessages)
+    const queue = new DropOldestQueue<OutgoingMessage>(this.#limits.maxQueuedMessages, { maxBytes: this.#limits.maxQueuedBytes, sizeOf: approximateMessageBytes })
     const connId = this.#nextConnId++
     const accepted: Accepted = {
       queue,

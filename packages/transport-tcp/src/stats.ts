@@ -14,6 +14,8 @@ export interface TransportStats {
   droppedByFault: number
   /** Messages dropped because an outgoing queue was full (see the queue policy in the README). */
   droppedQueueFull: number
+  /** Messages dropped from the queue of a peer that could not be reached (all but the newest few). */
+  droppedUnreachable: number
   /** Replies that arrived with no request waiting for them (timed out, aborted, or unknown). */
   droppedUnmatched: number
   /** Connection attempts made after a failure or a lost connection. */
@@ -37,6 +39,7 @@ export function createStats(): TransportStats {
     socketWrites: 0,
     droppedByFault: 0,
     droppedQueueFull: 0,
+    droppedUnreachable: 0,
     droppedUnmatched: 0,
     reconnects: 0,
     connectionsOpened: 0,
