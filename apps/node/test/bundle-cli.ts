@@ -23,10 +23,12 @@ const npmPackagesExternal: Plugin = {
   },
 }
 
-export async function bundleCli(): Promise<string> {
+/** Writes the bundle (to `.test-bin/<fileName>`, default kv.mjs) and returns its path. */
+export async function bundleCli(fileName?: string): Promise<string> {
+  const outfile = fileName === undefined ? bundledCliPath : `${nodeApp}.test-bin/${fileName}`
   await build({
     entryPoints: [`${nodeApp}src/cli.ts`],
-    outfile: bundledCliPath,
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -36,5 +38,5 @@ export async function bundleCli(): Promise<string> {
     sourcemap: true,
     logLevel: 'warning',
   })
-  return bundledCliPath
+  return outfile
 }

@@ -1,0 +1,234 @@
+/**
+ * One soak run for one protocol: a cluster of real `kv node`s on their own loopback addresses,
+ * the clients, the nemesis (and, sharded, the spare group added and removed), a quiet period,
+ * then the history checked, every group's replicas compared, the write gaps measured.
+ *
+ * Imports the process-test harness, which fixes at load how `kv` is started: the CLI
+ * (cli.ts) sets KV_TEST_CLI to a bundle of the sources before it loads this module.
+ */
+import { BadRequestError, createClient, type KvClient } from '@kv/client'
+import { createRng } from '@kv/consensus'
+import { allGroups, type GroupSpec } from '@kv/protocol'
+import { checkLinearizability, describeHistory, HistoryRecorder, type CheckResult, type KvOperation } from '@kv/sim'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Firewall } from '../test/firewall.js'
+import { errorCode, ProcessCluster, sleep, waitFor } from '../test/harness.js'
+import { noFault, writeGaps } from './gaps.js'
+import {
+  adminCallTimeoutMs, checkerMaxSearchSteps, convergeTimeoutMs, migrationEveryMs, quietMaxMs, quietMinMs, settleTimeoutMs, warmupMs,
+} from './limits.js'
+import { SoakLoad } from './load.js'
+import { Nemesis } from './nemesis.js'
+import { drawSchedule, faultKinds } from './schedule.js'
+import type { FaultRow, GroupDigests, Migration, ReplicaDigest, RunSummary, Verdict } from './summary.js'
+
+export interface SoakOptions {
+  readonly protocol: 'raft' | 'paxos'
+  readonly sharded: boolean
+  readonly minutes: number
+  readonly seed: number
+  readonly clients: number
+  /** f of every group. */
+  readonly f: number
+  readonly keep: boolean
+  readonly basePort: number
+  readonly hostGroup: number
+  readonly log: (line: string) => void
+}
+
+/** The run's phases, in ms from the start of the load. */
+export function timeline(minutes: number): { totalMs: number; quietMs: number; phaseMs: number } {
+  const totalMs = Math.round(minutes * 60_000)
+  const quietMs = Math.round(Math.min(quietMaxMs, Math.max(quietMinMs, totalMs * 0.1)))
+  return { totalMs, quietMs, phaseMs: totalMs - warmupMs - quietMs }
+}
+
+export async function soak(firewall: Firewall, o: SoakOptions): Promise<RunSummary> {
+  const { totalMs, quietMs, phaseMs } = timeline(o.minutes)
+  const cluster = ProcessCluster.start({
+    name: `soak-${o.protocol}${o.sharded ? '-sharded' : ''}`, basePort: o.basePort, protocol: o.protocol, f: o.f, hostGroup: o.hostGroup,
+    groups: o.sharded ? 2 : 1, spare: o.sharded ? 1 : 0,
+  })
+  const links = firewall.links(cluster)
+  const probe = createClient({ config: cluster.config, timeoutMs: 2000 })
+  let keepDir = o.keep
+  try {
+    const groups = new Map(allGroups(cluster.config).map((g) => [g.id, g.replicas.map((r) => r.id)] as const))
+    const f = new Map(allGroups(cluster.config).map((g) => [g.id, (g.replicas.length - 1) >> 1] as const))
+    const layout = o.sharded
+      ? `${[...groups.keys()].slice(0, -1).join(', ')} + spare ${[...groups.keys()].at(-1)}, ${2 * o.f + 1} replicas each (f=${o.f})`
+      : `1 group × ${2 * o.f + 1} replicas (f=${o.f})`
+    o.log(`== soak ${o.protocol}${o.sharded ? ' sharded' : ''}: ${o.minutes} min, seed ${o.seed}, ${layout}, ${o.clients} clients, ports ${o.basePort}+, 127.0.${o.hostGroup}.x, data ${cluster.dir} ==`)
+    for (const g of groups.keys()) await cluster.waitForLeader({ group: g, timeoutMs: 60_000 })
+
+    const rng = createRng(o.seed)
+    const schedule = drawSchedule(rng.fork(), { phaseMs, groups: [...groups.keys()] })
+    const history = new HistoryRecorder()
+    const t0 = performance.now()
+    const now = () => performance.now() - t0
+    const log = (line: string) => o.log(line)
+    const nemesis = new Nemesis({
+      cluster, links, probe, groups, f, log, now,
+      maxActiveFaults: Math.min(3, [...f.values()].reduce((a, b) => a + b, 0)),
+    })
+    o.log(`t=0.0s load starts; ${schedule.length} faults drawn over t=${(warmupMs / 1000).toFixed(1)}s..${((warmupMs + phaseMs) / 1000).toFixed(1)}s, then ${(quietMs / 1000).toFixed(0)} s quiet`)
+    const load = new SoakLoad({ config: cluster.config, clients: o.clients, history, rng: rng.fork(), sharded: o.sharded })
+    nemesis.startMonitor()
+    const admin = createClient({ config: cluster.config, timeoutMs: adminCallTimeoutMs })
+    const spare = o.sharded ? cluster.config.groups.at(-1)! : null
+    const migrations = spare === null ? Promise.resolve([]) : toggleSpare(admin, spare, migrationTimes(phaseMs), { now, log, deadlineMs: totalMs, anomalies: nemesis.anomalies })
+
+    await nemesis.play(schedule, warmupMs)
+    await nemesis.healAll()
+    o.log(`t=${(now() / 1000).toFixed(1)}s every fault healed (${nemesis.spans.length} ran, ${nemesis.skipped.length} skipped: bound); quiet until t=${(totalMs / 1000).toFixed(1)}s`)
+    const done = await migrations
+    await sleep(totalMs - now())
+    const loadEndMs = now()
+    await load.stop()
+    o.log(`t=${(now() / 1000).toFixed(1)}s load stopped; reading every key once more`)
+    const finalReads = await SoakLoad.readAll(cluster.config, history, o.clients + 1)
+
+    if (o.sharded) await settle(cluster, admin, nemesis.anomalies)
+    const digests = await compareDigests(cluster, probe, [...groups.keys()])
+    nemesis.stopMonitor()
+    if (spare !== null) {
+      for (const r of digests.find((g) => g.group === spare.id)?.replicas ?? []) {
+        if (r.keys !== null && r.keys !== 0) nemesis.anomalies.push(`${r.id} of ${spare.id} (removed from the map) still holds ${r.keys} keys`)
+      }
+    }
+    await admin.close()
+
+    o.log(`checking ${history.operations().length} ops for linearizability...`)
+    const ops = history.operations()
+    const checkStart = performance.now()
+    const check = checkLinearizability(ops, { maxSearchSteps: checkerMaxSearchSteps })
+    const checkSeconds = (performance.now() - checkStart) / 1000
+    const verdict: Verdict = check.result === 'ok' ? 'LINEARIZABLE' : check.result === 'illegal' ? 'NOT LINEARIZABLE' : 'UNKNOWN'
+    if (check.result !== 'ok') {
+      keepDir = true
+      saveHistory(cluster.dir, ops, check)
+    }
+
+    const acks = ops.filter((op) => op.input.op !== 'get' && op.output.type !== 'unknown').map((op) => op.return - t0)
+    const gaps = writeGaps(acks, nemesis.spans, 0, loadEndMs)
+    const faults: FaultRow[] = [...faultKinds, noFault].flatMap((kind) => {
+      const g = gaps.get(kind)
+      return g === undefined ? [] : [{ kind, count: g.faults, longestWriteGapMs: Math.round(g.longestGapMs), gapAtS: g.atMs === null ? null : round1(g.atMs / 1000) }]
+    })
+    const counts = load.counts
+    const digestsEqual = digests.every((g) => g.equal)
+    const pass = verdict === 'LINEARIZABLE' && digestsEqual && nemesis.anomalies.length === 0
+    if (!pass) keepDir = true
+    return {
+      protocol: o.protocol, sharded: o.sharded, seed: o.seed, minutes: o.minutes, clients: o.clients, layout,
+      ops: { ...counts, ok: counts.ok + finalReads.ok, failed: counts.failed + finalReads.failed, total: counts.ok + counts.failed + counts.unknown + finalReads.ok + finalReads.failed },
+      faults, skippedFaults: nemesis.skipped.length, migrations: done,
+      verdict, verdictDetail: check.result === 'ok' ? null : check.result === 'illegal' ? check.explanation : check.reason,
+      searchSteps: check.searchSteps, checkSeconds: round1(checkSeconds),
+      digests, digestsEqual, anomalies: [...nemesis.anomalies], dataDir: keepDir ? cluster.dir : null, pass,
+    }
+  } catch (e) {
+    keepDir = true
+    o.log(`the run failed; replica logs:\n${cluster.logTails(20)}`)
+    throw e
+  } finally {
+    await probe.close()
+    links.release()
+    await cluster.stop({ keepDir })
+  }
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10
+
+/** When the spare group is added and removed: 2m evenly spread steps, add first, m per minute-pair of the phase. */
+export function migrationTimes(phaseMs: number): number[] {
+  const m = Math.max(1, Math.floor(phaseMs / (2 * migrationEveryMs)))
+  return Array.from({ length: 2 * m }, (_, k) => Math.round(warmupMs + ((k + 1) * phaseMs) / (2 * m + 1)))
+}
+
+/** Adds the spare group, removes it, and so on, at `times`; each call retried until it is done or the run ends. */
+async function toggleSpare(admin: KvClient, spare: GroupSpec, times: readonly number[], o: { now: () => number; log: (line: string) => void; deadlineMs: number; anomalies: string[] }): Promise<Migration[]> {
+  const done: Migration[] = []
+  const t = () => `t=${(o.now() / 1000).toFixed(1)}s`
+  for (let k = 0; k < times.length; k++) {
+    await sleep(times[k]! - o.now())
+    const op = k % 2 === 0 ? 'add' : 'remove'
+    for (let attempt = 1; ; attempt++) {
+      if (o.now() > o.deadlineMs) {
+        o.anomalies.push(`${t()} shard ${op} ${spare.id} not done by the end of the run`)
+        return done
+      }
+      try {
+        const epoch = op === 'add' ? await admin.addShardGroup(spare) : await admin.removeShardGroup(spare.id)
+        done.push({ op, group: spare.id, epoch, atS: round1(o.now() / 1000) })
+        o.log(`${t()} shard ${op} ${spare.id} → epoch ${epoch}${attempt > 1 ? ` (attempt ${attempt})` : ''}`)
+        break
+      } catch (e) {
+        // A remove retried after its first call timed out (and was applied) is refused: not in the map.
+        if (op === 'remove' && e instanceof BadRequestError) {
+          const map = await admin.shardMap().catch(() => null)
+          if (map !== null && !map.groups.some((g) => g.id === spare.id)) {
+            done.push({ op, group: spare.id, epoch: map.epoch, atS: round1(o.now() / 1000) })
+            o.log(`${t()} shard remove ${spare.id}: done by an earlier attempt (epoch ${map.epoch})`)
+            break
+          }
+        }
+        o.log(`${t()} shard ${op} ${spare.id}: ${errorCode(e)}, retrying`)
+        await sleep(1000)
+      }
+    }
+  }
+  return done
+}
+
+/** Waits until every shard group (in the map or not) has applied the newest map and has no migration under way. */
+async function settle(cluster: ProcessCluster, admin: KvClient, anomalies: string[]): Promise<void> {
+  try {
+    const map = await waitFor('the newest shard map', async () => (await admin.shardMap()) ?? undefined, 30_000)
+    const probe = cluster.client({ timeoutMs: 1000 })
+    await waitFor(`every shard group at epoch ${map.epoch} with no migration`, async () => {
+      for (const g of cluster.config.groups) {
+        const leader = await cluster.waitForLeader({ group: g.id, timeoutMs: 10_000 })
+        const s = await cluster.status(leader, probe, 1000)
+        if (s?.epoch !== map.epoch || (s.migrations?.length ?? 1) !== 0) return undefined
+      }
+      return true
+    }, settleTimeoutMs, 300)
+  } catch (e) {
+    anomalies.push(`the shard groups did not settle: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** Per group: every replica's applied index, digest and keys, polled until they agree (bounded). */
+async function compareDigests(cluster: ProcessCluster, probe: KvClient, groups: readonly string[]): Promise<GroupDigests[]> {
+  return Promise.all(groups.map(async (group) => {
+    const ids = cluster.replicasOf(group)
+    const deadline = performance.now() + convergeTimeoutMs
+    let rows: ReplicaDigest[] = []
+    for (let i = 0; i < 10_000; i++) {
+      rows = await Promise.all(ids.map(async (id): Promise<ReplicaDigest> => {
+        try {
+          const s = await probe.status(cluster.address(id), { digest: true, timeoutMs: 1000 })
+          return { id, appliedIndex: s.appliedIndex, digest: s.digest ?? null, keys: s.keys ?? null }
+        } catch {
+          return { id, appliedIndex: null, digest: null, keys: null }
+        }
+      }))
+      const first = rows[0]!
+      const equal = first.digest !== null && rows.every((r) => r.appliedIndex === first.appliedIndex && r.digest === first.digest)
+      if (equal) return { group, equal, replicas: rows }
+      if (performance.now() > deadline) break
+      await sleep(250)
+    }
+    return { group, equal: false, replicas: rows }
+  }))
+}
+
+/** A failed check keeps what reproduces it: the whole history, and the failing partition described. */
+function saveHistory(dir: string, ops: readonly KvOperation[], check: CheckResult): void {
+  writeFileSync(path.join(dir, 'history.json'), JSON.stringify(ops, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)))
+  if (check.result === 'illegal') {
+    writeFileSync(path.join(dir, 'not-linearizable.txt'), `${check.explanation}\n\n${describeHistory(check.ops)}\n`)
+  }
+}
