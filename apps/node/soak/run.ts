@@ -10,7 +10,7 @@ import { BadRequestError, createClient, type KvClient } from '@kv/client'
 import { createRng } from '@kv/consensus'
 import { allGroups, type GroupSpec } from '@kv/protocol'
 import { checkLinearizability, describeHistory, HistoryRecorder, type CheckResult, type KvOperation } from '@kv/sim'
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Firewall } from '../test/firewall.js'
 import { errorCode, ProcessCluster, sleep, waitFor } from '../test/harness.js'
@@ -44,12 +44,25 @@ export function timeline(minutes: number): { totalMs: number; quietMs: number; p
   return { totalMs, quietMs, phaseMs: totalMs - warmupMs - quietMs }
 }
 
+/** Data folders to remove if the process exits mid-run (Ctrl-C), unless --keep. */
+const folders = new Set<string>()
+process.once('exit', () => {
+  for (const dir of folders) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+    } catch (e) {
+      console.error(`could not remove ${dir}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+})
+
 export async function soak(firewall: Firewall, o: SoakOptions): Promise<RunSummary> {
   const { totalMs, quietMs, phaseMs } = timeline(o.minutes)
   const cluster = ProcessCluster.start({
     name: `soak-${o.protocol}${o.sharded ? '-sharded' : ''}`, basePort: o.basePort, protocol: o.protocol, f: o.f, hostGroup: o.hostGroup,
     groups: o.sharded ? 2 : 1, spare: o.sharded ? 1 : 0,
   })
+  if (!o.keep) folders.add(cluster.dir)
   const links = firewall.links(cluster)
   const probe = createClient({ config: cluster.config, timeoutMs: 2000 })
   let keepDir = o.keep
@@ -136,6 +149,7 @@ export async function soak(firewall: Firewall, o: SoakOptions): Promise<RunSumma
     await probe.close()
     links.release()
     await cluster.stop({ keepDir })
+    folders.delete(cluster.dir)
   }
 }
 
