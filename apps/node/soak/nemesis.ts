@@ -221,12 +221,9 @@ export class Nemesis {
 }
 
 function describeCut(plan: FaultPlan, who: string): string {
-  switch (plan.intent.kind) {
-    case 'isolate':
-      return `${who} isolated from every other replica`
-    case 'halves':
-      return `${plan.intent.group} split ${plan.sides![0].join(',')} | ${plan.sides![1].join(',')}${plan.targetIsLeader ? ' (leader on the smaller side)' : ''}`
-    default:
-      return `link ${plan.links[0]![0]}|${plan.links[0]![1]}${plan.targetIsLeader ? ' (to the leader)' : ''} cut`
+  if (plan.intent.kind === 'isolate') return `${who} isolated from every other replica`
+  if (plan.intent.kind === 'halves') {
+    return `${plan.intent.group} split ${plan.sides![0].join(',')} | ${plan.sides![1].join(',')}${plan.targetIsLeader ? ' (leader on the smaller side)' : ''}`
   }
+  return `link ${plan.links[0]![0]}|${plan.links[0]![1]}${plan.targetIsLeader ? ' (to the leader)' : ''} cut`
 }
