@@ -23,6 +23,8 @@ export const migrationEveryMs = 60_000
 export const adminCallTimeoutMs = 20_000
 /** How long the nemesis waits for a group's status when it looks for the leader. */
 export const leaderProbeTimeoutMs = 500
+/** Before a SIGTERM, the nemesis waits this long at most for the replica to answer (to have started). */
+export const serveTimeoutMs = 20_000
 /** How often the monitor checks that every replica the nemesis has not stopped still runs. */
 export const monitorEveryMs = 500
 /** After the run: bound on the wait for every group to apply the final shard map. */

@@ -7,7 +7,7 @@ import type { KvClient } from '@kv/client'
 import type { ClusterLinks } from '../test/firewall.js'
 import type { ProcessCluster } from '../test/harness.js'
 import type { FaultSpan } from './gaps.js'
-import { leaderProbeTimeoutMs, monitorEveryMs } from './limits.js'
+import { leaderProbeTimeoutMs, monitorEveryMs, serveTimeoutMs } from './limits.js'
 import { boundProblem, planFault, type FaultPlan, type Link } from './plan.js'
 import type { FaultIntent } from './schedule.js'
 
@@ -148,13 +148,28 @@ export class Nemesis {
     }
   }
 
-  /** SIGTERM, and the exit it should bring (code 0, within the harness's 10 s). */
+  /**
+   * SIGTERM, and the exit it should bring (code 0, within the harness's 10 s). Only once the
+   * replica serves: `kv node` installs its SIGTERM handler when it has started (storage opened,
+   * listening), so a SIGTERM during its start ends it by the signal (exit 143) — see README.md,
+   * "Found". A restart fault is about stopping a serving replica.
+   */
   async #stopCleanly(id: string): Promise<void> {
+    await this.#waitUntilServing(id)
     this.#expectedDown.add(id)
     await this.#o.cluster.kill(id, 'SIGTERM')
     const status = this.#o.cluster.exitStatus(id)
     if (status !== null && status.code !== 0) {
       this.anomalies.push(`t=${seconds(this.#o.now())} ${id} ended by SIGTERM with ${status.signal ?? `code ${status.code}`} (expected a clean exit, code 0)`)
+    }
+  }
+
+  /** Until the replica answers a status call (bounded; a replica that never does is SIGTERMed anyway). */
+  async #waitUntilServing(id: string): Promise<void> {
+    const deadline = this.#o.now() + serveTimeoutMs
+    while (this.#o.now() < deadline && this.#o.cluster.isRunning(id)) {
+      if ((await this.#o.cluster.status(id, this.#o.probe, leaderProbeTimeoutMs)) !== null) return
+      await sleep(100)
     }
   }
 

@@ -85,7 +85,8 @@ export async function soak(firewall: Firewall, o: SoakOptions): Promise<RunSumma
       cluster, links, probe, groups, f, log, now,
       maxActiveFaults: Math.min(3, [...f.values()].reduce((a, b) => a + b, 0)),
     })
-    o.log(`t=0.0s load starts; ${schedule.length} faults drawn over t=${(warmupMs / 1000).toFixed(1)}s..${((warmupMs + phaseMs) / 1000).toFixed(1)}s, then ${(quietMs / 1000).toFixed(0)} s quiet`)
+    const epochMs = Date.now()
+    o.log(`t=0.0s load starts (${new Date(epochMs).toISOString()}, ${epochMs} in the replicas' log times); ${schedule.length} faults drawn over t=${(warmupMs / 1000).toFixed(1)}s..${((warmupMs + phaseMs) / 1000).toFixed(1)}s, then ${(quietMs / 1000).toFixed(0)} s quiet`)
     const load = new SoakLoad({ config: cluster.config, clients: o.clients, history, rng: rng.fork(), sharded: o.sharded })
     nemesis.startMonitor()
     const admin = createClient({ config: cluster.config, timeoutMs: adminCallTimeoutMs })
