@@ -11,6 +11,14 @@ export const faultGapMaxMs = 4_000
 /** The drop probabilities a `drops` fault restarts a replica with (`kv node --drop-rate`). */
 export const dropRates = [0.1, 0.3] as const
 
+/**
+ * After a cut link is healed, TCP resends at its next retransmission timeout, which doubled
+ * through the cut: within the cut's length plus this (the first timeout, ~200 ms, and slack).
+ */
+export const retransmitSlackMs = 1_000
+/** After a replica is started again, its peers redial within transport-tcp's reconnectMaxDelayMs (2 s); plus slack. */
+export const reconnectGraceMs = 2_500
+
 /** Clients work this long before the first fault. */
 export const warmupMs = 2_000
 /** The quiet period at the end (every fault healed, clients still working): 10 % of the run, within these bounds. */

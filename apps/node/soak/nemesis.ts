@@ -8,7 +8,7 @@ import type { ClusterLinks } from '../test/firewall.js'
 import type { ProcessCluster } from '../test/harness.js'
 import type { FaultSpan } from './gaps.js'
 import { leaderProbeTimeoutMs, monitorEveryMs, serveTimeoutMs } from './limits.js'
-import { boundProblem, planFault, type FaultPlan, type Link } from './plan.js'
+import { boundProblem, planFault, rejoinGraceMs, type FaultPlan, type Link } from './plan.js'
 import type { FaultIntent } from './schedule.js'
 
 export interface NemesisOptions {
@@ -94,6 +94,9 @@ export class Nemesis {
     const { kind, durationMs, dropRate } = plan.intent
     const who = plan.target === null ? '' : `${plan.target}${plan.targetIsLeader ? ' (leader)' : ''}`
     const { cluster } = this.#o
+    // Healed, the fault keeps its claims a little longer: its replicas are not back at once.
+    const graceMs = rejoinGraceMs(plan.intent)
+    const grace = graceMs === 0 ? '' : ` (impaired ${seconds(graceMs)} more: ${kind === 'kill' || kind === 'restart' || kind === 'drops' ? 'peers redial' : 'TCP retransmission backoff'})`
     try {
       switch (kind) {
         case 'kill':
@@ -102,14 +105,14 @@ export class Nemesis {
           this.#log(`SIGKILL ${who}, restart in ${seconds(durationMs)}`)
           await sleep(durationMs)
           this.#startAgain(plan.target!)
-          this.#log(`restarted ${plan.target}`)
+          this.#log(`restarted ${plan.target}${grace}`)
           break
         case 'restart':
           await this.#stopCleanly(plan.target!)
           this.#log(`SIGTERM ${who}, restart in ${seconds(durationMs)}`)
           await sleep(durationMs)
           this.#startAgain(plan.target!)
-          this.#log(`restarted ${plan.target}`)
+          this.#log(`restarted ${plan.target}${grace}`)
           break
         case 'pause':
           await cluster.kill(plan.target!, 'SIGSTOP')
@@ -125,7 +128,7 @@ export class Nemesis {
           await sleep(durationMs)
           await this.#stopCleanly(plan.target!)
           this.#startAgain(plan.target!)
-          this.#log(`drops over: ${plan.target} restarted without --drop-rate`)
+          this.#log(`drops over: ${plan.target} restarted without --drop-rate${grace}`)
           break
         case 'isolate':
         case 'halves':
@@ -135,11 +138,12 @@ export class Nemesis {
           await sleep(durationMs)
           this.#cuts.delete(id)
           this.#applyCuts()
-          this.#log(`healed ${describeCut(plan, who)}`)
+          this.#log(`healed ${describeCut(plan, who)}${grace}`)
           break
         default:
           return kind satisfies never
       }
+      await sleep(graceMs)
     } catch (e) {
       this.anomalies.push(`t=${seconds(this.#o.now())} ${kind} of ${who || plan.claims.join(',')} failed: ${e instanceof Error ? e.message : String(e)}`)
       this.#cuts.delete(id)

@@ -1,7 +1,8 @@
 import { createRng } from '@kv/consensus'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { boundProblem, planFault, type ClusterView, type FaultPlan, type Link } from './plan.js'
+import { reconnectGraceMs, retransmitSlackMs } from './limits.js'
+import { boundProblem, planFault, rejoinGraceMs, type ClusterView, type FaultPlan, type Link } from './plan.js'
 import { drawSchedule, faultKinds, type FaultIntent, type FaultKind } from './schedule.js'
 
 const g1 = ['g1-r1', 'g1-r2', 'g1-r3', 'g1-r4', 'g1-r5']
@@ -94,7 +95,7 @@ describe('planFault', () => {
         const r = planFault(i, { groups, f: fs, leaders, claimed, activeFaults: active.length, maxActiveFaults })
         if ('skip' in r) continue
         expect(r.plan.claims.some((id) => claimed.has(id))).toBe(false)
-        active.push({ endMs: i.atMs + i.durationMs, plan: r.plan })
+        active.push({ endMs: i.atMs + i.durationMs + rejoinGraceMs(i), plan: r.plan })
         const cut: Link[] = active.flatMap((a) => a.plan.links)
         expect(boundProblem(groups, fs, new Set(active.flatMap((a) => a.plan.claims)), cut)).toBeNull()
         expect(active.length).toBeLessThanOrEqual(maxActiveFaults)
@@ -118,5 +119,13 @@ describe('boundProblem', () => {
   it('names more than f impaired, and a cut link between two unimpaired replicas', () => {
     expect(boundProblem(groups, f, new Set(['a', 'b']), [])).toBe('g1 has 2 replicas impaired, more than f=1')
     expect(boundProblem(groups, f, new Set(['a']), [['b', 'c']])).toBe('the cut link b|c joins two unimpaired replicas')
+  })
+})
+
+describe('rejoinGraceMs', () => {
+  it('holds a healed partition as long again as it lasted (TCP backoff), a restart for the redial backoff, a pause not at all', () => {
+    for (const kind of ['isolate', 'halves', 'link'] as const) expect(rejoinGraceMs(intent(kind, { durationMs: 4000 }))).toBe(4000 + retransmitSlackMs)
+    for (const kind of ['kill', 'restart', 'drops'] as const) expect(rejoinGraceMs(intent(kind, { durationMs: 4000 }))).toBe(reconnectGraceMs)
+    expect(rejoinGraceMs(intent('pause'))).toBe(0)
   })
 })

@@ -10,6 +10,7 @@
  * Pure: the nemesis asks, then acts.
  */
 import { createRng } from '@kv/consensus'
+import { reconnectGraceMs, retransmitSlackMs } from './limits.js'
 import type { FaultIntent, FaultKind } from './schedule.js'
 
 export type Link = readonly [string, string]
@@ -125,4 +126,29 @@ export function boundProblem(groups: ReadonlyMap<string, readonly string[]>, f: 
   }
   for (const [a, b] of cut) if (!claimed.has(a) && !claimed.has(b)) return `the cut link ${a}|${b} joins two unimpaired replicas`
   return null
+}
+
+/**
+ * How long a fault keeps its claims after it is healed, because its replicas are not back at
+ * once. A cut link carries nothing until TCP's next retransmission, and the retransmission
+ * timeout has doubled all through the cut (200 ms, 400 ms, ...: the next one comes less than
+ * the cut's length later); a restarted replica's peers redial with a backoff of up to 2 s
+ * (transport-tcp's reconnectMaxDelayMs). A paused replica's connections stay open: its peers'
+ * data waits in its socket buffers, so it is back at SIGCONT.
+ */
+export function rejoinGraceMs(intent: FaultIntent): number {
+  switch (intent.kind) {
+    case 'isolate':
+    case 'halves':
+    case 'link':
+      return intent.durationMs + retransmitSlackMs
+    case 'kill':
+    case 'restart':
+    case 'drops':
+      return reconnectGraceMs
+    case 'pause':
+      return 0
+    default:
+      return intent.kind satisfies never
+  }
 }
