@@ -1,5 +1,5 @@
 /**
- * `pnpm soak` end to end, short: one protocol, 3 replicas, ~25 s of load under the nemesis
+ * `pnpm soak` end to end, short: one protocol, 5 replicas (f=2), ~25 s of load under the nemesis
  * (seeded), then its summary read back from `--json`. Needs root and iptables, like the
  * partition tests. Ports 23900+, host group 239 (`pnpm soak` itself defaults to 23500/23600
  * and 231/232, so a soak running beside the suite does not collide).
@@ -36,7 +36,7 @@ describe('pnpm soak', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kv-soak-test-'))
     try {
       const json = path.join(dir, 'summary.json')
-      const r = await runSoak(['--minutes', '0.42', '--protocol', 'raft', '--f', '1', '--clients', '3', '--seed', '1', '--base-port', '23900', '--host-group', '239', '--json', json], 100_000)
+      const r = await runSoak(['--minutes', '0.42', '--protocol', 'raft', '--clients', '3', '--seed', '1', '--base-port', '23900', '--host-group', '239', '--json', json], 100_000)
       const output = `${r.stdout}\n${r.stderr}`
       expect(r.code, output).toBe(0)
       expect(r.stdout).toMatch(/^t=\d+\.\ds (SIGKILL|SIGSTOP|SIGTERM|partition|drops)/m)
@@ -50,7 +50,7 @@ describe('pnpm soak', () => {
       expect(faults, output).toBeGreaterThanOrEqual(3)
       expect(run!.ops.ok).toBeGreaterThan(100)
       expect(run!.digests).toHaveLength(1)
-      expect(run!.digests[0]!.replicas.map((x) => x.digest)).toEqual(Array(3).fill(run!.digests[0]!.replicas[0]!.digest))
+      expect(run!.digests[0]!.replicas.map((x) => x.digest)).toEqual(Array(5).fill(run!.digests[0]!.replicas[0]!.digest))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
