@@ -12,16 +12,16 @@ import { allGroups, type GroupSpec } from '@kv/protocol'
 import { checkLinearizability, describeHistory, HistoryRecorder, type CheckResult, type KvOperation } from '@kv/sim'
 import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Firewall } from '../test/firewall.js'
+import type { ClusterLinks, Firewall } from '../test/firewall.js'
 import { errorCode, ProcessCluster, sleep, waitFor } from '../test/harness.js'
-import { noFault, writeGaps } from './gaps.js'
+import { noFault, writeGaps, type FaultSpan } from './gaps.js'
 import {
   adminCallTimeoutMs, checkerMaxSearchSteps, convergeTimeoutMs, migrationEveryMs, quietMaxMs, quietMinMs, settleTimeoutMs, warmupMs,
 } from './limits.js'
-import { SoakLoad } from './load.js'
+import { SoakLoad, type LoadCounts } from './load.js'
 import { Nemesis } from './nemesis.js'
 import { drawSchedule, faultKinds } from './schedule.js'
-import type { FaultRow, GroupDigests, Migration, ReplicaDigest, RunSummary, Verdict } from './summary.js'
+import type { FaultRow, GroupDigests, Migration, ReplicaDigest, RunSummary } from './summary.js'
 
 export interface SoakOptions {
   readonly protocol: 'raft' | 'paxos'
@@ -56,8 +56,29 @@ process.once('exit', () => {
   }
 })
 
+interface Run {
+  readonly o: SoakOptions
+  readonly cluster: ProcessCluster
+  readonly links: ClusterLinks
+  readonly probe: KvClient
+  /** Add and remove the spare group (sharded). */
+  readonly admin: KvClient
+  readonly groups: ReadonlyMap<string, readonly string[]>
+  readonly layout: string
+}
+
+interface Driven {
+  readonly history: HistoryRecorder
+  readonly nemesis: Nemesis
+  readonly counts: LoadCounts
+  readonly finalReads: { ok: number; failed: number }
+  /** performance.now() when the load began: t=0 of the run's clock. */
+  readonly t0: number
+  readonly loadEndMs: number
+  readonly migrations: readonly Migration[]
+}
+
 export async function soak(firewall: Firewall, o: SoakOptions): Promise<RunSummary> {
-  const { totalMs, quietMs, phaseMs } = timeline(o.minutes)
   const cluster = ProcessCluster.start({
     name: `soak-${o.protocol}${o.sharded ? '-sharded' : ''}`, basePort: o.basePort, protocol: o.protocol, f: o.f, hostGroup: o.hostGroup,
     groups: o.sharded ? 2 : 1, spare: o.sharded ? 1 : 0,
@@ -65,93 +86,119 @@ export async function soak(firewall: Firewall, o: SoakOptions): Promise<RunSumma
   if (!o.keep) folders.add(cluster.dir)
   const links = firewall.links(cluster)
   const probe = createClient({ config: cluster.config, timeoutMs: 2000 })
+  const admin = createClient({ config: cluster.config, timeoutMs: adminCallTimeoutMs })
+  const groups = new Map(allGroups(cluster.config).map((g) => [g.id, g.replicas.map((r) => r.id)] as const))
+  const layout = o.sharded
+    ? `${[...groups.keys()].slice(0, -1).join(', ')} + spare ${[...groups.keys()].at(-1)}, ${2 * o.f + 1} replicas each (f=${o.f})`
+    : `1 group × ${2 * o.f + 1} replicas (f=${o.f})`
+  const run: Run = { o, cluster, links, probe, admin, groups, layout }
   let keepDir = o.keep
+  // Set once the load starts: its monitor is stopped however the run ends.
+  const started: { nemesis: Nemesis | null } = { nemesis: null }
   try {
-    const groups = new Map(allGroups(cluster.config).map((g) => [g.id, g.replicas.map((r) => r.id)] as const))
-    const f = new Map(allGroups(cluster.config).map((g) => [g.id, (g.replicas.length - 1) >> 1] as const))
-    const layout = o.sharded
-      ? `${[...groups.keys()].slice(0, -1).join(', ')} + spare ${[...groups.keys()].at(-1)}, ${2 * o.f + 1} replicas each (f=${o.f})`
-      : `1 group × ${2 * o.f + 1} replicas (f=${o.f})`
-    o.log(`== soak ${o.protocol}${o.sharded ? ' sharded' : ''}: ${o.minutes} min, seed ${o.seed}, ${layout}, ${o.clients} clients, ports ${o.basePort}+, 127.0.${o.hostGroup}.x, data ${cluster.dir} ==`)
-    for (const g of groups.keys()) await cluster.waitForLeader({ group: g, timeoutMs: 60_000 })
-
-    const rng = createRng(o.seed)
-    const schedule = drawSchedule(rng.fork(), { phaseMs, groups: [...groups.keys()] })
-    const history = new HistoryRecorder()
-    const t0 = performance.now()
-    const now = () => performance.now() - t0
-    const log = (line: string) => o.log(line)
-    const nemesis = new Nemesis({
-      cluster, links, probe, groups, f, log, now,
-      maxActiveFaults: Math.min(3, [...f.values()].reduce((a, b) => a + b, 0)),
-    })
-    const epochMs = Date.now()
-    o.log(`t=0.0s load starts (${new Date(epochMs).toISOString()}, ${epochMs} in the replicas' log times); ${schedule.length} faults drawn over t=${(warmupMs / 1000).toFixed(1)}s..${((warmupMs + phaseMs) / 1000).toFixed(1)}s, then ${(quietMs / 1000).toFixed(0)} s quiet`)
-    const load = new SoakLoad({ config: cluster.config, clients: o.clients, history, rng: rng.fork(), sharded: o.sharded })
-    nemesis.startMonitor()
-    const admin = createClient({ config: cluster.config, timeoutMs: adminCallTimeoutMs })
-    const spare = o.sharded ? cluster.config.groups.at(-1)! : null
-    const migrations = spare === null ? Promise.resolve([]) : toggleSpare(admin, spare, migrationTimes(phaseMs), { now, log, deadlineMs: totalMs, anomalies: nemesis.anomalies })
-
-    await nemesis.play(schedule, warmupMs)
-    await nemesis.healAll()
-    o.log(`t=${(now() / 1000).toFixed(1)}s every fault healed (${nemesis.spans.length} ran, ${nemesis.skipped.length} skipped: bound); quiet until t=${(totalMs / 1000).toFixed(1)}s`)
-    const done = await migrations
-    await sleep(totalMs - now())
-    const loadEndMs = now()
-    await load.stop()
-    o.log(`t=${(now() / 1000).toFixed(1)}s load stopped; reading every key once more`)
-    const finalReads = await SoakLoad.readAll(cluster.config, history, o.clients + 1)
-
-    if (o.sharded) await settle(cluster, admin, nemesis.anomalies)
-    const digests = await compareDigests(cluster, probe, [...groups.keys()])
-    nemesis.stopMonitor()
-    if (spare !== null) {
-      for (const r of digests.find((g) => g.group === spare.id)?.replicas ?? []) {
-        if (r.keys !== null && r.keys !== 0) nemesis.anomalies.push(`${r.id} of ${spare.id} (removed from the map) still holds ${r.keys} keys`)
-      }
-    }
-    await admin.close()
-
-    o.log(`checking ${history.operations().length} ops for linearizability...`)
-    const ops = history.operations()
-    const checkStart = performance.now()
-    const check = checkLinearizability(ops, { maxSearchSteps: checkerMaxSearchSteps })
-    const checkSeconds = (performance.now() - checkStart) / 1000
-    const verdict: Verdict = check.result === 'ok' ? 'LINEARIZABLE' : check.result === 'illegal' ? 'NOT LINEARIZABLE' : 'UNKNOWN'
-    if (check.result !== 'ok') {
-      keepDir = true
-      saveHistory(cluster.dir, ops, check)
-    }
-
-    const acks = ops.filter((op) => op.input.op !== 'get' && op.output.type !== 'unknown').map((op) => op.return - t0)
-    const gaps = writeGaps(acks, nemesis.spans, 0, loadEndMs)
-    const faults: FaultRow[] = [...faultKinds, noFault].flatMap((kind) => {
-      const g = gaps.get(kind)
-      return g === undefined ? [] : [{ kind, count: g.faults, longestWriteGapMs: Math.round(g.longestGapMs), gapAtS: g.atMs === null ? null : round1(g.atMs / 1000) }]
-    })
-    const counts = load.counts
-    const digestsEqual = digests.every((g) => g.equal)
-    const pass = verdict === 'LINEARIZABLE' && digestsEqual && nemesis.anomalies.length === 0
-    if (!pass) keepDir = true
-    return {
-      protocol: o.protocol, sharded: o.sharded, seed: o.seed, minutes: o.minutes, clients: o.clients, layout,
-      ops: { ...counts, ok: counts.ok + finalReads.ok, failed: counts.failed + finalReads.failed, total: counts.ok + counts.failed + counts.unknown + finalReads.ok + finalReads.failed },
-      faults, skippedFaults: nemesis.skipped.length, migrations: done,
-      verdict, verdictDetail: check.result === 'ok' ? null : check.result === 'illegal' ? check.explanation : check.reason,
-      searchSteps: check.searchSteps, checkSeconds: round1(checkSeconds),
-      digests, digestsEqual, anomalies: [...nemesis.anomalies], dataDir: keepDir ? cluster.dir : null, pass,
-    }
+    const driven = await drive(run, started)
+    const summary = await conclude(run, driven)
+    keepDir ||= !summary.pass
+    return { ...summary, dataDir: keepDir ? cluster.dir : null }
   } catch (e) {
     keepDir = true
     o.log(`the run failed; replica logs:\n${cluster.logTails(20)}`)
     throw e
   } finally {
-    await probe.close()
+    started.nemesis?.stopMonitor()
+    await Promise.all([probe.close(), admin.close()])
     links.release()
     await cluster.stop({ keepDir })
     folders.delete(cluster.dir)
   }
+}
+
+/** Load, nemesis and (sharded) migrations until the end of the run; then every key read once more. */
+async function drive(run: Run, started: { nemesis: Nemesis | null }): Promise<Driven> {
+  const { o, cluster, links, probe, admin, groups } = run
+  const { totalMs, quietMs, phaseMs } = timeline(o.minutes)
+  o.log(`== soak ${o.protocol}${o.sharded ? ' sharded' : ''}: ${o.minutes} min, seed ${o.seed}, ${run.layout}, ${o.clients} clients, ports ${o.basePort}+, 127.0.${o.hostGroup}.x, data ${cluster.dir} ==`)
+  for (const g of groups.keys()) await cluster.waitForLeader({ group: g, timeoutMs: 60_000 })
+
+  const rng = createRng(o.seed)
+  const schedule = drawSchedule(rng.fork(), { phaseMs, groups: [...groups.keys()] })
+  const history = new HistoryRecorder()
+  const t0 = performance.now()
+  const now = () => performance.now() - t0
+  const log = (line: string) => o.log(line)
+  const f = new Map(allGroups(cluster.config).map((g) => [g.id, (g.replicas.length - 1) >> 1] as const))
+  const nemesis = new Nemesis({ cluster, links, probe, groups, f, log, now, maxActiveFaults: Math.min(3, [...f.values()].reduce((a, b) => a + b, 0)) })
+  started.nemesis = nemesis
+  const epochMs = Date.now()
+  o.log(`t=0.0s load starts (${new Date(epochMs).toISOString()}, ${epochMs} in the replicas' log times); ${schedule.length} faults drawn over t=${(warmupMs / 1000).toFixed(1)}s..${((warmupMs + phaseMs) / 1000).toFixed(1)}s, then ${(quietMs / 1000).toFixed(0)} s quiet`)
+  const load = new SoakLoad({ config: cluster.config, clients: o.clients, history, rng: rng.fork(), sharded: o.sharded })
+  nemesis.startMonitor()
+  const spare = o.sharded ? cluster.config.groups.at(-1)! : null
+  const migrations = spare === null ? Promise.resolve([]) : toggleSpare(admin, spare, migrationTimes(phaseMs), { now, log, deadlineMs: totalMs, anomalies: nemesis.anomalies })
+
+  await nemesis.play(schedule, warmupMs)
+  await nemesis.healAll()
+  o.log(`t=${(now() / 1000).toFixed(1)}s every fault healed (${nemesis.spans.length} ran, ${nemesis.skipped.length} skipped: bound); quiet until t=${(totalMs / 1000).toFixed(1)}s`)
+  const done = await migrations
+  await sleep(totalMs - now())
+  const loadEndMs = now()
+  await load.stop()
+  o.log(`t=${(now() / 1000).toFixed(1)}s load stopped; reading every key once more`)
+  const finalReads = await SoakLoad.readAll(cluster.config, history, o.clients + 1)
+  return { history, nemesis, counts: load.counts, finalReads, t0, loadEndMs, migrations: done }
+}
+
+/** After the load: (sharded) the migrations settled, the replicas compared, the history checked, the gaps measured. */
+async function conclude(run: Run, d: Driven): Promise<Omit<RunSummary, 'dataDir'>> {
+  const { o, cluster, probe, admin, groups } = run
+  const { nemesis, counts, finalReads } = d
+  if (o.sharded) await settle(cluster, admin, nemesis.anomalies)
+  const digests = await compareDigests(cluster, probe, [...groups.keys()])
+  nemesis.stopMonitor()
+  const spare = o.sharded ? cluster.config.groups.at(-1)! : null
+  for (const r of digests.find((g) => g.group === spare?.id)?.replicas ?? []) {
+    if (r.keys !== null && r.keys !== 0) nemesis.anomalies.push(`${r.id} of ${spare!.id} (removed from the map) still holds ${r.keys} keys`)
+  }
+
+  const ops = d.history.operations()
+  o.log(`checking ${ops.length} ops for linearizability...`)
+  const checked = checkHistory(ops, cluster.dir)
+  const digestsEqual = digests.every((g) => g.equal)
+  return {
+    protocol: o.protocol, sharded: o.sharded, seed: o.seed, minutes: o.minutes, clients: o.clients, layout: run.layout,
+    ops: { ...counts, ok: counts.ok + finalReads.ok, failed: counts.failed + finalReads.failed, total: counts.ok + counts.failed + counts.unknown + finalReads.ok + finalReads.failed },
+    faults: faultRows(ops, d.t0, nemesis.spans, d.loadEndMs), skippedFaults: nemesis.skipped.length, migrations: d.migrations,
+    ...checked, digests, digestsEqual, anomalies: [...nemesis.anomalies],
+    pass: checked.verdict === 'LINEARIZABLE' && digestsEqual && nemesis.anomalies.length === 0,
+  }
+}
+
+/** The checker's verdict; a history that is not found linearizable is saved beside the replica logs. */
+function checkHistory(ops: readonly KvOperation[], dir: string): Pick<RunSummary, 'verdict' | 'verdictDetail' | 'searchSteps' | 'checkSeconds'> {
+  const start = performance.now()
+  const check = checkLinearizability(ops, { maxSearchSteps: checkerMaxSearchSteps })
+  const checkSeconds = round1((performance.now() - start) / 1000)
+  if (check.result !== 'ok') saveHistory(dir, ops, check)
+  switch (check.result) {
+    case 'ok':
+      return { verdict: 'LINEARIZABLE', verdictDetail: null, searchSteps: check.searchSteps, checkSeconds }
+    case 'illegal':
+      return { verdict: 'NOT LINEARIZABLE', verdictDetail: `key ${check.key}: ${check.explanation}`, searchSteps: check.searchSteps, checkSeconds }
+    case 'unknown':
+      return { verdict: 'UNKNOWN', verdictDetail: check.reason, searchSteps: check.searchSteps, checkSeconds }
+    default:
+      return check satisfies never
+  }
+}
+
+/** Per fault kind (and none): its count and the longest write gap that began while it was active. */
+function faultRows(ops: readonly KvOperation[], t0: number, spans: readonly FaultSpan[], loadEndMs: number): FaultRow[] {
+  const acks = ops.filter((op) => op.input.op !== 'get' && op.output.type !== 'unknown').map((op) => op.return - t0)
+  const gaps = writeGaps(acks, spans, 0, loadEndMs)
+  return [...faultKinds, noFault].flatMap((kind) => {
+    const g = gaps.get(kind)
+    return g === undefined ? [] : [{ kind, count: g.faults, longestWriteGapMs: Math.round(g.longestGapMs), gapAtS: g.atMs === null ? null : round1(g.atMs / 1000) }]
+  })
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10
