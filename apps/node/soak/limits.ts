@@ -42,14 +42,6 @@ export const convergeTimeoutMs = 60_000
 /** Beyond the run's own length: the watchdog ends the process (exit 2) after this much more. */
 export const watchdogSlackMs = 10 * 60_000
 
-/**
- * The linearizability checker's budget for one run's whole history, in search steps. The
- * checker's default (10 M) is sized for simulator histories of a few thousand ops; a 10-minute
- * soak records a few hundred thousand, and measured runs needed about two steps per op (see
- * README.md), so this leaves ample room while bounding the search state in memory.
- */
-export const checkerMaxSearchSteps = 50_000_000
-
 /** Key families: a batchPut writes the keys of one family, so the checker's partitions stay one family each. */
 export const keyFamilies = 8
 export const keysPerFamily = 3
