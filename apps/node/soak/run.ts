@@ -9,11 +9,11 @@
 import { BadRequestError, createClient, type KvClient } from '@kv/client'
 import { createRng } from '@kv/consensus'
 import { allGroups, type GroupSpec } from '@kv/protocol'
-import { checkLinearizability, describeHistory, HistoryRecorder, type CheckResult, type KvOperation } from '@kv/sim'
-import { rmSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
+import { HistoryRecorder, type KvOperation } from '@kv/sim'
+import { rmSync } from 'node:fs'
 import type { ClusterLinks, Firewall } from '../test/firewall.js'
 import { errorCode, ProcessCluster, sleep, waitFor } from '../test/harness.js'
+import { checkHistory } from './check.js'
 import { noFault, writeGaps, type FaultSpan } from './gaps.js'
 import {
   adminCallTimeoutMs, convergeTimeoutMs, migrationEveryMs, quietMaxMs, quietMinMs, settleTimeoutMs, warmupMs,
@@ -173,26 +173,6 @@ async function conclude(run: Run, d: Driven): Promise<Omit<RunSummary, 'dataDir'
   }
 }
 
-/** The checker's verdict; a history that is not found linearizable is saved beside the replica logs. */
-function checkHistory(ops: readonly KvOperation[], dir: string): Pick<RunSummary, 'verdict' | 'verdictDetail' | 'searchSteps' | 'checkSeconds'> {
-  const start = performance.now()
-  // The checker's default budget (10 M steps): measured 10-minute histories of ~200 k ops take
-  // about 2.5 steps per op, 5 % of it (README.md, "The checker on long histories").
-  const check = checkLinearizability(ops)
-  const checkSeconds = round1((performance.now() - start) / 1000)
-  if (check.result !== 'ok') saveHistory(dir, ops, check)
-  switch (check.result) {
-    case 'ok':
-      return { verdict: 'LINEARIZABLE', verdictDetail: null, searchSteps: check.searchSteps, checkSeconds }
-    case 'illegal':
-      return { verdict: 'NOT LINEARIZABLE', verdictDetail: `key ${check.key}: ${check.explanation}`, searchSteps: check.searchSteps, checkSeconds }
-    case 'unknown':
-      return { verdict: 'UNKNOWN', verdictDetail: check.reason, searchSteps: check.searchSteps, checkSeconds }
-    default:
-      return check satisfies never
-  }
-}
-
 /** Per fault kind (and none): its count and the longest write gap that began while it was active. */
 function faultRows(ops: readonly KvOperation[], t0: number, spans: readonly FaultSpan[], loadEndMs: number): FaultRow[] {
   const acks = ops.filter((op) => op.input.op !== 'get' && op.output.type !== 'unknown').map((op) => op.return - t0)
@@ -287,12 +267,4 @@ async function compareDigests(cluster: ProcessCluster, probe: KvClient, groups: 
     }
     return { group, equal: false, replicas: rows }
   }))
-}
-
-/** A failed check keeps what reproduces it: the whole history, and the failing partition described. */
-function saveHistory(dir: string, ops: readonly KvOperation[], check: CheckResult): void {
-  writeFileSync(path.join(dir, 'history.json'), JSON.stringify(ops, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)))
-  if (check.result === 'illegal') {
-    writeFileSync(path.join(dir, 'not-linearizable.txt'), `${check.explanation}\n\n${describeHistory(check.ops)}\n`)
-  }
 }
