@@ -28,6 +28,7 @@ const npmPackagesExternal: Plugin = {
   },
 }
 
+/** Writes the bundle (to `.test-bin/<name>`, default kv.mjs) and returns its path. */
 export async function bundleCli(name = 'kv.mjs'): Promise<string> {
   const outfile = bundlePath(name)
   await build({

@@ -158,10 +158,11 @@ export interface ClusterOptions {
   /** Which replicas to start at once (default: all). */
   start?: readonly string[]
   /**
-   * Give replica r its own loopback address 127.0.<hostGroup>.<r> (r from 1); a replica with
-   * such an address connects to its peers from it, so a firewall rule on the source and
-   * destination addresses cuts one link. Each test that uses it takes its own hostGroup.
-   * Default: every replica on 127.0.0.1.
+   * Give each replica its own loopback address 127.0.<hostGroup>.<n>, n counting from 1 over
+   * every group's replicas, the controller's first (so in a one-group cluster replica r gets
+   * 127.0.<hostGroup>.<r>); a replica with such an address connects to its peers from it, so a
+   * firewall rule on the source and destination addresses cuts one link. Each test that uses
+   * it takes its own hostGroup. Default: every replica on 127.0.0.1.
    */
   hostGroup?: number
   /** Shard groups in the first map (default 1); more than one (or `spare`) adds a controller group. */
@@ -177,14 +178,17 @@ export interface ClusterOptions {
   spawnPrefix?: (id: string) => readonly string[]
 }
 
-/** Moves every replica of the config to its own address 127.0.<hostGroup>.<r>. */
+/** Moves every replica of the config (the controller's too) to its own address 127.0.<hostGroup>.<n>. */
 function spreadOverHostGroup(config: ClusterConfig, hostGroup: number): ClusterConfig {
   // 127.0.0.x holds the default address and 127.0.1.x is what `config generate --spread-hosts` uses.
   if (!Number.isInteger(hostGroup) || hostGroup < 2 || hostGroup > 254) throw new Error(`hostGroup ${hostGroup} is not in 2..254`)
-  return parseConfig({
-    ...config,
-    groups: config.groups.map((g) => ({ ...g, replicas: g.replicas.map((r, i) => ({ ...r, host: `127.0.${hostGroup}.${i + 1}` })) })),
-  })
+  let n = 0
+  const spread = (g: ClusterConfig['groups'][number]) => ({ ...g, replicas: g.replicas.map((r) => ({ ...r, host: `127.0.${hostGroup}.${++n}` })) })
+  // allGroups' order: the controller first.
+  const controller = config.controller === undefined ? {} : { controller: spread(config.controller) }
+  const groups = config.groups.map(spread)
+  if (n > 254) throw new Error(`${n} replicas do not fit in 127.0.${hostGroup}.1..254`)
+  return parseConfig({ ...config, ...controller, groups })
 }
 
 /** A client's TLS options from the config's tls section (as `createClient({ config })` takes them). */
@@ -415,13 +419,16 @@ export class ProcessCluster {
     return this.ids.map((id) => `----- ${id} (${this.isRunning(id) ? 'running' : 'not running'}) -----\n${this.logTail(id, lines)}`).join('\n')
   }
 
-  /** Closes every client, SIGKILLs every replica and removes the data folder. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Closes every client, SIGKILLs every replica and removes the data folder (kept with
+   * `keepDir`: data, logs). Idempotent.
+   */
+  async stop(options: { keepDir?: boolean } = {}): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
     await Promise.all(this.#clients.map((c) => c.close().catch(() => undefined)))
     await Promise.all([...this.#nodes.values()].map((n) => killAndWait(n.child)))
-    rmSync(this.dir, { recursive: true, force: true })
+    if (options.keepDir !== true) rmSync(this.dir, { recursive: true, force: true })
   }
 }
 
