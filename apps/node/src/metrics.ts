@@ -81,6 +81,7 @@ export class NodeMetrics {
     transportCounter('kv_transport_dropped_queue_full_total', 'messages dropped because an outgoing queue was full', (t) => t.droppedQueueFull)
     transportCounter('kv_transport_dropped_unreachable_total', 'messages dropped for a peer that could not be reached (all but the newest few kept)', (t) => t.droppedUnreachable)
     transportCounter('kv_transport_dropped_by_fault_total', 'messages dropped by fault injection (--drop-rate)', (t) => t.droppedByFault)
+    transportCounter('kv_transport_silent_links_reset_total', 'peer links closed because their liveness probes went unanswered', (t) => t.silentLinksReset)
     transportCounter('kv_transport_reconnects_total', 'connection attempts after a failure', (t) => t.reconnects)
     transportCounter('kv_transport_protocol_errors_total', 'connections closed for a bad frame or handshake', (t) => t.protocolErrors)
     new Gauge({

@@ -91,16 +91,16 @@ export function addNodeCommand(program: Command): void {
       const [{ pino }, { startNode }] = await Promise.all([import('pino'), import('./runtime.js')])
       const logger = pino({ level: o.logLevel, base: { node: o.id } })
       const faults: FaultConfig = { dropRate: o.dropRate ?? 0, dropKinds: o.dropKinds ?? null, delayMs: o.delayMs ?? 0 }
-      const node = await startNode({
-        config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
-        walSegmentBytes: o.walSegmentMb * 1024 * 1024, version: kvVersion,
-        tlsFiles: { ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }), ...(o.tlsKey === undefined ? {} : { tlsKey: o.tlsKey }), ...(o.tlsCa === undefined ? {} : { tlsCa: o.tlsCa }) },
-        ...(o.metricsListen === undefined ? {} : { metricsListen: o.metricsListen }),
-      })
-      let stopping = false
+      // The handlers go in before the replica starts: a SIGTERM while it opens its storage or
+      // binds its port must still end in a clean close (found by pnpm soak: without them the
+      // default action killed the process mid-start, exit 143).
+      let node: { close(): Promise<void> } | null = null
+      let stopping: string | null = null
       const stop = (signal: string) => {
-        if (stopping) return
-        stopping = true
+        if (stopping !== null) return
+        stopping = signal
+        // Still starting: the start finishes first, then closes (below).
+        if (node === null) return logger.info({ signal }, 'shutting down once started')
         logger.info({ signal }, 'shutting down')
         node.close().then(() => process.exit(0), (e: unknown) => {
           logger.error({ err: e }, 'shutdown failed')
@@ -113,6 +113,17 @@ export function addNodeCommand(program: Command): void {
         process.stdin.once('end', () => stop('stdin closed'))
         process.stdin.once('error', () => stop('stdin closed'))
         process.stdin.resume()
+      }
+      node = await startNode({
+        config, id: o.id, dataDir: o.data ?? path.join('.kv-data', o.id), faults, skipSlots: o.skipSlots ?? [], logger,
+        walSegmentBytes: o.walSegmentMb * 1024 * 1024, version: kvVersion,
+        tlsFiles: { ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }), ...(o.tlsKey === undefined ? {} : { tlsKey: o.tlsKey }), ...(o.tlsCa === undefined ? {} : { tlsCa: o.tlsCa }) },
+        ...(o.metricsListen === undefined ? {} : { metricsListen: o.metricsListen }),
+      })
+      if (stopping !== null) {
+        const signal = stopping
+        stopping = null
+        stop(signal)
       }
     })
 }

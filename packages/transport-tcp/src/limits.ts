@@ -29,6 +29,10 @@ export interface TransportLimits {
   readonly maxBatchBytes: number
   /** Most frames gathered into one socket write. */
   readonly maxBatchFrames: number
+  /** How often an open peer link sends a liveness probe (`link-ping`). */
+  readonly peerPingIntervalMs: number
+  /** A peer link with no answer to its probes for this long is closed and redialed. */
+  readonly peerSilenceMs: number
   /** First reconnect delay of a peer link; it doubles on each failure. */
   readonly reconnectMinDelayMs: number
   /** Ceiling of the reconnect delay. */
@@ -51,6 +55,8 @@ export const defaultTransportLimits: TransportLimits = {
   maxQueuedMessagesUnreachable: 256,
   maxBatchBytes: 256 * 1024,
   maxBatchFrames: 1024,
+  peerPingIntervalMs: 250,
+  peerSilenceMs: 2_000,
   reconnectMinDelayMs: 50,
   reconnectMaxDelayMs: 2_000,
   maxPendingRequests: 10_000,
@@ -97,6 +103,8 @@ export function checkTransportLimits(l: TransportLimits): void {
   }
   if (!positiveInt(l.maxBatchBytes)) bad('maxBatchBytes must be a positive integer')
   if (!positiveInt(l.maxBatchFrames)) bad('maxBatchFrames must be a positive integer')
+  if (!(l.peerPingIntervalMs > 0)) bad('peerPingIntervalMs must be > 0')
+  if (!(l.peerSilenceMs > 2 * l.peerPingIntervalMs)) bad('peerSilenceMs must be more than twice peerPingIntervalMs')
   if (!(l.reconnectMinDelayMs > 0)) bad('reconnectMinDelayMs must be > 0')
   if (!(l.reconnectMaxDelayMs >= l.reconnectMinDelayMs)) bad('reconnectMaxDelayMs must be ≥ reconnectMinDelayMs')
   if (!positiveInt(l.maxPendingRequests)) bad('maxPendingRequests must be a positive integer')

@@ -46,3 +46,12 @@ export function approximateMessageBytes(msg: OutgoingMessage): number {
   walk(msg, 0)
   return bytes
 }
+
+/**
+ * A peer link's liveness probe and its answer, the only frames that travel back on a peer
+ * connection: a link whose pings go unanswered for `peerSilenceMs` is closed and redialed.
+ * (After a partition heals, a connection whose segments were lost can stay silent for as long
+ * as TCP's doubled retransmission timeout; nothing else would notice.)
+ */
+export const LINK_PING = 'link-ping'
+export const LINK_PONG = 'link-pong'

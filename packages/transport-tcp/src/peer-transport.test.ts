@@ -229,3 +229,46 @@ describe('PeerTransport handshake', () => {
     expect(fromA.peerStats('b').queuedMessages).toBe(1)
   })
 })
+
+describe('PeerTransport liveness', () => {
+  /** A listener that welcomes every connection and then reads and ignores everything (pings too). */
+  async function mutePeer(): Promise<{ port: number; connections: () => number }> {
+    let connections = 0
+    const sockets: Socket[] = []
+    const server: Server = createServer((s) => {
+      connections++
+      sockets.push(s)
+      const decoder = new FrameDecoder()
+      const encoder = new FrameEncoder()
+      s.on('data', (chunk: Buffer) => {
+        for (const msg of decoder.decode(chunk)) if (msg.type === 'hello') s.write(encoder.encode([{ type: 'welcome', nodeId: 'mute' }]))
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+    cleanup.push(() => {
+      for (const s of sockets) s.destroy()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    })
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    return { port: address.port, connections: () => connections }
+  }
+
+  it('a link whose probes go unanswered is closed and redialed (a connection left stale by a partition)', async () => {
+    const mute = await mutePeer()
+    const fromA = peers('a', { mute: mute.port }, { limits: { peerPingIntervalMs: 20, peerSilenceMs: 100, reconnectMinDelayMs: 10, reconnectMaxDelayMs: 20 } })
+    fromA.send('mute', { type: 'append' })
+    await waitFor(() => mute.connections() >= 3, 'two redials of the silent link')
+    expect(fromA.peerStats('mute').silentLinksReset).toBeGreaterThanOrEqual(2)
+  })
+
+  it('a peer that answers its probes keeps one connection', async () => {
+    const b = await replica('b')
+    const fromA = peers('a', { b: b.server.port }, { limits: { peerPingIntervalMs: 20, peerSilenceMs: 100 } })
+    fromA.send('b', { type: 'append', n: 1 })
+    await waitFor(() => b.received.length === 1, 'the message')
+    await sleep(400)
+    expect(fromA.peerStats('b')).toMatchObject({ silentLinksReset: 0, reconnects: 0 })
+    expect(b.received.map((r) => r.msg.type)).toEqual(['append']) // probes are not handed to the replica
+  })
+})

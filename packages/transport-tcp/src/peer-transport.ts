@@ -7,7 +7,7 @@ import { dial } from './dial.js'
 import type { Hello, Welcome } from './handshake.js'
 import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
-import { approximateMessageBytes, type OutgoingMessage } from './message.js'
+import { approximateMessageBytes, LINK_PING, LINK_PONG, type OutgoingMessage } from './message.js'
 import { addStats, createStats, type TransportStats } from './stats.js'
 import type { DialTls } from './tls.js'
 
@@ -73,6 +73,9 @@ class PeerLink {
   #failures = 0
   #timer: NodeJS.Timeout | null = null
   #dialing: Promise<void> | null = null
+  /** When the open connection last answered a probe (or opened). */
+  #lastPongMs = 0
+  #pings = 0
   #dialAbort: AbortController | null = null
   readonly #ctx: LinkContext
 
@@ -104,6 +107,23 @@ class PeerLink {
     if (this.#state === 'idle') this.#connect()
   }
 
+  /**
+   * Liveness, once per `peerPingIntervalMs`: an open link probes its peer, and one whose probes
+   * went unanswered for `peerSilenceMs` is closed (then redialed with backoff).
+   */
+  probe(nowMs: number): void {
+    const conn = this.#conn
+    if (this.#state !== 'open' || conn === null) return
+    const limits = this.#ctx.limits
+    if (nowMs - this.#lastPongMs > limits.peerSilenceMs) {
+      this.stats.silentLinksReset++
+      conn.close({ reason: `no answer to liveness probes for ${nowMs - this.#lastPongMs} ms (a connection left stale by a partition?)`, error: null, protocolError: false })
+      return
+    }
+    const ping: OutgoingMessage & { n: number } = { type: LINK_PING, n: ++this.#pings }
+    conn.enqueue(ping)
+  }
+
   async close(): Promise<void> {
     this.#state = 'closed'
     if (this.#timer !== null) clearTimeout(this.#timer)
@@ -130,6 +150,10 @@ class PeerLink {
       queue: this.queue,
       stats: this.stats,
       onMessage: (msg) => {
+        if (msg.type === LINK_PONG) {
+          this.#lastPongMs = Date.now()
+          return
+        }
         // Peers answer on their own connections, never on ours (README: one direction each).
         this.#conn?.close({ reason: `unexpected ${JSON.stringify(msg.type)} message on an outgoing peer connection`, error: null, protocolError: true })
       },
@@ -153,6 +177,7 @@ class PeerLink {
     this.#conn = conn
     this.#state = 'open'
     this.#failures = 0
+    this.#lastPongMs = Date.now()
     this.#ctx.logger.info({ peer: this.nodeId, ...this.address }, 'peer link open')
     conn.startFlushing()
     return undefined
@@ -220,7 +245,14 @@ export class PeerTransport {
       random,
     }
     for (const [nodeId, address] of peerEntries(options.peers)) this.#links.set(nodeId, new PeerLink(nodeId, address, ctx))
+    this.#prober = setInterval(() => {
+      const now = Date.now()
+      for (const link of this.#links.values()) link.probe(now)
+    }, limits.peerPingIntervalMs)
+    this.#prober.unref()
   }
+
+  readonly #prober: NodeJS.Timeout
 
   /** Queues `msg` for `toNodeId`. Never blocks, never throws for network reasons. */
   send<M extends OutgoingMessage>(toNodeId: string, msg: M): void {
@@ -260,6 +292,7 @@ export class PeerTransport {
   /** Closes every link and drops what is queued. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true
+    clearInterval(this.#prober)
     this.#delays.clear()
     await Promise.all([...this.#links.values()].map((link) => link.close()))
   }

@@ -7,7 +7,7 @@ import { FramedConnection, type CloseInfo } from './framed-connection.js'
 import { checkCredentials, parseHello, type Hello, type Refused, type Welcome } from './handshake.js'
 import { resolveTransportLimits, type TransportLimits } from './limits.js'
 import { noopLogger, type Logger } from './logger.js'
-import { approximateMessageBytes, type OutgoingMessage, type TransportMessage } from './message.js'
+import { approximateMessageBytes, LINK_PING, LINK_PONG, type OutgoingMessage, type TransportMessage } from './message.js'
 import { createStats, type TransportStats } from './stats.js'
 import { looksLikeTls, serverTlsOptions, tlsRefusal, type ListenTls } from './tls.js'
 
@@ -229,6 +229,12 @@ export class TransportServer {
         this.#onHello(a, phase.timer, msg)
         return
       case 'peer':
+        // The link's liveness probe: answered on the same connection, never handed over.
+        if (msg.type === LINK_PING) {
+          const pong: OutgoingMessage & { n: unknown } = { type: LINK_PONG, n: msg.n }
+          a.conn.enqueue(pong)
+          return
+        }
         this.#guard(a, () => this.#options.onPeerMessage(phase.nodeId, msg))
         return
       case 'client':

@@ -20,6 +20,8 @@ export interface TransportStats {
   droppedUnmatched: number
   /** Connection attempts made after a failure or a lost connection. */
   reconnects: number
+  /** Peer links closed because their liveness probes went unanswered. */
+  silentLinksReset: number
   /** Connections opened (outgoing) or accepted (listener). */
   connectionsOpened: number
   /** Connections closed because of a bad frame, a protocol violation or a refused handshake. */
@@ -42,6 +44,7 @@ export function createStats(): TransportStats {
     droppedUnreachable: 0,
     droppedUnmatched: 0,
     reconnects: 0,
+    silentLinksReset: 0,
     connectionsOpened: 0,
     protocolErrors: 0,
     queuedMessages: 0,
