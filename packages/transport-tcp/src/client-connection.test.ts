@@ -55,6 +55,8 @@ describe('ClientConnection', () => {
     const { s, held } = await holdingServer()
     const c = await client(s.port)
     await expect(c.request({ type: 'get', n: 1 }, { timeoutMs: 30 })).rejects.toThrowError(TransportTimeoutError)
+    // On a loaded machine the request may reach the server only after its 30 ms ran out.
+    await waitFor(() => held.length === 1, 'the request at the server')
     held[0]!.reply({ type: 'late' })
     held[0]!.reply({ type: 'twice' }) // ignored: one reply per request
     await waitFor(() => c.stats().droppedUnmatched === 1, 'the late reply to be dropped')
