@@ -2,6 +2,12 @@
 export interface ReplicaLimits {
   /** Most client writes folded into one log entry. */
   readonly maxCommandsPerEntry: number
+  /**
+   * Group commit: most proposal batches (Readys carrying entries) being written at once;
+   * writes arriving meanwhile gather into the next entry, proposed when a write completes
+   * (or when the entry is full).
+   */
+  readonly maxBatchesWriting: number
   /** Most client requests waiting for an answer on one replica; past it, new ones get UNAVAILABLE. */
   readonly maxPendingRequests: number
   /** Take a snapshot (and compact the log) after this many applied entries; 0 = never. */
@@ -14,6 +20,7 @@ export interface ReplicaLimits {
 
 export const defaultReplicaLimits: ReplicaLimits = {
   maxCommandsPerEntry: 512,
+  maxBatchesWriting: 1,
   maxPendingRequests: 20_000,
   snapshotEveryEntries: 10_000,
   sessionTtlMs: 10 * 60_000,
@@ -25,6 +32,7 @@ export function checkReplicaLimits(l: ReplicaLimits): void {
     throw new RangeError(`replica limits: ${what}`)
   }
   if (!(l.maxCommandsPerEntry >= 1)) bad('maxCommandsPerEntry must be ≥ 1')
+  if (!(l.maxBatchesWriting >= 1)) bad('maxBatchesWriting must be ≥ 1')
   if (!(l.maxPendingRequests >= l.maxCommandsPerEntry)) bad('maxPendingRequests must be ≥ maxCommandsPerEntry')
   if (!(l.snapshotEveryEntries >= 0)) bad('snapshotEveryEntries must be ≥ 0')
   if (!(l.sessionTtlMs > 0)) bad('sessionTtlMs must be > 0')

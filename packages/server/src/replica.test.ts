@@ -48,18 +48,26 @@ class ScriptedCore implements ConsensusCore {
   confirmRead(ctx: number, index: number | null): void {
     this.pendingReadStates.push({ ctx, index })
   }
+  /** Readys handed out and not advanced yet, with the last entry index each carries. */
+  readonly inFlight: Ready[] = []
+  private handedOutTo = 0
   ready(): Ready | null {
-    const entries = this.log.slice(this.persistedUpTo)
-    const commitTo = Math.min(this.committedUpTo, this.log.length)
+    const entries = this.log.slice(this.handedOutTo)
+    // The contract: only entries durable here (their Ready advanced) are handed out to apply.
+    const commitTo = Math.min(this.committedUpTo, this.persistedUpTo)
     const committed = this.log.slice(this.handedOut, commitTo)
     if (entries.length === 0 && committed.length === 0 && this.pendingReadStates.length === 0) return null
     const readStates = this.pendingReadStates
     this.pendingReadStates = []
-    return { hardState: null, snapshot: null, truncateFrom: null, entries, messagesNow: [], messagesAfterPersist: [], committed, readStates }
+    this.handedOutTo = this.log.length
+    this.handedOut = Math.max(this.handedOut, committed.at(-1)?.index ?? 0)
+    const ready: Ready = { hardState: null, snapshot: null, truncateFrom: null, entries, messagesNow: [], messagesAfterPersist: [], committed, readStates }
+    this.inFlight.push(ready)
+    return ready
   }
   advance(ready: Ready): void {
+    expect(this.inFlight.shift()).toBe(ready) // in hand-out order
     this.persistedUpTo = Math.max(this.persistedUpTo, ready.entries.at(-1)?.index ?? 0)
-    this.handedOut = Math.max(this.handedOut, ready.committed.at(-1)?.index ?? 0)
   }
   status(): Status {
     return {

@@ -13,7 +13,7 @@ export interface NodeTiming {
 }
 
 export interface NodeHooks {
-  /** Called with the entries a node is about to apply (they are durable on it by then). */
+  /** Called with the entries a node applies as a Ready hands them out (durable on it by then). */
   committed(node: SimNode, entries: readonly Entry[]): void
   /** Called after every event the node handled. */
   afterEvent(node: SimNode): void
@@ -85,7 +85,7 @@ export class SimNode {
       env: {
         now: () => this.queue.now,
         send: (msg) => this.net.sendPeer(msg),
-        persist: (ready, done) => this.later(incarnation, () => this.completeWrite(ready, done)),
+        persist: (ready, done) => this.persist(incarnation, ready, done),
         saveSnapshot: (snapshot, done) => this.later(incarnation, () => this.completeSnapshot(snapshot, done)),
       },
     })
@@ -98,6 +98,7 @@ export class SimNode {
     this.replica = null
     this.incarnation++
     this.crashes++
+    this.disk.crash() // every write not synced yet is lost
   }
 
   private tickLoop(incarnation: number): void {
@@ -117,10 +118,22 @@ export class SimNode {
     })
   }
 
-  private completeWrite(ready: Ready, done: () => void): void {
-    this.disk.write(ready)
+  /**
+   * The replica hands a Ready out (it applied the Ready's committed entries just now): queue
+   * its write on the disk, which syncs one group of writes at a time, each after a random delay.
+   */
+  private persist(incarnation: number, ready: Ready, done: () => void): void {
     this.hooks.committed(this, ready.committed)
-    done()
+    this.disk.enqueue(ready, done)
+    this.syncSoon(incarnation)
+  }
+
+  private syncSoon(incarnation: number): void {
+    if (!this.disk.startSync()) return
+    this.later(incarnation, () => {
+      for (const done of this.disk.completeSync()) done()
+      this.syncSoon(incarnation)
+    })
   }
 
   private completeSnapshot(snapshot: Snapshot, done: () => void): void {

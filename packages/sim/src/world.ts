@@ -228,6 +228,11 @@ export class SimWorld {
   private onCommitted(node: SimNode, entries: readonly Entry[]): void {
     const appliedAt = this.appliedAt.get(this.groupOf.get(node.id)!)!
     for (const e of entries) {
+      // The Ready contract: an entry handed out to apply is durable on this node already.
+      const held = node.disk.durableAt(e.index)
+      if (held !== 'snapshot' && (held === undefined || held.term !== e.term || held.type !== e.type)) {
+        throw new SimulationError(`durability: ${node.id} applies index ${e.index} (term ${e.term}) but holds ${held === undefined ? 'nothing' : `term ${held.term}`} there durably`)
+      }
       const sig = e.type === 'noop' ? 'noop' : `d${hashBytes(e.data)}`
       const seen = appliedAt.get(e.index)
       if (seen === undefined) appliedAt.set(e.index, sig)
