@@ -72,6 +72,10 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const env: ReplicaEnv<GroupMachine> = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
+    // Called for each Ready as it is handed out, while earlier ones may still be syncing:
+    // `persistReady` issues the WAL writes in this order and the WAL folds those that queue
+    // during one fdatasync into the next (group commit). A Ready with nothing to sync is done
+    // at once; the replica still finishes Readys in order.
     persist: (ready, done) => {
       if (closing) return
       if (!needsSync(ready, lastHard)) return done()

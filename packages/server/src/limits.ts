@@ -8,6 +8,13 @@ export interface ReplicaLimits {
    * (or when the entry is full).
    */
   readonly maxBatchesWriting: number
+  /**
+   * Bytes of entries (`entryBytes`) handed out to be written and not yet written, past which
+   * no new Ready is taken until writes complete (one Ready always goes): with several Readys
+   * in flight, this keeps the storage layer's queue bounded (the WAL refuses writes past
+   * 256 MiB queued, and a Ready carries at most 64 MiB of entries by default).
+   */
+  readonly maxWriteBytesInFlight: number
   /** Most client requests waiting for an answer on one replica; past it, new ones get UNAVAILABLE. */
   readonly maxPendingRequests: number
   /** Take a snapshot (and compact the log) after this many applied entries; 0 = never. */
@@ -21,6 +28,7 @@ export interface ReplicaLimits {
 export const defaultReplicaLimits: ReplicaLimits = {
   maxCommandsPerEntry: 512,
   maxBatchesWriting: 1,
+  maxWriteBytesInFlight: 64 * 1024 * 1024,
   maxPendingRequests: 20_000,
   snapshotEveryEntries: 10_000,
   sessionTtlMs: 10 * 60_000,
@@ -33,6 +41,7 @@ export function checkReplicaLimits(l: ReplicaLimits): void {
   }
   if (!(l.maxCommandsPerEntry >= 1)) bad('maxCommandsPerEntry must be ≥ 1')
   if (!(l.maxBatchesWriting >= 1)) bad('maxBatchesWriting must be ≥ 1')
+  if (!(l.maxWriteBytesInFlight >= 1)) bad('maxWriteBytesInFlight must be ≥ 1')
   if (!(l.maxPendingRequests >= l.maxCommandsPerEntry)) bad('maxPendingRequests must be ≥ maxCommandsPerEntry')
   if (!(l.snapshotEveryEntries >= 0)) bad('snapshotEveryEntries must be ≥ 0')
   if (!(l.sessionTtlMs > 0)) bad('sessionTtlMs must be > 0')

@@ -1,4 +1,5 @@
 import {
+  entryBytes,
   isNotLeader,
   maxReadysInFlight,
   type ConsensusCore,
@@ -75,6 +76,8 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private readonly maxReadysInFlight: number
   /** Readys in flight that carry entries and whose write has not completed (group commit). */
   private batchesWriting = 0
+  /** Bytes of entries (`entryBytes`) handed out to be written and not written yet. */
+  private bytesWriting = 0
   private driving = false
   private pendingWrites: Command<OpOf<M>>[] = []
   private readonly writeWaiters = new Map<string, Reply[]>()
@@ -220,6 +223,8 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       for (;;) {
         this.finishPersisted()
         if (this.readysInFlight.length >= this.maxReadysInFlight) break
+        // Backpressure: the storage layer's queue stays bounded (one Ready still goes past it).
+        if (this.bytesWriting >= this.limits.maxWriteBytesInFlight) break
         const ready = this.core.ready()
         if (ready === null) break
         this.handOut(ready)
@@ -240,7 +245,9 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const inFlight: ReadyInFlight = { ready, persisted: false }
     this.readysInFlight.push(inFlight)
     const batch = ready.entries.length > 0
+    const bytes = ready.entries.reduce((n, e) => n + entryBytes(e), 0)
     if (batch) this.batchesWriting++
+    this.bytesWriting += bytes
     for (const m of ready.messagesNow) this.env.send(m)
     if (ready.snapshot === null) this.applyReady(ready)
     this.env.persist(ready, () => {
@@ -248,6 +255,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       // Readys are finished in hand-out order all the same.
       inFlight.persisted = true
       if (batch) this.batchesWriting--
+      this.bytesWriting -= bytes
       if (!this.driving) this.flush()
     })
   }
