@@ -33,6 +33,8 @@ export interface ClusterOptions {
   readonly maxSnapshotChunkBytes?: number
   readonly maxPersistBytesPerReady?: number
   readonly maxApplyBytesPerReady?: number
+  /** `CoreConfig.maxReadysInFlight` for every core (default: the contract's default). */
+  readonly maxReadysInFlight?: number
   /** Sees every message a core sends, before the network takes it (tests measure them). */
   readonly onSend?: (message: PeerMessage) => void
   /** `CoreConfig.options`, passed to every core as is. */
