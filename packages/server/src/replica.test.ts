@@ -186,6 +186,40 @@ describe('Replica', () => {
     expect(h.answers.map((a) => a.label).sort()).toEqual(['a', 'b', 'c'])
   })
 
+  it('hands out the next Ready while an earlier write is in flight, and answers what it commits at once', () => {
+    const h = harness()
+    h.send('w1', put('c', 1, 'k1', 'v1'))
+    h.replica.flush()
+    h.persistAll() // index 1 is durable here
+    h.send('w2', put('c', 2, 'k2', 'v2'))
+    h.replica.flush()
+    expect(h.core.log).toHaveLength(2)
+    expect(h.persists).toHaveLength(1) // index 2 is being written
+    h.core.commit(1)
+    h.replica.flush()
+    // The Ready carrying index 1 to apply went out behind the one writing index 2, and the
+    // answer did not wait for that write.
+    expect(h.core.inFlight).toHaveLength(2)
+    expect(h.answered('w1').map((a) => a.response)).toEqual([{ type: 'result', result: { type: 'ok' } }])
+    expect(h.answered('w2')).toEqual([])
+  })
+
+  it('finishes Readys in the order it handed them out, though their writes complete out of order', () => {
+    const h = harness()
+    h.send('w', put('c', 1, 'k', 'v'))
+    h.replica.flush()
+    h.send('r', get('k'))
+    h.replica.flush()
+    h.core.confirmRead(h.core.readRequests[0]!, 0)
+    h.replica.flush()
+    expect(h.core.inFlight).toHaveLength(2)
+    const [first, second] = h.persists.splice(0)
+    second!.done() // the later write completes first: nothing may be advanced yet
+    expect(h.core.inFlight).toHaveLength(2)
+    first!.done()
+    expect(h.core.inFlight).toHaveLength(0) // both advanced, in order (the core checks)
+  })
+
   it('answers a write retried while in the log from one apply, and one retried after it from the session', () => {
     const h = harness()
     h.send('first', append('c', 1, 'k', 'x'))

@@ -139,5 +139,44 @@ export const stalledElection: Scenario = (factory, o) => {
   return report(cluster)
 }
 
+/**
+ * A follower's unsynced write is overwritten by a newer leader's before it synced: the old
+ * leader and one follower (its disk stalled) are cut off with the old leader's last entries in
+ * the follower's pipeline; the old leader crashes, the partition heals and the others elect a
+ * new leader, which overwrites the follower's copy (its first AppendEntries, or Accepts of other
+ * values at those slots) while the old write is still in flight, and commits without it. When
+ * the disk comes back, the old write completes first (in order): the follower must not take it
+ * for the new value (Raft cuts it from what the old Ready makes durable; Paxos keeps the slot
+ * waiting for the Ready of its latest write).
+ */
+export const overwrittenInFlight: Scenario = (factory, o) => {
+  // The default depth: the follower must have room to hand out the overwrite behind the old write.
+  const cluster = clusterFor(factory, o, { size: 5, network: { minDelayTicks: 1, maxDelayTicks: 2 } })
+  awaitLeader(cluster, ELECTION_TICKS)
+  commitOn(cluster, payload(cluster, 'warm-up'), COMMIT_TICKS)
+  const old = awaitLeader(cluster, ELECTION_TICKS)
+  const others = cluster.ids.filter((id) => id !== old)
+  const follower = others[cluster.random.int(others.length)]!
+  const majority = others.filter((id) => id !== follower)
+  cluster.partition([[old, follower], majority])
+  cluster.setDiskStalled(follower, true)
+  proposeEach(cluster, old, 'stranded', 3)
+  cluster.tick(3)
+  const before = cluster.readysInFlight(follower).handedOut
+  cluster.crash(old)
+  cluster.heal()
+  awaitLeader(cluster, ELECTION_TICKS, majority)
+  for (let i = 0; i < 3; i++) commitOn(cluster, payload(cluster, `majority-${i}`), COMMIT_TICKS, majority)
+  cluster.tick(10)
+  const after = cluster.readysInFlight(follower).handedOut
+  if (before === 0 || after <= before) {
+    cluster.fail('scenario', [follower], `${follower} held ${before} Readys in flight before the new leader and ${after} after: the scenario tests nothing`)
+  }
+  cluster.setDiskStalled(follower, false)
+  cluster.restart(old)
+  expectLiveness(cluster, 'after-overwrite', ELECTION_TICKS + COMMIT_TICKS)
+  return report(cluster)
+}
+
 /** Random faults aimed at the Ready pipeline (see `PIPELINE_STORM`). */
 export const pipelineStorm: Scenario = (factory, o) => runFaultProfile(PIPELINE_STORM, factory, o)

@@ -2,7 +2,7 @@ import { clusterFor, report, type Scenario } from './scenario.js'
 import {
   awaitLeader, commitOn, durableLastIndex, expectAppliedInOrder, expectLiveness, payload, proposeAccepted,
 } from './scenario-steps.js'
-import { pipelineStorm, stalledElection, stalledFollowerDisks, stalledLeaderDisk } from './pipeline-scenarios.js'
+import { overwrittenInFlight, pipelineStorm, stalledElection, stalledFollowerDisks, stalledLeaderDisk } from './pipeline-scenarios.js'
 import { ELECTION_STORM, RANDOM_FAULTS, runFaultProfile } from './random-faults.js'
 
 /** Ticks within which a healthy group must elect a leader or commit a proposal. */
@@ -252,6 +252,10 @@ export const SCENARIOS: readonly ScenarioEntry[] = [
     run: stalledFollowerDisks, seedWeight: 1,
   },
   { name: 'pipeline-election', title: 'no one is elected while votes cannot be written', run: stalledElection, seedWeight: 1 },
+  {
+    name: 'pipeline-overwrite', title: 'an unsynced write overwritten by a newer leader is not taken for the new value when it completes',
+    run: overwrittenInFlight, seedWeight: 2,
+  },
   {
     name: 'pipeline-storm', title: 'stays safe with Readys piling up in flight, stalled disks and crashes losing unsynced writes',
     run: pipelineStorm, seedWeight: 4,
