@@ -18,6 +18,8 @@ function config(id: string, members: string[], extra: Partial<CoreConfig> = {}):
 }
 
 const normal = (index: number, term: number, text = `v${index}`): Entry => ({ type: 'normal', index, term, data: bytes(text) })
+/** A message checked against its own type (a bare literal would be checked against `PeerMessage`). */
+const msg = <M extends PaxosMessage>(m: M): M => m
 const slots = (entries: readonly Entry[]) => entries.map((e) => e.index)
 const after = (r: Ready, type: PaxosMessage['type']) => r.messagesAfterPersist.filter((m) => m.type === type)
 const accept = (term: number, commitIndex: number, entries: Entry[]): Accept => ({ type: 'accept', from: 'n1', to: 'n2', term, commitIndex, entries })
@@ -96,7 +98,7 @@ describe('Readys in flight', () => {
     expect(slots(third.committed)).toEqual([1, 2])
     n2.advance(second)
     n2.advance(third)
-    n2.step({ type: 'commit', from: 'n1', to: 'n2', term: 1, commitIndex: 3 } satisfies Commit)
+    n2.step(msg<Commit>({ type: 'commit', from: 'n1', to: 'n2', term: 1, commitIndex: 3 }))
     expect(slots(n2.ready()!.committed)).toEqual([3])
   })
 
@@ -105,7 +107,7 @@ describe('Readys in flight', () => {
     n2.step(accept(1, 0, [normal(1, 1, 'old')]))
     const first = n2.ready()!
     // A leader of a higher ballot (n3's 3) proposes another value for slot 1, and chooses it.
-    n2.step({ type: 'accept', from: 'n3', to: 'n2', term: 3, commitIndex: 1, entries: [normal(1, 3, 'new')] } satisfies Accept)
+    n2.step(msg<Accept>({ type: 'accept', from: 'n3', to: 'n2', term: 3, commitIndex: 1, entries: [normal(1, 3, 'new')] }))
     const second = n2.ready()!
     expect(second.entries).toEqual([normal(1, 3, 'new')])
     n2.advance(first)
@@ -132,10 +134,10 @@ describe('Readys in flight', () => {
 
   it('does not hand out the same hard state twice while it is in flight', () => {
     const n2 = createPaxos(config('n2', ['n1', 'n2', 'n3']))
-    n2.step({ type: 'prepare', from: 'n3', to: 'n2', term: 3, commitIndex: 0, fromSlot: 1 } satisfies Prepare)
+    n2.step(msg<Prepare>({ type: 'prepare', from: 'n3', to: 'n2', term: 3, commitIndex: 0, fromSlot: 1 }))
     const first = n2.ready()!
     expect(first.hardState).toMatchObject({ term: 3 })
-    n2.step({ type: 'accept', from: 'n3', to: 'n2', term: 3, commitIndex: 0, entries: [normal(1, 3)] } satisfies Accept)
+    n2.step(msg<Accept>({ type: 'accept', from: 'n3', to: 'n2', term: 3, commitIndex: 0, entries: [normal(1, 3)] }))
     const second = n2.ready()!
     expect(slots(second.entries)).toEqual([1])
     expect(second.hardState).toBeNull()

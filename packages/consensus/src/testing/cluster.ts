@@ -1,4 +1,4 @@
-import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Ready, Snapshot, Status } from '../types.js'
+import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Snapshot, Status } from '../types.js'
 import { createRng, type Rng } from '../random.js'
 import { maxReadysInFlight } from '../limits.js'
 import { byteBounds } from '../sizes.js'
