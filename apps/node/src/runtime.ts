@@ -2,7 +2,7 @@ import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
 import { allGroups } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
-import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv } from '@kv/server'
+import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv, type ReplicaLimits } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
 import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
 import type { Logger } from 'pino'
@@ -20,6 +20,8 @@ export interface NodeOptions {
   logger: Logger
   /** Size of each write-ahead log segment (default 64 MiB). */
   walSegmentBytes?: number
+  /** Write path settings for measurements (`CoreConfig.maxReadysInFlight`, replica limits); defaults otherwise. */
+  tuning?: { readonly maxReadysInFlight?: number; readonly limits?: Partial<ReplicaLimits> }
 }
 
 export interface RunningNode {
@@ -104,10 +106,14 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       maxInflightMessages: 8,
       persisted: opened.persisted,
       options: o.skipSlots.length > 0 ? { skipSlots: o.skipSlots } : {},
+      ...(o.tuning?.maxReadysInFlight === undefined ? {} : { maxReadysInFlight: o.tuning.maxReadysInFlight }),
     },
     env,
     stateMachine,
-    ...(o.config.snapshotEveryEntries === undefined ? {} : { limits: { snapshotEveryEntries: o.config.snapshotEveryEntries } }),
+    limits: {
+      ...o.tuning?.limits,
+      ...(o.config.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: o.config.snapshotEveryEntries }),
+    },
   })
 
   let flushScheduled = false
