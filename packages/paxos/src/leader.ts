@@ -30,6 +30,7 @@ export function becomeLeader(s: PaxosState, ballot: number, reports: readonly Pr
     votes: new Map(),
     peers: new Map(),
     heartbeatElapsed: 0,
+    catchUpElapsed: 0,
   }
   for (const peer of s.peers) {
     leader.peers.set(peer, {

@@ -56,6 +56,8 @@ export interface LeaderState {
   readonly votes: Map<number, Set<NodeId>>
   readonly peers: Map<NodeId, PeerProgress>
   heartbeatElapsed: number
+  /** Ticks since catch-up chains were last allowed to restart (see `tickLeader`). */
+  catchUpElapsed: number
 }
 
 /** A node running phase 1 for `ballot`. */

@@ -12,7 +12,8 @@ interface QueuedWrite {
  * is in flight share the next one), and reports them done in order once it completes. Only
  * what a completed sync wrote survives a crash: writes queued or in the sync in flight when
  * the node crashes are lost whole (the real write-ahead log cuts a torn tail the same way),
- * so a crash keeps a prefix of the writes.
+ * so a crash keeps a prefix of the writes. A write that needs no sync (nothing but a new
+ * commit index) is done at once when nothing is queued before it, as the node does.
  */
 export class SimDisk {
   private hardState: HardState | null = null
@@ -36,12 +37,36 @@ export class SimDisk {
     this.queued.push({ ready, done })
   }
 
-  /** Starts a sync of every queued write, unless one is in flight or nothing is queued. */
-  startSync(): boolean {
-    if (this.syncing !== null || this.queued.length === 0) return false
+  /** Nothing is queued or syncing. */
+  get idle(): boolean {
+    return this.syncing === null && this.queued.length === 0
+  }
+
+  /** Whether `ready`, written next on an idle disk, would need a sync (see `needsSync`). */
+  needsSync(ready: Ready): boolean {
+    return needsSync(ready, this.hardState)
+  }
+
+  /** A write that needs no sync, on an idle disk: done at once (lazily durable, like the commit index). */
+  writeWithoutSync(ready: Ready): void {
+    this.write(ready)
+  }
+
+  /**
+   * Starts a sync of every queued write, unless one is in flight or nothing is queued (null).
+   * Returns whether the group needs a real sync: one of mere commit indexes completes at once.
+   */
+  startSync(): { readonly needsSync: boolean } | null {
+    if (this.syncing !== null || this.queued.length === 0) return null
     this.syncing = this.queued
     this.queued = []
-    return true
+    let hardState = this.hardState
+    let needed = false
+    for (const w of this.syncing) {
+      needed = needed || needsSync(w.ready, hardState)
+      hardState = w.ready.hardState ?? hardState
+    }
+    return { needsSync: needed }
   }
 
   /** The sync in flight completed: its writes are durable; returns their `done`s, in order. */

@@ -108,9 +108,9 @@ export class SimNode {
     this.queue.after(this.timing.tickMs, () => this.tickLoop(incarnation))
   }
 
-  /** A disk write finishes after a random sync delay, unless the node crashed meanwhile. */
-  private later(incarnation: number, complete: () => void): void {
-    const delay = this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs)
+  /** A disk write finishes after a random sync delay (or none), unless the node crashed meanwhile. */
+  private later(incarnation: number, complete: () => void, sync = true): void {
+    const delay = sync ? this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs) : 0
     this.queue.after(delay, () => {
       if (this.incarnation !== incarnation || this.replica === null) return
       complete()
@@ -124,16 +124,23 @@ export class SimNode {
    */
   private persist(incarnation: number, ready: Ready, done: () => void): void {
     this.hooks.committed(this, ready.committed)
+    if (this.disk.idle && !this.disk.needsSync(ready)) {
+      // Nothing to sync and nothing before it: done at once, as the node skips the log for it.
+      this.disk.writeWithoutSync(ready)
+      done()
+      return
+    }
     this.disk.enqueue(ready, done)
     this.syncSoon(incarnation)
   }
 
   private syncSoon(incarnation: number): void {
-    if (!this.disk.startSync()) return
+    const group = this.disk.startSync()
+    if (group === null) return
     this.later(incarnation, () => {
       for (const done of this.disk.completeSync()) done()
       this.syncSoon(incarnation)
-    })
+    }, group.needsSync)
   }
 
   private completeSnapshot(snapshot: Snapshot, done: () => void): void {
