@@ -71,6 +71,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Set by close(): storage is closing, so nothing new may be written (a write to the closed log
   // would be taken for a disk failure). Writes already under way finish; nothing new is acknowledged.
   let closing = false
+  let mirrorScheduled = false
   const env: ReplicaEnv<GroupMachine> = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
@@ -89,8 +90,16 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       storage.saveSnapshot(snapshot).then(() => done(), fatal('snapshot save'))
     },
     // Skipped while closing: LMDB may lag the log; a restart replays the log past its applied index.
+    // At most one LMDB transaction per turn of the event loop: with Readys pipelined, committed
+    // entries are handed out in small batches (one per acknowledgement that moves the commit),
+    // and the machine gathers its changes until they are mirrored.
     onApplied: (sm) => {
-      if (!closing) void mirrorMachine(storage.state, sm).catch(fatal('state store write'))
+      if (closing || mirrorScheduled) return
+      mirrorScheduled = true
+      setImmediate(() => {
+        mirrorScheduled = false
+        if (!closing) void mirrorMachine(storage.state, sm).catch(fatal('state store write'))
+      })
     },
   }
   const replica = new Replica({
