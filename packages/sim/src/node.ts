@@ -48,6 +48,7 @@ export class SimNode {
     private readonly net: SimNetwork,
     private readonly rng: Rng,
     private readonly hooks: NodeHooks,
+    private readonly maxReadysInFlight?: number,
   ) {}
 
   get alive(): boolean {
@@ -75,6 +76,7 @@ export class SimNode {
       maxInflightMessages: 4,
       persisted: this.disk.persisted(),
       options: this.coreOptions,
+      ...(this.maxReadysInFlight === undefined ? {} : { maxReadysInFlight: this.maxReadysInFlight }),
     }
     this.replica = new Replica<SimMachine>({
       groupId: this.groupId,

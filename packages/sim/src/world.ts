@@ -28,6 +28,8 @@ export interface WorldOptions {
   clientTiming: ClientTiming
   limits: Partial<ReplicaLimits>
   coreOptions: Readonly<Record<string, unknown>>
+  /** `CoreConfig.maxReadysInFlight` of every replica (default: the contract's default). */
+  maxReadysInFlight?: number
   /** Call every core's checkInvariants() after every event (slower, catches more). */
   checkInvariants: boolean
   /** Called as a replica applies a migration step (tests crash leaders at chosen steps). */
@@ -117,7 +119,7 @@ export class SimWorld {
       const ids = spec.replicas.map((r) => r.id)
       const makeMachine = this.machineFactory(spec)
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.maxReadysInFlight),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
