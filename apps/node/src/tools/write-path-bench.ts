@@ -9,7 +9,9 @@
  * Variants: `pipelined` (the defaults), `unpipelined` (one Ready in flight: each waits for the
  * previous one's write), `eager` (pipelined, and writes proposed at once rather than gathered
  * while a batch is being written). One process runs all three replicas and the load, so the
- * figures compare settings; they are not what a cluster of separate processes does.
+ * figures compare settings; they are not what a cluster of separate processes does. The CPU
+ * time per write (this process's, over the measured window) follows the load of a shared
+ * machine much less than writes/s do.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -47,6 +49,8 @@ interface Run {
   readonly writesPerSecond: number
   readonly p50Ms: number
   readonly p99Ms: number
+  /** CPU time (user + system) of this process per write: the replicas and the load together. */
+  readonly cpuUsPerWrite: number
 }
 
 const int = (v: string) => {
@@ -95,14 +99,17 @@ async function runOnce(f: Flags, tuning: Tuning, port: number): Promise<Run> {
     await sleep(500)
     measuring = true
     const start = performance.now()
+    const cpuStart = process.cpuUsage()
     await sleep(f.seconds * 1000)
     measuring = false
+    const cpu = process.cpuUsage(cpuStart)
     const elapsed = (performance.now() - start) / 1000
     running = false
     await Promise.all(workers)
     latencies.sort((a, b) => a - b)
     const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-    return { writesPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) }
+    const writes = Math.max(1, latencies.length)
+    return { writesPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), cpuUsPerWrite: (cpu.user + cpu.system) / writes }
   } finally {
     await Promise.all(clients.map((c) => c.close()))
     for (const node of nodes) await node.close()
@@ -120,12 +127,12 @@ async function main(f: Flags): Promise<void> {
       const run = await runOnce(f, VARIANTS[name]!, port)
       port += 10
       runs.get(name)!.push(run)
-      console.log(`round ${round} ${name.padEnd(12)} ${String(Math.round(run.writesPerSecond)).padStart(7)} writes/s  p50 ${run.p50Ms.toFixed(2)} ms  p99 ${run.p99Ms.toFixed(2)} ms  (load ${os.loadavg()[0]!.toFixed(1)})`)
+      console.log(`round ${round} ${name.padEnd(12)} ${String(Math.round(run.writesPerSecond)).padStart(7)} writes/s  p50 ${run.p50Ms.toFixed(2)} ms  p99 ${run.p99Ms.toFixed(2)} ms  CPU ${run.cpuUsPerWrite.toFixed(0)} µs/write  (load ${os.loadavg()[0]!.toFixed(1)})`)
     }
   }
   console.log(`medians over ${f.rounds} rounds, ${f.protocol}, ${f.concurrency} in flight, ${f.valueBytes} B:`)
   for (const [name, rs] of runs) {
-    console.log(`  ${name.padEnd(12)} ${String(Math.round(median(rs.map((r) => r.writesPerSecond)))).padStart(7)} writes/s  p50 ${median(rs.map((r) => r.p50Ms)).toFixed(2)} ms  p99 ${median(rs.map((r) => r.p99Ms)).toFixed(2)} ms`)
+    console.log(`  ${name.padEnd(12)} ${String(Math.round(median(rs.map((r) => r.writesPerSecond)))).padStart(7)} writes/s  p50 ${median(rs.map((r) => r.p50Ms)).toFixed(2)} ms  p99 ${median(rs.map((r) => r.p99Ms)).toFixed(2)} ms  CPU ${median(rs.map((r) => r.cpuUsPerWrite)).toFixed(0)} µs/write`)
   }
 }
 
