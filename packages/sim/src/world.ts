@@ -4,7 +4,7 @@ import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, ty
 import { SimAdmin } from './admin.js'
 import { SimClient, type ClientRouting, type ClientTiming } from './client.js'
 import { EventQueue } from './event-queue.js'
-import { HistoryRecorder } from './linearizability/index.js'
+import { HistoryRecorder, type KvInput } from './linearizability/index.js'
 import { Nemesis, noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, SimNetwork, type NetworkFaults } from './network.js'
 import { SimNode, type NodeTiming, type SimMachine } from './node.js'
@@ -194,11 +194,20 @@ export class SimWorld {
 
   /** Adds `count` clients running `load`, routed as `routing` says (or talking to `servers` only). */
   addClients(count: number, load: WorkloadOptions, routing: ClientRouting | readonly string[] = this.defaultRouting()): SimClient[] {
+    return this.addClientsWith(count, (no) => workload(load, no), routing)
+  }
+
+  /** Adds `count` clients, client number `no` issuing what `operations(no)` generates. */
+  addClientsWith(
+    count: number,
+    operations: (clientNo: number) => (rng: Rng) => KvInput | null,
+    routing: ClientRouting | readonly string[] = this.defaultRouting(),
+  ): SimClient[] {
     const added: SimClient[] = []
     const how: ClientRouting = Array.isArray(routing) ? { kind: 'group', servers: routing as readonly string[] } : (routing as ClientRouting)
     for (let i = 0; i < count; i++) {
       const no = this.clients.length + 1
-      const c = new SimClient(`c${no}`, no, how, workload(load, no), this.options.clientTiming, this.queue, this.net, this.rng.fork(), this.history)
+      const c = new SimClient(`c${no}`, no, how, operations(no), this.options.clientTiming, this.queue, this.net, this.rng.fork(), this.history)
       this.clients.push(c)
       this.clientsByName.set(c.name, c)
       added.push(c)
