@@ -109,6 +109,34 @@ export const catalogue: readonly Mutation[] = [
     sim: { protocol: 'raft', seeds: 50 },
     quick: true,
   },
+  {
+    name: 'raft-applies-before-durable',
+    description: 'committed entries are handed out to apply once handed out to be written, not once their write completed',
+    file: `${RAFT}/log.ts`,
+    search: 'Math.min(this.commitIndex, this.durableTo))',
+    replace: 'Math.min(this.commitIndex, this.handedOutTo))',
+    checks: [t(`${RAFT}/pipeline.test.ts`, 'a follower acknowledges entries in the Ready that writes them'), conformance('raft')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'raft-cut-entries-counted-durable',
+    description: 'advancing a Ready counts all its entries durable, even those cut and replaced while it was in flight',
+    file: `${RAFT}/log.ts`,
+    search: 'const durable = Math.min(token.lastEntryIndex, token.cutFrom - 1)',
+    replace: 'const durable = token.lastEntryIndex',
+    checks: [t(`${RAFT}/pipeline.test.ts`, 'entries cut while their Ready is in flight'), t(`${RAFT}/log.test.ts`)],
+    quick: true,
+  },
+  {
+    name: 'raft-applies-past-unrestored-snapshot',
+    description: 'committed entries above a snapshot are handed out to apply while the Ready carrying the snapshot is in flight',
+    file: `${RAFT}/log.ts`,
+    search: 'if (this.pendingSnapshot !== null || this.snapshotsInFlight > 0) return this.appliedIndex',
+    replace: 'if (this.pendingSnapshot !== null) return this.appliedIndex',
+    checks: [t(`${RAFT}/pipeline.test.ts`, 'a snapshot received while writes are in flight'), conformance('raft')],
+    quick: true,
+  },
 
   // ---- paxos -------------------------------------------------------------------------
   {
@@ -162,10 +190,29 @@ export const catalogue: readonly Mutation[] = [
     quick: true,
   },
   {
+    name: 'paxos-applies-unsynced-slot',
+    description: 'chosen slots are handed out to apply before their write on this replica completed',
+    file: `${PAXOS}/ready.ts`,
+    search: 'slot <= s.commitIndex && s.unsynced.isDurable(slot); slot++',
+    replace: 'slot <= s.commitIndex; slot++',
+    checks: [t(`${PAXOS}/pipeline.test.ts`, 'an acceptor answers each Accept in the Ready that writes its slots'), conformance('paxos')],
+    sim: { protocol: 'paxos', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'paxos-overwritten-slot-counted-durable',
+    description: 'advancing a Ready makes its slots durable even when a later Ready in flight carries a newer value for them',
+    file: `${PAXOS}/unsynced.ts`,
+    search: 'for (const e of entries) if (this.latest.get(e.index) === seq) this.latest.delete(e.index)',
+    replace: 'for (const e of entries) this.latest.delete(e.index)',
+    checks: [t(`${PAXOS}/pipeline.test.ts`, 'a slot accepted again while its earlier write is in flight'), t(`${SIM}/conformance.test.ts`, '^paxos conformance pipeline-overwrite')],
+    quick: true,
+  },
+  {
     name: 'paxos-promise-not-persisted',
     description: 'a new promised ballot is written to the hard state only when the chosen watermark also moves',
     file: `${PAXOS}/ready.ts`,
-    search: 'persisted.term === s.promisedBallot && ',
+    search: 'handedOut.term === s.promisedBallot && ',
     replace: '',
     // The core test persists the first promise of a fresh acceptor (no hard state yet), which
     // this mutation still writes; the conformance durability checker sees the later ones.
@@ -215,6 +262,16 @@ export const catalogue: readonly Mutation[] = [
     replace:
       "if (!isNotLeader(result)) for (const c of commands) if ((c.op as { op?: string }).op !== 'delete') this.answerWrite(c.clientId, c.seq, { type: 'result', result: { type: 'ok' } })\n      if (isNotLeader(result)) {",
     checks: [t(`${SERVER}/replica.test.ts`, 'answers a write once its entry is applied'), kvraft('raft', 'many concurrent clients'), kvraft('raft'), kvraft('paxos')],
+    sim: { protocol: 'raft', seeds: 50 },
+    quick: true,
+  },
+  {
+    name: 'replica-advances-before-write',
+    description: "the replica finishes a Ready (sends what waited for its write, advances the core) before the env reported its write done",
+    file: `${SERVER}/replica.ts`,
+    search: 'head?.persisted === true; head = this.readysInFlight[0]',
+    replace: 'head !== undefined; head = this.readysInFlight[0]',
+    checks: [t(`${SERVER}/replica.test.ts`, 'finishes Readys in the order it handed them out'), kvraft('raft'), kvraft('paxos')],
     sim: { protocol: 'raft', seeds: 50 },
     quick: true,
   },

@@ -2,7 +2,7 @@ import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
 import { allGroups, listenAddress } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
-import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv } from '@kv/server'
+import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv, type ReplicaLimits } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
 import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
 import type { Logger } from 'pino'
@@ -31,6 +31,8 @@ export interface NodeOptions {
   version?: string
   /** This machine's certificate files, over the config's tls paths. */
   tlsFiles?: TlsFileFlags
+  /** Write path settings for measurements (`CoreConfig.maxReadysInFlight`, replica limits); defaults otherwise. */
+  tuning?: { readonly maxReadysInFlight?: number; readonly limits?: Partial<ReplicaLimits> }
 }
 
 export interface RunningNode {
@@ -97,9 +99,14 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Set by close(): storage is closing, so nothing new may be written (a write to the closed log
   // would be taken for a disk failure). Writes already under way finish; nothing new is acknowledged.
   let closing = false
+  let mirrorScheduled = false
   const env: ReplicaEnv<GroupMachine> = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
+    // Called for each Ready as it is handed out, while earlier ones may still be syncing:
+    // `persistReady` issues the WAL writes in this order and the WAL folds those that queue
+    // during one fdatasync into the next (group commit). A Ready with nothing to sync is done
+    // at once; the replica still finishes Readys in order.
     persist: (ready, done) => {
       if (closing) return
       if (!needsSync(ready, lastHard)) return done()
@@ -120,8 +127,16 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       }, fatal('snapshot save'))
     },
     // Skipped while closing: LMDB may lag the log; a restart replays the log past its applied index.
+    // At most one LMDB transaction per turn of the event loop: with Readys pipelined, committed
+    // entries are handed out in small batches (one per acknowledgement that moves the commit),
+    // and the machine gathers its changes until they are mirrored.
     onApplied: (sm) => {
-      if (!closing) void mirrorMachine(storage.state, sm).catch(fatal('state store write'))
+      if (closing || mirrorScheduled) return
+      mirrorScheduled = true
+      setImmediate(() => {
+        mirrorScheduled = false
+        if (!closing) void mirrorMachine(storage.state, sm).catch(fatal('state store write'))
+      })
     },
   }
   const replica = new Replica({
@@ -137,10 +152,14 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       maxInflightMessages: 8,
       persisted: opened.persisted,
       options: o.skipSlots.length > 0 ? { skipSlots: o.skipSlots } : {},
+      ...(o.tuning?.maxReadysInFlight === undefined ? {} : { maxReadysInFlight: o.tuning.maxReadysInFlight }),
     },
     env,
     stateMachine,
-    ...(o.config.snapshotEveryEntries === undefined ? {} : { limits: { snapshotEveryEntries: o.config.snapshotEveryEntries } }),
+    limits: {
+      ...o.tuning?.limits,
+      ...(o.config.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: o.config.snapshotEveryEntries }),
+    },
   })
   replicaRef = replica
   const startedAt = Date.now()

@@ -19,6 +19,7 @@ export { isNotLeader } from './types.js'
 export { InvariantError, assert, unreachable } from './assert.js'
 export { createRng, type Rng } from './random.js'
 export { backoffMs } from './backoff.js'
+export { CoreConfigError, DEFAULT_MAX_READYS_IN_FLIGHT, MAX_READYS_IN_FLIGHT, maxReadysInFlight } from './limits.js'
 export { byteBounds, ENTRY_OVERHEAD_BYTES, entryBytes, takeWithinBytes, type ByteBounds } from './sizes.js'
 export {
   DUPLICATE_ACKS_TO_RESEND, SnapshotAssembly, SnapshotSender, isSnapshotChunk, isSnapshotChunkAck,

@@ -29,8 +29,8 @@ export function takeWithinBytes<E extends Entry>(entries: readonly E[], maxBytes
   return count === entries.length ? [...entries] : entries.slice(0, count)
 }
 
-/** The byte bounds of a core's config that `o` sets (the others keep the core's defaults). */
-export type ByteBounds = Partial<Pick<CoreConfig, 'maxBytesPerMessage' | 'maxSnapshotChunkBytes' | 'maxPersistBytesPerReady' | 'maxApplyBytesPerReady'>>
+/** The byte bounds (and the Ready pipeline's depth) of a core's config that `o` sets (the others keep the core's defaults). */
+export type ByteBounds = Partial<Pick<CoreConfig, 'maxBytesPerMessage' | 'maxSnapshotChunkBytes' | 'maxPersistBytesPerReady' | 'maxApplyBytesPerReady' | 'maxReadysInFlight'>>
 
 export function byteBounds(o: ByteBounds): ByteBounds {
   const bounds: { -readonly [K in keyof ByteBounds]: ByteBounds[K] } = {}
@@ -38,5 +38,6 @@ export function byteBounds(o: ByteBounds): ByteBounds {
   if (o.maxSnapshotChunkBytes !== undefined) bounds.maxSnapshotChunkBytes = o.maxSnapshotChunkBytes
   if (o.maxPersistBytesPerReady !== undefined) bounds.maxPersistBytesPerReady = o.maxPersistBytesPerReady
   if (o.maxApplyBytesPerReady !== undefined) bounds.maxApplyBytesPerReady = o.maxApplyBytesPerReady
+  if (o.maxReadysInFlight !== undefined) bounds.maxReadysInFlight = o.maxReadysInFlight
   return bounds
 }

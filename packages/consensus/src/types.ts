@@ -63,7 +63,8 @@ export interface Status {
   readonly leader: NodeId | null
   readonly commitIndex: number
   readonly lastIndex: number
-  /** Highest index handed out in `Ready.committed` (and acknowledged by `advance`). */
+  /** Highest index handed out in `Ready.committed` (applied by the shell at once), or restored
+   * from a snapshot whose Ready was advanced. */
   readonly appliedIndex: number
   /** First index still held in the log (entries below it are in the snapshot). */
   readonly firstIndex: number
@@ -87,26 +88,46 @@ export interface PeerMessage {
 }
 
 /**
- * The work a core hands to its shell. The shell's duties, in this order:
+ * The work a core hands to its shell. Readys are pipelined (etcd-io/raft's asynchronous
+ * storage writes): the shell may take the next Ready while earlier ones are still being made
+ * durable, up to `maxReadysInFlight(config)` handed out and not yet advanced. The shell's
+ * duties for each Ready:
  *
- *  1. Send `messagesNow`. They do not depend on anything in this Ready being durable
- *     (e.g. a leader's AppendEntries, which may go out while the leader writes its own disk).
- *  2. Make durable, in ONE sync for the whole Ready: `snapshot` (if any), then `truncateFrom`
- *     (delete every entry with index >= it), then `entries` (each replaces the entry at its
- *     index), then `hardState`.
- *  3. Send `messagesAfterPersist`. They promise something about durable state (a vote, an
- *     AppendEntries ack, a Promise) and must never leave before step 2 completed.
- *  4. If `snapshot` is set, restore the state machine from it.
- *  5. Apply `committed` in order. They are durable on this node by now.
- *  6. Answer `readStates` once the applied index reaches each `index`.
- *  7. Call `advance(ready)`. Never call `ready()` again before that; ticks, steps and
- *     proposals may keep arriving while a Ready is in flight and go into the next one.
+ *  1. At once, when it is handed out (nothing here waits for any write):
+ *     a. Send `messagesNow`. They do not depend on anything in flight being durable (e.g. a
+ *        leader's AppendEntries, which may go out while the leader writes its own disk).
+ *     b. Apply `committed`, in order. They are durable on this node already: a core hands out
+ *        only entries made durable by Readys it has seen advanced, so a leader applies (and
+ *        answers) as soon as a quorum holds an entry and its own write of it has completed,
+ *        without waiting for any write in flight. Committed entries are their own stream: a
+ *        Ready may carry only `committed`, `readStates` and `messagesNow`, and is handed out
+ *        while earlier writes are in flight. No Ready carries `committed` while a Ready
+ *        carrying a `snapshot` is in flight (the state machine is restored at step 3 first).
+ *     c. Take `readStates`: answer each read once the applied index reaches its `index`.
+ *  2. Make durable, in the order the Readys were handed out (FIFO): `snapshot` (if any), then
+ *     `truncateFrom` (delete every entry with index >= it), then `entries` (each replaces the
+ *     entry at its index), then `hardState`. The writes of several Readys may share one sync
+ *     (group commit at the storage layer), but a write is never reported done before its sync,
+ *     and a crash keeps a prefix of the Readys handed out: never Ready k+1's write without k's.
+ *  3. Once this Ready's write (hence every earlier one's) completed, in hand-out order:
+ *     a. If `snapshot` is set, restore the state machine from it.
+ *     b. Send `messagesAfterPersist`. They promise something about durable state (a vote, an
+ *        AppendEntries ack, an Accepted, a Promise) and must never leave before their own
+ *        Ready's write completed: a vote granted while Ready k is in flight rides in Ready k+1
+ *        with the hard state that records it, and leaves after write k+1.
+ *     c. Call `advance(ready)`. Advances come in hand-out order, one per Ready (a Ready with
+ *        nothing to write is done as soon as every earlier one is). Only then does the core
+ *        count the Ready's entries as durable: a leader counts its own copy toward a quorum,
+ *        a candidate its own vote or promise, only at advance.
+ *
+ * Never call `ready()` while `maxReadysInFlight(config)` Readys are handed out and not yet
+ * advanced. Ticks, steps and proposals may arrive at any time and go into the next Ready.
  *
  * Bounds: `entries` and `committed` are each capped in bytes (`maxPersistBytesPerReady`,
  * `maxApplyBytesPerReady`; at least one entry each); what is left comes in the next Ready.
  * A Ready that leaves entries to persist for later holds its `messagesAfterPersist` back
- * too (they go out after the Ready that persists the rest), and neither `committed` nor
- * `hardState.commit` reaches past the entries persisted so far.
+ * too (they go out after the Ready that persists the rest), and `hardState.commit` does not
+ * reach past the entries handed out so far.
  *
  * `snapshot` is always whole: a snapshot received from a leader in chunks is handed out
  * only once its last chunk arrived, and the chunks' acknowledgements promise nothing durable.
@@ -149,6 +170,12 @@ export interface CoreConfig {
   readonly maxPersistBytesPerReady?: number
   /** Bytes of committed entries one Ready hands out to apply at most (at least one entry). */
   readonly maxApplyBytesPerReady?: number
+  /**
+   * Readys handed out and not yet advanced at most (see `Ready`); read it through
+   * `maxReadysInFlight(config)`. Default `DEFAULT_MAX_READYS_IN_FLIGHT`; 1 is the unpipelined
+   * loop (each Ready waits for the previous one's write).
+   */
+  readonly maxReadysInFlight?: number
   /** State found on disk at start; null for a brand-new replica. */
   readonly persisted: PersistedState | null
   /** Protocol-specific switches (Raft: preVote, checkQuorum; Paxos: skipSlots...). */
@@ -166,9 +193,9 @@ export interface ConsensusCore {
   propose(data: Uint8Array): ProposeResult
   /** Ask for a linearizable read barrier; answered by a `ReadState` with this `ctx` in a later Ready. */
   readIndex(ctx: number): NotLeader | null
-  /** Work to do now, or null when there is none. */
+  /** Work to do now, or null when there is none (see `Ready` for when the shell may ask). */
   ready(): Ready | null
-  /** The shell finished the Ready returned by the last `ready()` call. */
+  /** The shell finished `ready` (its write completed); called for every Ready, in hand-out order. */
   advance(ready: Ready): void
   status(): Status
   /**

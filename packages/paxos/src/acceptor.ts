@@ -3,7 +3,7 @@ import { learnCommit } from './learner.js'
 import { sameValue } from './log.js'
 import type { Accept, Commit, Heartbeat, Prepare } from './messages.js'
 import { follow, observeBallot, resetElectionTimer } from './roles.js'
-import { sendAfterPersist, sendNow, type PaxosState } from './state.js'
+import { sendAfterPersist, sendNow, writeSlot, type PaxosState } from './state.js'
 
 /**
  * The acceptor ("Paxos Made Simple" §2.2, "Paxos Made Moderately Complex" §3 Acceptor).
@@ -58,8 +58,7 @@ export function onAccept(s: PaxosState, msg: Accept): void {
       // Paxos safety: once chosen, every higher ballot proposes the same value.
       assert(sameValue(held, entry), () => `slot ${entry.index} is chosen with another value`)
     }
-    s.log.set(entry)
-    s.out.persist(entry)
+    writeSlot(s, entry)
   }
   learnCommit(s, msg.term, msg.commitIndex)
   sendAfterPersist(s, msg.from, {

@@ -56,6 +56,27 @@ describe('stable leader', () => {
     for (const id of c.ids) expect(c.app(id).log).toEqual(['a', 'b'])
   })
 
+  it('restarts a lost catch-up under a steady read load (read rounds do not stop the catch-up clock)', () => {
+    // Found by the simulator: every read round broadcasts heartbeats and resets the heartbeat
+    // timer, so under steady reads the tick that restarts lost catch-up chains never came,
+    // and a replica whose Learn (or LearnReply) was lost stayed behind for good.
+    const c = new TestCluster({ size: 3, seed: 5, heartbeatTicks: 2 })
+    const leader = c.waitForLeader()
+    const lagging = othersThan(c, leader)[0]!
+    c.isolate(lagging)
+    for (const value of ['a', 'b', 'c']) c.propose(value)
+    c.run(3)
+    let learnsLost = 0
+    c.filter = (m) => !((m as PaxosMessage).type === 'learn' && m.to === lagging && learnsLost++ === 0)
+    c.heal()
+    for (let t = 1; t <= 40; t++) {
+      expect(c.core(leader).readIndex(t)).toBeNull() // one read round per tick
+      c.run(1)
+    }
+    expect(learnsLost).toBeGreaterThan(0)
+    expect(c.app(lagging).log).toEqual(['a', 'b', 'c'])
+  })
+
   it('batches many slots per Accept and pipelines up to maxInflightMessages per follower', () => {
     const c = new TestCluster({ size: 3, seed: 3, maxEntriesPerMessage: 4, maxInflightMessages: 2 })
     const leader = c.waitForLeader()

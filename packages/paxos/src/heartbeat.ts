@@ -129,9 +129,14 @@ export function tickLeader(s: PaxosState): void {
   retransmitExpired(s, leader)
   retransmitReadRound(s, leader)
   leader.heartbeatElapsed += 1
-  if (leader.heartbeatElapsed >= s.config.heartbeatTicks) {
+  leader.catchUpElapsed += 1
+  // A catch-up chain whose Learn (or its reply) was lost restarts once per heartbeat interval,
+  // by the clock: read rounds send heartbeats of their own, and under a steady read load they
+  // keep `heartbeatElapsed` from ever reaching the interval.
+  if (leader.catchUpElapsed >= s.config.heartbeatTicks) {
+    leader.catchUpElapsed = 0
     for (const progress of leader.peers.values()) progress.learnOutstanding = false
-    broadcastHeartbeats(s)
   }
+  if (leader.heartbeatElapsed >= s.config.heartbeatTicks) broadcastHeartbeats(s)
   checkQuorum(s, leader)
 }

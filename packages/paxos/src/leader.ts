@@ -5,7 +5,7 @@ import { planRecovery, type PromiseReport } from './recovery.js'
 import { onAcceptAnswered } from './replication.js'
 import { RetransmitTimer } from './retransmit.js'
 import type { LeaderState, PaxosState } from './state.js'
-import { sendNow } from './state.js'
+import { sendNow, writeSlot } from './state.js'
 
 /**
  * The distinguished proposer ("Paxos Made Moderately Complex" §3, Leader/Commander): one
@@ -13,8 +13,7 @@ import { sendNow } from './state.js'
  */
 
 function propose(s: PaxosState, leader: LeaderState, entry: Entry): void {
-  s.log.set(entry)
-  s.out.persist(entry)
+  writeSlot(s, entry)
   // The leader's own acceptance counts once it is durable: see `countOwnAcceptance`.
   leader.votes.set(entry.index, new Set())
 }
@@ -31,6 +30,7 @@ export function becomeLeader(s: PaxosState, ballot: number, reports: readonly Pr
     votes: new Map(),
     peers: new Map(),
     heartbeatElapsed: 0,
+    catchUpElapsed: 0,
   }
   for (const peer of s.peers) {
     leader.peers.set(peer, {
@@ -95,12 +95,13 @@ export function onAccepted(s: PaxosState, msg: Accepted): void {
   onAcceptAnswered(s, leader, msg.from, progress, msg.slots)
 }
 
-/** The Ready that carried our own proposals is durable: they count as our acceptance. */
+/** The Ready that carried our own proposals is durable: they count as our acceptance (a
+ * slot written again since, by a Ready still in flight, waits for that one). */
 export function countOwnAcceptance(s: PaxosState, ready: Ready): void {
   const leader = s.proposer
   if (leader === null) return
   for (const entry of ready.entries) {
-    if (entry.term === leader.ballot) vote(s, leader, entry.index, s.id)
+    if (entry.term === leader.ballot && s.unsynced.isDurable(entry.index)) vote(s, leader, entry.index, s.id)
   }
   advanceCommit(s)
 }

@@ -3,7 +3,7 @@ import { SNAPSHOT_STALL_ROUNDS } from './limits.js'
 import { sameValue } from './log.js'
 import type { InstallSnapshot, Learn, SnapshotReply } from './messages.js'
 import { follow } from './roles.js'
-import { sendAfterPersist, sendNow, type PaxosState, type PeerProgress } from './state.js'
+import { sendAfterPersist, sendNow, writeSlot, type PaxosState, type PeerProgress } from './state.js'
 
 /**
  * Learners ("Paxos Made Simple" §2.3): how a replica finds out which values are chosen.
@@ -35,6 +35,7 @@ export function installSnapshot(s: PaxosState, snapshot: Snapshot): void {
   s.handedOut = Math.max(s.handedOut, snapshot.index)
   s.out.snapshot = snapshot
   for (const slot of s.out.entries.keys()) if (slot <= snapshot.index) s.out.entries.delete(slot)
+  s.unsynced.dropThrough(snapshot.index)
 }
 
 /** Chosen values are facts, whoever tells them; only a current leader is answered. */
@@ -46,10 +47,7 @@ export function onLearn(s: PaxosState, msg: Learn): void {
     if (entry.index > msg.commitIndex || entry.index > s.commitIndex + 1) break
     if (entry.index <= s.commitIndex) continue
     const held = s.log.get(entry.index)
-    if (held === undefined || !sameValue(held, entry)) {
-      s.log.set(entry)
-      s.out.persist(entry)
-    }
+    if (held === undefined || !sameValue(held, entry)) writeSlot(s, entry)
     s.commitIndex = entry.index
   }
   if (current) sendAfterPersist(s, msg.from, { type: 'learn-reply', term: msg.term, commitIndex: s.commitIndex })

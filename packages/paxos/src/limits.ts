@@ -1,4 +1,4 @@
-import type { CoreConfig } from '@kv/consensus'
+import { MAX_READYS_IN_FLIGHT, maxReadysInFlight, type CoreConfig } from '@kv/consensus'
 
 /**
  * Named bounds of the Paxos core (TIGER_STYLE: every queue and batch has an upper bound).
@@ -77,6 +77,7 @@ export function checkConfig(config: CoreConfig): void {
   positiveInteger('electionTimeoutTicks', config.electionTimeoutTicks)
   positiveInteger('maxEntriesPerMessage', config.maxEntriesPerMessage)
   positiveInteger('maxInflightMessages', config.maxInflightMessages)
+  if (config.maxReadysInFlight !== undefined) bounded('maxReadysInFlight', config.maxReadysInFlight, 1, MAX_READYS_IN_FLIGHT)
   // A replica must hear several heartbeats per election timeout, or a healthy leader is
   // deposed by its own followers.
   if (config.heartbeatTicks >= config.electionTimeoutTicks) {
@@ -132,12 +133,14 @@ export interface PaxosOptions {
 export interface ResolvedOptions extends ByteBounds {
   readonly skipSlots: ReadonlySet<number>
   readonly preVote: boolean
+  /** `maxReadysInFlight(config)`: Readys handed out and not yet advanced at most. */
+  readonly maxReadysInFlight: number
 }
 
 export function readOptions(config: CoreConfig): ResolvedOptions {
   const preVote: unknown = config.options?.['preVote'] ?? true
   if (typeof preVote !== 'boolean') throw new PaxosConfigError('options.preVote must be a boolean')
-  return { skipSlots: readSkipSlots(config), preVote, ...readByteBounds(config) }
+  return { skipSlots: readSkipSlots(config), preVote, maxReadysInFlight: maxReadysInFlight(config), ...readByteBounds(config) }
 }
 
 function readSkipSlots(config: CoreConfig): ReadonlySet<number> {

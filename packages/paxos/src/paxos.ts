@@ -38,7 +38,7 @@ function restore(s: PaxosState, persisted: PersistedState): void {
   s.promisedBallot = Math.max(hardState?.term ?? 0, s.log.highestBallot)
   const persistedCommit = hardState?.commit ?? 0
   while (s.commitIndex < persistedCommit && s.log.get(s.commitIndex + 1) !== undefined) s.commitIndex += 1
-  s.persistedHardState = hardState
+  s.handedOutHardState = hardState
 }
 
 function dispatch(s: PaxosState, msg: PaxosMessage): void {
@@ -95,6 +95,7 @@ function compact(s: PaxosState, snapshot: Snapshot): void {
   if (snapshot.index <= s.log.snapshotIndex) return
   s.log.installSnapshot(snapshot)
   for (const slot of s.out.entries.keys()) if (slot <= snapshot.index) s.out.entries.delete(slot)
+  s.unsynced.dropThrough(snapshot.index)
 }
 
 function status(s: PaxosState): Status {

@@ -107,13 +107,15 @@ export function retransmitExpired(s: PaxosState, leader: LeaderState): void {
 }
 
 /** Sends pending Accepts to every acceptor, then the new chosen watermark to those whose
- * Accept did not already carry it. */
+ * Accept did not already carry it and that have none in flight (the next Accept, or the next
+ * Ready once its window drained, or a heartbeat carries it): with Readys pipelined the
+ * watermark moves at almost every Accepted, and a Commit per move is a message per Accepted. */
 export function flushReplication(s: PaxosState): void {
   const leader = s.proposer
   if (leader === null) return
   for (const [peer, progress] of leader.peers) {
     sendAccepts(s, leader, peer, progress)
-    if (progress.commitSent < s.commitIndex) {
+    if (progress.commitSent < s.commitIndex && progress.inflight.length === 0) {
       progress.commitSent = s.commitIndex
       sendNow(s, peer, { type: 'commit', term: leader.ballot, commitIndex: s.commitIndex })
     }

@@ -1,4 +1,4 @@
-import { SnapshotAssembly, type CoreConfig, type HardState, type NodeId, type Ready, type Role, type SnapshotSender } from '@kv/consensus'
+import { SnapshotAssembly, type CoreConfig, type Entry, type HardState, type NodeId, type Ready, type Role, type SnapshotSender } from '@kv/consensus'
 import type { ResolvedOptions } from './limits.js'
 import { SlotLog } from './log.js'
 import type { PaxosMessage } from './messages.js'
@@ -6,6 +6,7 @@ import { Outbox, type Unaddressed } from './outbox.js'
 import { ReadBarrier } from './read-barrier.js'
 import type { RetransmitTimer } from './retransmit.js'
 import type { PromiseReport } from './recovery.js'
+import { UnsyncedSlots } from './unsynced.js'
 
 /** One Accept sent to an acceptor and not answered yet. */
 export interface InflightAccept {
@@ -55,6 +56,8 @@ export interface LeaderState {
   readonly votes: Map<number, Set<NodeId>>
   readonly peers: Map<NodeId, PeerProgress>
   heartbeatElapsed: number
+  /** Ticks since catch-up chains were last allowed to restart (see `tickLeader`). */
+  catchUpElapsed: number
 }
 
 /** A node running phase 1 for `ballot`. */
@@ -94,10 +97,19 @@ export interface PaxosState {
   readonly snapshotAssembly: SnapshotAssembly
   /** Highest slot put in a Ready's `committed` (or covered by a handed-out snapshot). */
   handedOut: number
-  /** Highest slot the shell confirmed applied (`advance`). */
+  /** Highest slot applied: handed out in `committed` (the shell applies at once), or covered
+   * by a snapshot whose Ready was advanced (restored by then). */
   appliedIndex: number
-  persistedHardState: HardState | null
-  inflightReady: Ready | null
+  /** The hard state last handed out (written by a Ready in flight, or durable already). */
+  handedOutHardState: HardState | null
+  /** Readys handed out and not yet advanced, oldest first, numbered from 1 (`seq`). */
+  readonly inflight: Array<{ readonly ready: Ready; readonly seq: number }>
+  /** Readys handed out so far: the `seq` of the latest. */
+  readySeq: number
+  /** How many of `inflight` carry a snapshot: nothing is handed out to apply meanwhile. */
+  snapshotsInFlight: number
+  /** Slots whose latest write is not durable yet. */
+  readonly unsynced: UnsyncedSlots
 }
 
 /** A randomized election timeout in [T, 2T): Raft §5.2's cure for duelling proposers. */
@@ -129,9 +141,19 @@ export function createState(config: CoreConfig, options: ResolvedOptions): Paxos
     snapshotAssembly: new SnapshotAssembly(),
     handedOut: 0,
     appliedIndex: 0,
-    persistedHardState: null,
-    inflightReady: null,
+    handedOutHardState: null,
+    inflight: [],
+    readySeq: 0,
+    snapshotsInFlight: 0,
+    unsynced: new UnsyncedSlots(),
   }
+}
+
+/** Accept (or learn) `entry` into the log; it goes out to be made durable in the next Ready. */
+export function writeSlot(s: PaxosState, entry: Entry): void {
+  s.log.set(entry)
+  s.out.persist(entry)
+  s.unsynced.written(entry.index)
 }
 
 /** Queue a message that depends on nothing in the pending Ready being durable. */

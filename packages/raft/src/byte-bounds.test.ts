@@ -62,10 +62,11 @@ describe('byte bounds', () => {
       readies.push(ready)
       follower.advance(ready)
     }
-    expect(readies.map((r) => r.entries.map((e) => e.index))).toEqual([[1, 2], [3, 4], [5]])
-    expect(readies.map((r) => r.messagesAfterPersist.length)).toEqual([0, 0, 1])
+    expect(readies.map((r) => r.entries.map((e) => e.index))).toEqual([[1, 2], [3, 4], [5], []])
+    expect(readies.map((r) => r.messagesAfterPersist.length)).toEqual([0, 0, 1, 0])
     expect(readies[2]!.messagesAfterPersist[0]).toMatchObject({ type: 'AppendEntriesResponse', success: true, matchIndex: 5 })
-    expect(readies.map((r) => r.hardState?.commit)).toEqual([2, 4, 5])
-    expect(readies.map((r) => r.committed.map((e) => e.index))).toEqual([[1, 2], [3, 4], [5]])
+    expect(readies.map((r) => r.hardState?.commit)).toEqual([2, 4, 5, undefined])
+    // Committed entries are handed out once durable: one Ready after the one that wrote them.
+    expect(readies.map((r) => r.committed.map((e) => e.index))).toEqual([[], [1, 2], [3, 4], [5]])
   })
 })

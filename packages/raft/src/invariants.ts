@@ -4,6 +4,8 @@ import type { RaftNode } from './raft.js'
 /** Cheap checks of the node's state; throws InvariantError (see `ConsensusCore.checkInvariants`). */
 export function checkInvariants(r: RaftNode): void {
   r.log.checkInvariants()
+  assert(r.readysInFlight() <= r.options.maxReadysInFlight, `${r.readysInFlight()} Readys in flight, above ${r.options.maxReadysInFlight}`)
+  assert(r.log.readysInFlight() === r.readysInFlight(), 'the log and the node disagree on the Readys in flight')
   const lastTerm = r.log.lastTerm()
   // Entries are written under a term no newer than the writer's; we adopted that term.
   assert(lastTerm <= r.term, `last log term ${lastTerm} above current term ${r.term}`)
@@ -39,6 +41,13 @@ function checkLeader(r: RaftNode): void {
   assert(r.log.lastTerm() === r.term, 'a leader has appended an entry of its term')
   assert(r.progress.size === r.peers.length, 'a leader tracks every follower')
   const lastIndex = r.log.lastIndex()
+  // Raft §5.3 with durable counting: an entry of our term is committed only once a quorum
+  // holds it durably, our own copy counted from `durableTo` (advanced Readys), never earlier.
+  if (r.log.term(r.log.commitIndex) === r.term) {
+    const matches = [r.log.durableTo, ...[...r.progress.values()].map((pr) => pr.matchIndex)].sort((a, b) => b - a)
+    const quorumIndex = matches[r.quorum - 1] ?? 0
+    assert(r.log.commitIndex <= quorumIndex, `commit ${r.log.commitIndex} above what a quorum holds durably (${quorumIndex})`)
+  }
   for (const [peer, pr] of r.progress) {
     assert(pr.matchIndex < pr.nextIndex, `${peer}: matchIndex ${pr.matchIndex} ≥ nextIndex ${pr.nextIndex}`)
     assert(pr.nextIndex <= lastIndex + 1, `${peer}: nextIndex ${pr.nextIndex} beyond the log`)

@@ -1,4 +1,4 @@
-import type { CoreConfig } from '@kv/consensus'
+import { MAX_READYS_IN_FLIGHT, maxReadysInFlight, type CoreConfig } from '@kv/consensus'
 
 /**
  * Named bounds of the Raft core (TIGER_STYLE: every queue and batch has one), and the
@@ -57,6 +57,8 @@ export interface RaftOptions extends ByteBounds {
   /** Raft thesis §6.2: a leader that cannot reach a quorum steps down; followers with a live
    * leader ignore vote requests (leader lease). Default true. */
   readonly checkQuorum: boolean
+  /** `maxReadysInFlight(config)`: Readys handed out and not yet advanced at most. */
+  readonly maxReadysInFlight: number
 }
 
 /** A configuration the core refuses to run with; thrown by `createRaft`. */
@@ -109,9 +111,12 @@ export function checkConfig(config: CoreConfig): RaftOptions {
     `maxInflightMessages must be an integer in 1..${limits.maxInflightMessages}`,
   )
   check(typeof config.random === 'function', 'random must be a function')
+  const readys = config.maxReadysInFlight
+  check(readys === undefined || isCount(readys, 1, MAX_READYS_IN_FLIGHT), `maxReadysInFlight must be an integer in 1..${MAX_READYS_IN_FLIGHT}`)
   return {
     preVote: readBoolean(config.options, 'preVote', true),
     checkQuorum: readBoolean(config.options, 'checkQuorum', true),
+    maxReadysInFlight: maxReadysInFlight(config),
     ...checkByteBounds(config),
   }
 }

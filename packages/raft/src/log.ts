@@ -3,8 +3,10 @@ import { assert, takeWithinBytes, type Entry, type PersistedState, type Snapshot
 /** What one Ready handed out of the log; given back to `RaftLog.endReady` on advance. */
 export interface ReadyToken {
   readonly lastEntryIndex: number | null
-  readonly committedTo: number | null
   readonly snapshot: Snapshot | null
+  /** Lowest index cut from the log since this Ready was handed out (Infinity: none): its
+   * entries from there on were replaced, and do not count as durable when it is advanced. */
+  cutFrom: number
 }
 
 /** The last log entry that may still match a leader's log; see `findConflictByTerm`. */
@@ -17,11 +19,13 @@ export interface LogHint {
  * The replicated log of one node, and the bookkeeping of what the shell has been handed:
  *
  *   snapshotIndex < firstIndex ... durableTo ≤ handedOutTo ... lastIndex
- *   appliedIndex ≤ applyingTo ≤ commitIndex ≤ lastIndex
+ *   appliedIndex ≤ min(commitIndex, durableTo)
  *
  * `handedOutTo`: entries up to it went out in a Ready (the shell is writing or wrote them).
- * `durableTo`: entries up to it are on disk (their Ready was advanced): only these count
- * toward a quorum for this node.
+ * `durableTo`: entries up to it are on disk as this log holds them (every Ready carrying
+ * them was advanced, and none was cut since): only these count toward a quorum for this
+ * node, and only these are handed out to apply. Several Readys may be in flight (`inFlight`,
+ * oldest first); they are advanced in that order, so each advance extends the durable prefix.
  */
 export class RaftLog {
   snapshotIndex = 0
@@ -31,17 +35,19 @@ export class RaftLog {
   /** entries[i] holds index snapshotIndex + 1 + i. */
   private entries: Entry[] = []
   commitIndex = 0
+  /** Highest committed index handed out to apply (the shell applies at once), or of a
+   * snapshot whose Ready was advanced (restored by then). */
   appliedIndex = 0
-  applyingTo = 0
   handedOutTo = 0
   durableTo = 0
   /** A truncation of handed-out entries the shell must still make (Ready.truncateFrom). */
   pendingTruncateFrom: number | null = null
   /** A snapshot received from a leader and not yet handed out (Ready.snapshot). */
   pendingSnapshot: Snapshot | null = null
-  /** Lowest index cut since the Ready in flight was handed out: its entries from here on
-   * were replaced and must not be counted as durable when it is advanced. */
-  private truncatedSinceReady = Infinity
+  /** Readys handed out and not yet advanced, oldest first. */
+  private readonly inFlight: ReadyToken[] = []
+  /** How many of `inFlight` carry a snapshot: nothing is handed out to apply meanwhile. */
+  private snapshotsInFlight = 0
 
   static restore(persisted: PersistedState | null): RaftLog {
     const log = new RaftLog()
@@ -63,7 +69,7 @@ export class RaftLog {
     log.commitIndex = commit
     // Raft §7: the application restores its snapshot itself; committed entries after it are
     // handed out again and the application skips what it already applied.
-    log.appliedIndex = log.applyingTo = log.snapshotIndex
+    log.appliedIndex = log.snapshotIndex
     log.handedOutTo = log.durableTo = log.lastIndex()
     return log
   }
@@ -141,7 +147,14 @@ export class RaftLog {
       this.pendingTruncateFrom = Math.min(this.pendingTruncateFrom ?? Infinity, index)
       this.handedOutTo = index - 1
       this.durableTo = Math.min(this.durableTo, index - 1)
-      this.truncatedSinceReady = Math.min(this.truncatedSinceReady, index)
+      this.cutInFlight(index)
+    }
+  }
+
+  /** Entries from `index` on were replaced: the Readys in flight that carry them do not make them durable. */
+  private cutInFlight(index: number): void {
+    for (const token of this.inFlight) {
+      if (token.lastEntryIndex !== null && token.lastEntryIndex >= index) token.cutFrom = Math.min(token.cutFrom, index)
     }
   }
 
@@ -180,7 +193,7 @@ export class RaftLog {
       this.entries = []
       if (this.handedOutTo >= cut) this.pendingTruncateFrom = Math.min(this.pendingTruncateFrom ?? Infinity, cut)
       this.durableTo = Math.min(this.durableTo, this.commitIndex)
-      this.truncatedSinceReady = Math.min(this.truncatedSinceReady, cut)
+      this.cutInFlight(cut)
       this.handedOutTo = snapshot.index
     }
     this.snapshot = snapshot
@@ -208,66 +221,84 @@ export class RaftLog {
     return this.lastIndex() > this.handedOutTo || this.pendingTruncateFrom !== null || this.pendingSnapshot !== null
   }
 
-  /** The first committed index not yet handed out to be applied. */
-  private nextToApply(): number {
-    return Math.max(this.applyingTo, this.pendingSnapshot?.index ?? 0) + 1
+  /** Readys handed out and not yet advanced. */
+  readysInFlight(): number {
+    return this.inFlight.length
+  }
+
+  /**
+   * The highest committed index that may be handed out to apply: durable here (so a restart
+   * finds it again), and not behind a snapshot the shell has not restored yet.
+   */
+  private applicableTo(): number {
+    if (this.pendingSnapshot !== null || this.snapshotsInFlight > 0) return this.appliedIndex
+    return Math.max(this.appliedIndex, Math.min(this.commitIndex, this.durableTo))
   }
 
   hasCommittedToApply(): boolean {
-    return this.commitIndex >= this.nextToApply()
+    return this.applicableTo() > this.appliedIndex
   }
 
   /**
    * Hands out what is pending, up to `maxPersistBytes` of entries to persist and
    * `maxApplyBytes` of committed entries (at least one entry each); returns what the Ready
-   * carries and its token. Committed entries never reach past the entries handed out, which
-   * are the ones durable once this Ready is.
+   * carries and its token. Committed entries are only durable ones (see `applicableTo`): the
+   * shell applies them at once, whatever is still in flight.
    */
   beginReady(maxPersistBytes = Infinity, maxApplyBytes = Infinity): {
     entries: Entry[]; committed: Entry[]; truncateFrom: number | null; token: ReadyToken
   } {
+    const applyTo = this.applicableTo()
+    const committed = applyTo > this.appliedIndex ? takeWithinBytes(this.slice(this.appliedIndex + 1, applyTo + 1), maxApplyBytes) : []
     const snapshot = this.pendingSnapshot
     const unstable = this.handedOutTo < this.lastIndex() ? this.slice(this.handedOutTo + 1, this.lastIndex() + 1) : []
     const entries = takeWithinBytes(unstable, maxPersistBytes)
-    const handedOutTo = entries.at(-1)?.index ?? this.handedOutTo
-    const from = this.nextToApply()
-    const applyTo = Math.min(this.commitIndex, handedOutTo)
-    const committed = from <= applyTo ? takeWithinBytes(this.slice(from, applyTo + 1), maxApplyBytes) : []
     const truncateFrom = this.pendingTruncateFrom
-    const token: ReadyToken = {
-      lastEntryIndex: entries.at(-1)?.index ?? null,
-      committedTo: committed.at(-1)?.index ?? null,
-      snapshot,
-    }
-    this.handedOutTo = handedOutTo
-    this.applyingTo = Math.max(this.applyingTo, snapshot?.index ?? 0, token.committedTo ?? 0)
+    const token: ReadyToken = { lastEntryIndex: entries.at(-1)?.index ?? null, snapshot, cutFrom: Infinity }
+    this.handedOutTo = token.lastEntryIndex ?? this.handedOutTo
+    this.appliedIndex = committed.at(-1)?.index ?? this.appliedIndex
+    if (snapshot !== null) this.snapshotsInFlight++
     this.pendingSnapshot = null
     this.pendingTruncateFrom = null
-    this.truncatedSinceReady = Infinity
+    this.inFlight.push(token)
     return { entries, committed, truncateFrom, token }
   }
 
-  /** The shell made the Ready of `token` durable and applied it. */
+  /** The shell made the Ready of `token` durable; tokens come back in hand-out order. */
   endReady(token: ReadyToken): void {
+    assert(this.inFlight[0] === token, 'a Ready advanced out of hand-out order')
+    this.inFlight.shift()
     if (token.snapshot !== null) {
+      this.snapshotsInFlight--
       this.durableTo = Math.max(this.durableTo, token.snapshot.index)
+      // The shell restored it before advancing.
       this.appliedIndex = Math.max(this.appliedIndex, token.snapshot.index)
     }
     if (token.lastEntryIndex !== null) {
-      const durable = Math.min(token.lastEntryIndex, this.truncatedSinceReady - 1)
+      const durable = Math.min(token.lastEntryIndex, token.cutFrom - 1)
       this.durableTo = Math.max(this.durableTo, Math.min(durable, this.handedOutTo))
     }
-    if (token.committedTo !== null) this.appliedIndex = Math.max(this.appliedIndex, token.committedTo)
-    this.truncatedSinceReady = Infinity
   }
 
   /** Checks the log's own invariants; throws InvariantError. */
   checkInvariants(): void {
     assert(this.commitIndex <= this.lastIndex(), `commit ${this.commitIndex} > last index ${this.lastIndex()}`)
-    assert(this.appliedIndex <= this.applyingTo, `applied ${this.appliedIndex} > applying ${this.applyingTo}`)
-    assert(this.applyingTo <= this.commitIndex, `applying ${this.applyingTo} > commit ${this.commitIndex}`)
+    assert(this.appliedIndex <= this.commitIndex, `applied ${this.appliedIndex} > commit ${this.commitIndex}`)
+    // Only durable entries are handed out to apply, and cuts never reach committed entries.
+    assert(this.appliedIndex <= this.durableTo, `applied ${this.appliedIndex} > durable ${this.durableTo}`)
     assert(this.snapshotIndex <= this.commitIndex, `snapshot ${this.snapshotIndex} > commit ${this.commitIndex}`)
-    const restoring = Math.max(this.pendingSnapshot?.index ?? 0, this.applyingTo)
+    let restoring = this.pendingSnapshot?.index ?? 0
+    let snapshots = 0
+    for (const token of this.inFlight) {
+      if (token.snapshot !== null) {
+        snapshots++
+        restoring = Math.max(restoring, token.snapshot.index)
+      }
+      // What an advance may count durable was handed out and not cut since.
+      const durable = Math.min(token.lastEntryIndex ?? 0, token.cutFrom - 1)
+      assert(durable <= this.handedOutTo, `a Ready in flight would make ${durable} durable, beyond handed out ${this.handedOutTo}`)
+    }
+    assert(snapshots === this.snapshotsInFlight, `${this.snapshotsInFlight} snapshots counted in flight, ${snapshots} found`)
     assert(this.snapshotIndex <= Math.max(this.appliedIndex, restoring), 'entries compacted before being applied')
     assert(this.durableTo <= this.handedOutTo, `durable ${this.durableTo} > handed out ${this.handedOutTo}`)
     assert(this.handedOutTo <= this.lastIndex(), `handed out ${this.handedOutTo} > last index ${this.lastIndex()}`)

@@ -29,6 +29,8 @@ export class Progress {
   lastHeardTick: number
   /** matchIndex when the previous heartbeat answer arrived: no change means a stall. */
   matchAtLastHeartbeat = 0
+  /** Highest commit index sent to this follower (in an AppendEntries or a heartbeat). */
+  commitSent = 0
 
   constructor(nextIndex: number, private readonly maxInflight: number, nowTick: number) {
     this.nextIndex = nextIndex

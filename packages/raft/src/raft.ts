@@ -80,8 +80,10 @@ export class RaftNode implements ConsensusCore {
   messagesNow: RaftMessage[] = []
   messagesAfterPersist: RaftMessage[] = []
   readStates: ReadState[] = []
+  /** The hard state last handed out (written by the Readys in flight, or already durable). */
   private lastHardState: HardState
-  private inFlight: { readonly ready: Ready; readonly token: ReadyToken } | null = null
+  /** Readys handed out and not yet advanced, oldest first (at most `options.maxReadysInFlight`). */
+  private readonly inFlight: Array<{ readonly ready: Ready; readonly token: ReadyToken }> = []
 
   constructor(readonly config: CoreConfig) {
     this.options = checkConfig(config)
@@ -260,7 +262,7 @@ export class RaftNode implements ConsensusCore {
   }
 
   ready(): Ready | null {
-    assert(this.inFlight === null, 'ready() called before advance() of the previous Ready')
+    assert(this.inFlight.length < this.options.maxReadysInFlight, `ready() called with ${this.inFlight.length} Readys in flight`)
     if (this.role === 'leader') {
       flushAppends(this)
       flushReads(this)
@@ -290,7 +292,7 @@ export class RaftNode implements ConsensusCore {
     if (allHandedOut) this.messagesAfterPersist = []
     this.readStates = []
     this.lastHardState = current
-    this.inFlight = { ready, token }
+    this.inFlight.push({ ready, token })
     return ready
   }
 
@@ -300,9 +302,10 @@ export class RaftNode implements ConsensusCore {
   }
 
   advance(ready: Ready): void {
-    assert(this.inFlight !== null && this.inFlight.ready === ready, 'advance() of a Ready that is not in flight')
-    this.log.endReady(this.inFlight.token)
-    this.inFlight = null
+    const oldest = this.inFlight[0]
+    assert(oldest !== undefined && oldest.ready === ready, 'advance() of a Ready that is not the oldest in flight')
+    this.inFlight.shift()
+    this.log.endReady(oldest.token)
     // Our own copy of the entries just became durable: only now does it count toward a
     // quorum (a leader that crashed before its write must not have been counted).
     if (this.role === 'leader' && maybeCommit(this)) onCommitAdvanced(this)
@@ -327,6 +330,11 @@ export class RaftNode implements ConsensusCore {
 
   transferLeadership(to: NodeId): void {
     startTransfer(this, to)
+  }
+
+  /** Readys handed out and not yet advanced. */
+  readysInFlight(): number {
+    return this.inFlight.length
   }
 
   checkInvariants(): void {

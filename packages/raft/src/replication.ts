@@ -35,6 +35,7 @@ export function sendAppend(r: RaftNode, to: NodeId, sendIfEmpty: boolean): boole
   // The leader's AppendEntries may leave before its own copy is durable (thesis §10.2.1).
   r.send({ type: 'AppendEntries', to, prevLogIndex, prevLogTerm, entries, leaderCommit: r.log.commitIndex }, 'now')
   pr.onEntriesSent(entries.at(-1)?.index ?? null)
+  pr.commitSent = Math.max(pr.commitSent, r.log.commitIndex)
   return entries.length > 0
 }
 
@@ -52,8 +53,15 @@ function sendAppends(r: RaftNode, to: NodeId): void {
 export function flushAppends(r: RaftNode): void {
   if (!r.appendsPending && !r.commitPending) return
   for (const peer of r.peers) {
-    // A new commitIndex reaches followers even if no entry is new (Raft §5.3).
-    if (!sendAppend(r, peer, r.commitPending)) continue
+    // A new commitIndex reaches followers even if no entry is new (Raft §5.3): at once to an
+    // idle follower; one with AppendEntries in flight learns it from the next one (or the next
+    // heartbeat). Under load, with Readys pipelined, the commit moves at almost every
+    // acknowledgement: an empty AppendEntries (and its acknowledgement) for each would double
+    // the messages of the write path, and followers' commit is not on a write's critical path.
+    const pr = progressOf(r, peer)
+    const busy = pr.state === 'replicate' && pr.inflight.length > 0
+    const notify = r.commitPending && pr.commitSent < r.log.commitIndex && !busy
+    if (!sendAppend(r, peer, notify)) continue
     sendAppends(r, peer)
   }
   r.appendsPending = r.commitPending = false
@@ -63,8 +71,10 @@ export function broadcastHeartbeat(r: RaftNode): void {
   const readRound = r.reads.currentRoundId()
   for (const to of r.peers) {
     // Only what the follower is known to hold may be committed on its side.
-    const commit = Math.min(progressOf(r, to).matchIndex, r.log.commitIndex)
+    const pr = progressOf(r, to)
+    const commit = Math.min(pr.matchIndex, r.log.commitIndex)
     r.send({ type: 'Heartbeat', to, commit, readRound }, 'now')
+    pr.commitSent = Math.max(pr.commitSent, commit)
   }
 }
 
@@ -146,6 +156,8 @@ export function onAppendEntriesResponse(r: RaftNode, m: AppendEntriesResponse): 
     if (maybeCommit(r)) onCommitAdvanced(r)
     // A follower that was paused missed the latest commitIndex: send it even if empty.
     else if (wasPaused) sendAppend(r, m.from, true)
+    // Its last AppendEntries in flight carried an older commit (see `flushAppends`).
+    else if (pr.inflight.length === 0 && pr.commitSent < r.log.commitIndex) r.commitPending = true
     maybeSendTimeoutNow(r, m.from)
   }
   sendAppends(r, m.from)

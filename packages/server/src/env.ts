@@ -20,7 +20,11 @@ export interface ReplicaEnv<M = unknown> {
   send(msg: PeerMessage): void
   /**
    * Make the durable part of `ready` durable — snapshot, truncateFrom, entries, hard state —
-   * with one sync, then call `done`. Never call `done` for a write that is not on disk.
+   * then call `done`. Called for every Ready as it is handed out, while earlier ones may still
+   * be in flight (see `Ready` in @kv/consensus): writes must become durable in call order (a
+   * crash keeps a prefix of them), and may share one sync (group commit). Never call `done` for
+   * a write that is not on disk; `done` may come out of order (at once for a Ready with nothing
+   * to write): the replica finishes Readys in call order itself.
    */
   persist(ready: Ready, done: () => void): void
   /** Store the application's own snapshot durably, then call `done`. */

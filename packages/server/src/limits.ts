@@ -2,6 +2,19 @@
 export interface ReplicaLimits {
   /** Most client writes folded into one log entry. */
   readonly maxCommandsPerEntry: number
+  /**
+   * Group commit: most proposal batches (Readys carrying entries) being written at once;
+   * writes arriving meanwhile gather into the next entry, proposed when a write completes
+   * (or when the entry is full).
+   */
+  readonly maxBatchesWriting: number
+  /**
+   * Bytes of entries (`entryBytes`) handed out to be written and not yet written, past which
+   * no new Ready is taken until writes complete (one Ready always goes): with several Readys
+   * in flight, this keeps the storage layer's queue bounded (the WAL refuses writes past
+   * 256 MiB queued, and a Ready carries at most 64 MiB of entries by default).
+   */
+  readonly maxWriteBytesInFlight: number
   /** Most client requests waiting for an answer on one replica; past it, new ones get UNAVAILABLE. */
   readonly maxPendingRequests: number
   /**
@@ -28,6 +41,8 @@ export interface ReplicaLimits {
 
 export const defaultReplicaLimits: ReplicaLimits = {
   maxCommandsPerEntry: 512,
+  maxBatchesWriting: 1,
+  maxWriteBytesInFlight: 64 * 1024 * 1024,
   maxPendingRequests: 20_000,
   maxHeldReads: 10_000,
   snapshotEveryEntries: 10_000,
@@ -43,6 +58,8 @@ export function checkReplicaLimits(l: ReplicaLimits): void {
     throw new RangeError(`replica limits: ${what}`)
   }
   if (!(l.maxCommandsPerEntry >= 1)) bad('maxCommandsPerEntry must be ≥ 1')
+  if (!(l.maxBatchesWriting >= 1)) bad('maxBatchesWriting must be ≥ 1')
+  if (!(l.maxWriteBytesInFlight >= 1)) bad('maxWriteBytesInFlight must be ≥ 1')
   if (!(l.maxPendingRequests >= l.maxCommandsPerEntry)) bad('maxPendingRequests must be ≥ maxCommandsPerEntry')
   if (!(l.maxHeldReads >= 0 && l.maxHeldReads <= l.maxPendingRequests)) bad('maxHeldReads must be in [0, maxPendingRequests]')
   if (!(l.snapshotEveryEntries >= 0)) bad('snapshotEveryEntries must be ≥ 0')

@@ -49,18 +49,26 @@ class ScriptedCore implements ConsensusCore {
   confirmRead(ctx: number, index: number | null): void {
     this.pendingReadStates.push({ ctx, index })
   }
+  /** Readys handed out and not advanced yet, with the last entry index each carries. */
+  readonly inFlight: Ready[] = []
+  private handedOutTo = 0
   ready(): Ready | null {
-    const entries = this.log.slice(this.persistedUpTo)
-    const commitTo = Math.min(this.committedUpTo, this.log.length)
+    const entries = this.log.slice(this.handedOutTo)
+    // The contract: only entries durable here (their Ready advanced) are handed out to apply.
+    const commitTo = Math.min(this.committedUpTo, this.persistedUpTo)
     const committed = this.log.slice(this.handedOut, commitTo)
     if (entries.length === 0 && committed.length === 0 && this.pendingReadStates.length === 0) return null
     const readStates = this.pendingReadStates
     this.pendingReadStates = []
-    return { hardState: null, snapshot: null, truncateFrom: null, entries, messagesNow: [], messagesAfterPersist: [], committed, readStates }
+    this.handedOutTo = this.log.length
+    this.handedOut = Math.max(this.handedOut, committed.at(-1)?.index ?? 0)
+    const ready: Ready = { hardState: null, snapshot: null, truncateFrom: null, entries, messagesNow: [], messagesAfterPersist: [], committed, readStates }
+    this.inFlight.push(ready)
+    return ready
   }
   advance(ready: Ready): void {
+    expect(this.inFlight.shift()).toBe(ready) // in hand-out order
     this.persistedUpTo = Math.max(this.persistedUpTo, ready.entries.at(-1)?.index ?? 0)
-    this.handedOut = Math.max(this.handedOut, ready.committed.at(-1)?.index ?? 0)
   }
   status(): Status {
     return {
@@ -194,6 +202,40 @@ describe('Replica', () => {
     h.replica.flush()
     h.persistAll()
     expect(h.answers.map((a) => a.label).sort()).toEqual(['a', 'b', 'c'])
+  })
+
+  it('hands out the next Ready while an earlier write is in flight, and answers what it commits at once', () => {
+    const h = harness()
+    h.send('w1', put('c', 1, 'k1', 'v1'))
+    h.replica.flush()
+    h.persistAll() // index 1 is durable here
+    h.send('w2', put('c', 2, 'k2', 'v2'))
+    h.replica.flush()
+    expect(h.core.log).toHaveLength(2)
+    expect(h.persists).toHaveLength(1) // index 2 is being written
+    h.core.commit(1)
+    h.replica.flush()
+    // The Ready carrying index 1 to apply went out behind the one writing index 2, and the
+    // answer did not wait for that write.
+    expect(h.core.inFlight).toHaveLength(2)
+    expect(h.answered('w1').map((a) => a.response)).toEqual([{ type: 'result', result: { type: 'ok' } }])
+    expect(h.answered('w2')).toEqual([])
+  })
+
+  it('finishes Readys in the order it handed them out, though their writes complete out of order', () => {
+    const h = harness()
+    h.send('w', put('c', 1, 'k', 'v'))
+    h.replica.flush()
+    h.send('r', get('k'))
+    h.replica.flush()
+    h.core.confirmRead(h.core.readRequests[0]!, 0)
+    h.replica.flush()
+    expect(h.core.inFlight).toHaveLength(2)
+    const [first, second] = h.persists.splice(0)
+    second!.done() // the later write completes first: nothing may be advanced yet
+    expect(h.core.inFlight).toHaveLength(2)
+    first!.done()
+    expect(h.core.inFlight).toHaveLength(0) // both advanced, in order (the core checks)
   })
 
   it('answers a write retried while in the log from one apply, and one retried after it from the session', () => {

@@ -1,5 +1,7 @@
 import {
+  entryBytes,
   isNotLeader,
+  maxReadysInFlight,
   type ConsensusCore,
   type CoreConfig,
   type CoreFactory,
@@ -36,6 +38,12 @@ interface HeldRead<Op> extends PendingRead<Op> {
   readonly deadlineMs: number
 }
 
+/** A Ready handed out and not yet advanced; `persisted` once the env reported its write done. */
+interface ReadyInFlight {
+  readonly ready: Ready
+  persisted: boolean
+}
+
 /** The operation type of a machine. */
 export type OpOf<M> = M extends StateMachine<infer Op> ? Op : never
 
@@ -69,7 +77,13 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   readonly groupId: string
   private readonly env: ReplicaEnv<M>
   private readonly limits: ReplicaLimits
-  private readyInFlight = false
+  /** Readys handed out and not yet advanced, oldest first (at most `maxReadysInFlight`). */
+  private readonly readysInFlight: ReadyInFlight[] = []
+  private readonly maxReadysInFlight: number
+  /** Readys in flight that carry entries and whose write has not completed (group commit). */
+  private batchesWriting = 0
+  /** Bytes of entries (`entryBytes`) handed out to be written and not written yet. */
+  private bytesWriting = 0
   private driving = false
   private pendingWrites: Command<OpOf<M>>[] = []
   private readonly writeWaiters = new Map<string, Reply[]>()
@@ -84,8 +98,6 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private snapshotInFlight = false
   private lastSnapshotIndex: number
   private pendingCount = 0
-  /** Highest log index this replica has made durable (lowered by truncations). */
-  private durableIndex: number
 
   /** The machine seen through its operation type (inside this class, M's own methods take `never`). */
   private get machine(): StateMachine<OpOf<M>> {
@@ -102,8 +114,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const snapshot = options.coreConfig.persisted?.snapshot ?? null
     if (snapshot !== null && snapshot.index > this.stateMachine.appliedIndex) this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot?.index ?? 0
-    const persisted = options.coreConfig.persisted
-    this.durableIndex = Math.max(snapshot?.index ?? 0, persisted?.entries.at(-1)?.index ?? 0)
+    this.maxReadysInFlight = maxReadysInFlight(options.coreConfig)
     this.core = options.coreFactory(options.coreConfig)
   }
 
@@ -176,10 +187,10 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   /** Propose what has queued up, ask for a read barrier, and run the Ready loop. */
   flush(): void {
-    // Group commit: while a Ready is being made durable, writes gather into the next entry.
-    if (this.pendingWrites.length > 0 && (!this.readyInFlight || this.pendingWrites.length >= this.limits.maxCommandsPerEntry)) {
-      this.proposeWrites()
-    }
+    // Group commit: while `maxBatchesWriting` batches are being made durable, writes gather
+    // into the next entry (a full entry goes at once).
+    const full = this.pendingWrites.length >= this.limits.maxCommandsPerEntry
+    if (this.pendingWrites.length > 0 && (this.batchesWriting < this.limits.maxBatchesWriting || full)) this.proposeWrites()
     if (this.pendingGets.length > 0) this.requestReadBarrier()
     this.drive()
   }
@@ -210,18 +221,23 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     this.readBatches.set(ctx, gets)
   }
 
+  /**
+   * The Ready loop, pipelined (see `Ready` in @kv/consensus): hand out Readys while fewer
+   * than `maxReadysInFlight` are in flight (send, apply what is committed, start the write),
+   * and finish the oldest ones whose writes completed, in hand-out order.
+   */
   private drive(): void {
     if (this.driving) return
     this.driving = true
     try {
-      while (!this.readyInFlight) {
+      for (;;) {
+        this.finishPersisted()
+        if (this.readysInFlight.length >= this.maxReadysInFlight) break
+        // Backpressure: the storage layer's queue stays bounded (one Ready still goes past it).
+        if (this.bytesWriting >= this.limits.maxWriteBytesInFlight) break
         const ready = this.core.ready()
         if (ready === null) break
-        this.readyInFlight = true
-        const appliedEarly = this.alreadyDurable(ready)
-        if (appliedEarly) this.applyReady(ready)
-        for (const m of ready.messagesNow) this.env.send(m)
-        this.env.persist(ready, () => this.onPersisted(ready, appliedEarly))
+        this.handOut(ready)
       }
     } finally {
       this.driving = false
@@ -230,20 +246,28 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   }
 
   /**
-   * May this Ready's committed entries be applied before its own persist completes? On a
-   * leader, yes: a leader counts its own copy toward a quorum only after the Ready carrying it
-   * was made durable, and only one Ready is in flight, so every entry it sees committed came
-   * from an earlier, completed Ready. Applying them now takes one sync off every write's
-   * critical path (the answer no longer waits for the NEXT batch's sync). The checks below make
-   * the argument concrete; a follower, which may learn a commit covering entries of this very
-   * Ready, always applies after persisting.
+   * Duties 1 and 2 of a new Ready. Its committed entries are durable here already (the core
+   * hands out no others), so they are applied and answered now, whatever is still being
+   * written; a snapshot is restored only once written (`finishPersisted`), and the core hands
+   * out nothing to apply until then.
    */
-  private alreadyDurable(ready: Ready): boolean {
-    if (ready.committed.length === 0 || ready.snapshot !== null) return false
-    if (this.core.status().role !== 'leader') return false
-    const last = ready.committed[ready.committed.length - 1]!.index
-    const firstNew = ready.truncateFrom ?? ready.entries[0]?.index ?? Infinity
-    return last <= this.durableIndex && last < firstNew
+  private handOut(ready: Ready): void {
+    const inFlight: ReadyInFlight = { ready, persisted: false }
+    this.readysInFlight.push(inFlight)
+    const batch = ready.entries.length > 0
+    const bytes = ready.entries.reduce((n, e) => n + entryBytes(e), 0)
+    if (batch) this.batchesWriting++
+    this.bytesWriting += bytes
+    for (const m of ready.messagesNow) this.env.send(m)
+    if (ready.snapshot === null) this.applyReady(ready)
+    this.env.persist(ready, () => {
+      // The env may report writes in any order (one with nothing to write at once): the
+      // Readys are finished in hand-out order all the same.
+      inFlight.persisted = true
+      if (batch) this.batchesWriting--
+      this.bytesWriting -= bytes
+      if (!this.driving) this.flush()
+    })
   }
 
   private applyReady(ready: Ready): void {
@@ -255,16 +279,16 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     this.retryHeldReads()
   }
 
-  private onPersisted(ready: Ready, appliedEarly: boolean): void {
-    if (ready.truncateFrom !== null) this.durableIndex = Math.min(this.durableIndex, ready.truncateFrom - 1)
-    for (const e of ready.entries) this.durableIndex = Math.max(this.durableIndex, e.index)
-    if (ready.snapshot !== null) this.durableIndex = Math.max(this.durableIndex, ready.snapshot.index)
-    for (const m of ready.messagesAfterPersist) this.env.send(m)
-    if (!appliedEarly) this.applyReady(ready)
-    this.core.advance(ready)
-    this.readyInFlight = false
-    this.maybeSnapshot()
-    if (!this.driving) this.flush()
+  /** Duty 3 of the oldest Readys whose writes completed: what waited for the write, then advance. */
+  private finishPersisted(): void {
+    for (let head = this.readysInFlight[0]; head?.persisted === true; head = this.readysInFlight[0]) {
+      this.readysInFlight.shift()
+      const { ready } = head
+      if (ready.snapshot !== null) this.applyReady(ready)
+      for (const m of ready.messagesAfterPersist) this.env.send(m)
+      this.core.advance(ready)
+      this.maybeSnapshot()
+    }
   }
 
   private installSnapshot(snapshot: Snapshot): void {

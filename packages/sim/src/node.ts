@@ -13,7 +13,7 @@ export interface NodeTiming {
 }
 
 export interface NodeHooks {
-  /** Called with the entries a node is about to apply (they are durable on it by then). */
+  /** Called with the entries a node applies as a Ready hands them out (durable on it by then). */
   committed(node: SimNode, entries: readonly Entry[]): void
   /** Called after every event the node handled. */
   afterEvent(node: SimNode): void
@@ -48,6 +48,7 @@ export class SimNode {
     private readonly net: SimNetwork,
     private readonly rng: Rng,
     private readonly hooks: NodeHooks,
+    private readonly maxReadysInFlight?: number,
   ) {}
 
   get alive(): boolean {
@@ -75,6 +76,7 @@ export class SimNode {
       maxInflightMessages: 4,
       persisted: this.disk.persisted(),
       options: this.coreOptions,
+      ...(this.maxReadysInFlight === undefined ? {} : { maxReadysInFlight: this.maxReadysInFlight }),
     }
     this.replica = new Replica<SimMachine>({
       groupId: this.groupId,
@@ -85,7 +87,7 @@ export class SimNode {
       env: {
         now: () => this.queue.now,
         send: (msg) => this.net.sendPeer(msg),
-        persist: (ready, done) => this.later(incarnation, () => this.completeWrite(ready, done)),
+        persist: (ready, done) => this.persist(incarnation, ready, done),
         saveSnapshot: (snapshot, done) => this.later(incarnation, () => this.completeSnapshot(snapshot, done)),
       },
     })
@@ -98,6 +100,7 @@ export class SimNode {
     this.replica = null
     this.incarnation++
     this.crashes++
+    this.disk.crash() // every write not synced yet is lost
   }
 
   private tickLoop(incarnation: number): void {
@@ -107,9 +110,9 @@ export class SimNode {
     this.queue.after(this.timing.tickMs, () => this.tickLoop(incarnation))
   }
 
-  /** A disk write finishes after a random sync delay, unless the node crashed meanwhile. */
-  private later(incarnation: number, complete: () => void): void {
-    const delay = this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs)
+  /** A disk write finishes after a random sync delay (or none), unless the node crashed meanwhile. */
+  private later(incarnation: number, complete: () => void, sync = true): void {
+    const delay = sync ? this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs) : 0
     this.queue.after(delay, () => {
       if (this.incarnation !== incarnation || this.replica === null) return
       complete()
@@ -117,10 +120,29 @@ export class SimNode {
     })
   }
 
-  private completeWrite(ready: Ready, done: () => void): void {
-    this.disk.write(ready)
+  /**
+   * The replica hands a Ready out (it applied the Ready's committed entries just now): queue
+   * its write on the disk, which syncs one group of writes at a time, each after a random delay.
+   */
+  private persist(incarnation: number, ready: Ready, done: () => void): void {
     this.hooks.committed(this, ready.committed)
-    done()
+    if (this.disk.idle && !this.disk.needsSync(ready)) {
+      // Nothing to sync and nothing before it: done at once, as the node skips the log for it.
+      this.disk.writeWithoutSync(ready)
+      done()
+      return
+    }
+    this.disk.enqueue(ready, done)
+    this.syncSoon(incarnation)
+  }
+
+  private syncSoon(incarnation: number): void {
+    const group = this.disk.startSync()
+    if (group === null) return
+    this.later(incarnation, () => {
+      for (const done of this.disk.completeSync()) done()
+      this.syncSoon(incarnation)
+    }, group.needsSync)
   }
 
   private completeSnapshot(snapshot: Snapshot, done: () => void): void {

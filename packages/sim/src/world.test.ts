@@ -27,6 +27,20 @@ describe('SimWorld', () => {
     expect(checkLinearizability(w.history.operations()).result).toBe('ok')
   })
 
+  it.each([1, 2])('stays linearizable with %i Ready(s) in flight per replica under crashes (the shallow pipelines)', (depth) => {
+    for (const protocol of ['raft', 'paxos'] as const) {
+      const w = new SimWorld({ seed: 11 + depth, protocol, maxReadysInFlight: depth, nemesis: { ...noFaults, crashes: true, crashAll: true, intervalMs: 400 } })
+      w.addClients(4, { kind: 'mixed', keys: 8, opsPerClient: 60 })
+      w.nemesis.start()
+      w.runFor(3000)
+      expect(w.quiesce(), protocol).toBe(true)
+      expect(w.converge(), protocol).toBe(true)
+      for (const c of w.clients) expect(c.unexpected, protocol).toEqual([])
+      expect(w.nodes.reduce((n, node) => n + node.crashes, 0), protocol).toBeGreaterThan(0)
+      expect(checkLinearizability(w.history.operations()).result, protocol).toBe('ok')
+    }
+  })
+
   it('lays out one group of 2f+1 replicas when no spec is given, and refuses an even count', () => {
     expect(new SimWorld({ seed: 1, protocol: 'paxos', replicas: 5 }).nodes.map((n) => n.id)).toEqual(['g1-r1', 'g1-r2', 'g1-r3', 'g1-r4', 'g1-r5'])
     expect(() => singleGroupSpec('raft', 4)).toThrow(/even/)

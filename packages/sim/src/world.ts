@@ -4,7 +4,7 @@ import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, ty
 import { SimAdmin } from './admin.js'
 import { SimClient, type ClientRouting, type ClientTiming } from './client.js'
 import { EventQueue } from './event-queue.js'
-import { HistoryRecorder } from './linearizability/index.js'
+import { HistoryRecorder, type KvInput } from './linearizability/index.js'
 import { Nemesis, noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, SimNetwork, type NetworkFaults } from './network.js'
 import { SimNode, type NodeTiming, type SimMachine } from './node.js'
@@ -29,6 +29,8 @@ export interface WorldOptions {
   clientTiming: ClientTiming
   limits: Partial<ReplicaLimits>
   coreOptions: Readonly<Record<string, unknown>>
+  /** `CoreConfig.maxReadysInFlight` of every replica (default: the contract's default). */
+  maxReadysInFlight?: number
   /** Call every core's checkInvariants() after every event (slower, catches more). */
   checkInvariants: boolean
   /** Called as a replica applies a migration step (tests crash leaders at chosen steps). */
@@ -120,7 +122,7 @@ export class SimWorld {
       const ids = spec.replicas.map((r) => r.id)
       const makeMachine = this.machineFactory(spec)
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.maxReadysInFlight),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
@@ -195,11 +197,20 @@ export class SimWorld {
 
   /** Adds `count` clients running `load`, routed as `routing` says (or talking to `servers` only). */
   addClients(count: number, load: WorkloadOptions, routing: ClientRouting | readonly string[] = this.defaultRouting()): SimClient[] {
+    return this.addClientsWith(count, (no) => workload(load, no), routing)
+  }
+
+  /** Adds `count` clients, client number `no` issuing what `operations(no)` generates. */
+  addClientsWith(
+    count: number,
+    operations: (clientNo: number) => (rng: Rng) => KvInput | null,
+    routing: ClientRouting | readonly string[] = this.defaultRouting(),
+  ): SimClient[] {
     const added: SimClient[] = []
     const how: ClientRouting = Array.isArray(routing) ? { kind: 'group', servers: routing as readonly string[] } : (routing as ClientRouting)
     for (let i = 0; i < count; i++) {
       const no = this.clients.length + 1
-      const c = new SimClient(`c${no}`, no, how, workload(load, no), this.options.clientTiming, this.queue, this.net, this.rng.fork(), this.history)
+      const c = new SimClient(`c${no}`, no, how, operations(no), this.options.clientTiming, this.queue, this.net, this.rng.fork(), this.history)
       this.clients.push(c)
       this.clientsByName.set(c.name, c)
       added.push(c)
@@ -250,6 +261,11 @@ export class SimWorld {
   private onCommitted(node: SimNode, entries: readonly Entry[]): void {
     const appliedAt = this.appliedAt.get(this.groupOf.get(node.id)!)!
     for (const e of entries) {
+      // The Ready contract: an entry handed out to apply is durable on this node already.
+      const held = node.disk.durableAt(e.index)
+      if (held !== 'snapshot' && (held === undefined || held.term !== e.term || held.type !== e.type)) {
+        throw new SimulationError(`durability: ${node.id} applies index ${e.index} (term ${e.term}) but holds ${held === undefined ? 'nothing' : `term ${held.term}`} there durably`)
+      }
       const sig = e.type === 'noop' ? 'noop' : `d${hashBytes(e.data)}`
       const seen = appliedAt.get(e.index)
       if (seen === undefined) appliedAt.set(e.index, sig)

@@ -52,6 +52,39 @@ describe('DurableReplicaStorage', () => {
     await again.close()
   })
 
+  it('persists Readys handed out while earlier ones are in flight in order, sharing fdatasyncs', async () => {
+    const { storage } = await DurableReplicaStorage.open(dir, OPTIONS)
+    const before = storage.walStats().syncs
+    const writes = Array.from({ length: 16 }, (_, i) => storage.persistReady(ready({ entries: [normal(i + 1, 1)], hardState: { term: 1, vote: null, commit: i } })))
+    await Promise.all(writes)
+    // The first write syncs alone; those issued during its sync share the next one.
+    expect(storage.walStats().syncs - before).toBeLessThanOrEqual(2)
+    await storage.close()
+    const { storage: again, persisted } = await DurableReplicaStorage.open(dir, OPTIONS)
+    expect(persisted.entries.map((e) => e.index)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1))
+    expect(persisted.hardState?.commit).toBe(15)
+    await again.close()
+  })
+
+  it('writes a Ready handed out behind one carrying a leader snapshot after it, though the snapshot file is saved first', async () => {
+    const { storage } = await DurableReplicaStorage.open(dir, OPTIONS)
+    await storage.persistReady(ready({ entries: [normal(1, 1), normal(2, 1)] }))
+    const snapshot = { index: 10, term: 3, data: bytes('image-at-10'.repeat(1000)) }
+    // Not awaited in between: the second Ready's write must not overtake the first's (whose
+    // truncation would then cut entry 11 on replay).
+    const first = storage.persistReady(ready({ snapshot, truncateFrom: 1, hardState: { term: 3, vote: null, commit: 10 } }))
+    const second = storage.persistReady(ready({ entries: [normal(11, 3)] }))
+    const third = storage.persistReady(ready({ entries: [normal(12, 3)], hardState: { term: 3, vote: null, commit: 11 } }))
+    await Promise.all([first, second, third])
+    await storage.close()
+
+    const { storage: again, persisted } = await DurableReplicaStorage.open(dir, OPTIONS)
+    expect(persisted.snapshot?.index).toBe(10)
+    expect(persisted.entries.map((e) => e.index)).toEqual([11, 12])
+    expect(persisted.hardState).toEqual({ term: 3, vote: null, commit: 11 })
+    await again.close()
+  })
+
   it('saveSnapshot releases WAL segments only below the durably flushed applied index', async () => {
     const { storage } = await DurableReplicaStorage.open(dir, OPTIONS)
     for (let i = 1; i <= 40; i++) {

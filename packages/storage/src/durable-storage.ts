@@ -15,6 +15,7 @@ import { StorageError } from './errors.js'
 import { SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js'
 import { StateStore } from './state-store.js'
 import type { SnapshotMeta } from './wal/record.js'
+import type { WalBatch } from './wal/batch.js'
 import { Wal, type WalOptions, type WalRecovery } from './wal/wal.js'
 
 export interface DurableReplicaStorageOptions {
@@ -39,6 +40,12 @@ export interface OpenedReplicaStorage {
 export class DurableReplicaStorage {
   /** Snapshot saves and the marker that follows them run one at a time, in call order. */
   private snapshotChain: Promise<unknown> = Promise.resolve()
+  /**
+   * Resolves once the WAL write of the latest `persistReady` was issued, while a Ready's
+   * snapshot file is being saved ahead of its write (null: every write was issued already).
+   * Writes queued behind it wait, so the WAL holds the Readys in the order they came.
+   */
+  private issuing: Promise<unknown> | null = null
 
   private constructor(
     private readonly wal: Wal,
@@ -76,19 +83,37 @@ export class DurableReplicaStorage {
 
   /**
    * Step 2 of the Ready contract: the snapshot (if any) saved as a file first, then ONE WAL write
-   * (marker, truncate, entries, hard state) made durable by one fdatasync.
+   * (marker, truncate, entries, hard state). Readys may be persisted while earlier ones are in
+   * flight: their WAL writes are issued in call order (the WAL makes them durable in that order,
+   * several per fdatasync), so a crash keeps a prefix of them. A Ready behind one whose snapshot
+   * file is still being saved waits for that write to be issued first.
    */
-  async persistReady(ready: Pick<Ready, 'hardState' | 'snapshot' | 'truncateFrom' | 'entries'>): Promise<void> {
+  persistReady(ready: Pick<Ready, 'hardState' | 'snapshot' | 'truncateFrom' | 'entries'>): Promise<void> {
     const { snapshot } = ready
-    if (snapshot === null) {
-      await this.wal.write({ hardState: ready.hardState, truncateFrom: ready.truncateFrom, entries: ready.entries })
-      return
+    const batch: WalBatch = { hardState: ready.hardState, truncateFrom: ready.truncateFrom, entries: ready.entries }
+    if (snapshot === null && this.issuing === null) return this.wal.write(batch)
+    const previous = this.issuing ?? Promise.resolve()
+    const issued = previous.then(() => (snapshot === null ? { written: this.wal.write(batch) } : this.issueSnapshotWrite(snapshot, batch)))
+    this.issuing = issued
+    const clear = () => {
+      if (this.issuing === issued) this.issuing = null
     }
-    await this.withSnapshotLock(async () => {
-      await this.snapshots.save(snapshot)
-      const meta = { index: snapshot.index, term: snapshot.term }
-      await this.wal.write({ snapshotMeta: meta, hardState: ready.hardState, truncateFrom: ready.truncateFrom, entries: ready.entries })
-      await this.markerWritten(meta)
+    issued.then(clear, clear)
+    return issued.then(({ written }) => written)
+  }
+
+  /** Saves `snapshot`'s file, then issues the WAL write naming it; resolves once issued. */
+  private issueSnapshotWrite(snapshot: Snapshot, batch: WalBatch): Promise<{ written: Promise<void> }> {
+    return new Promise((resolveIssued, rejectIssued) => {
+      const written: Promise<void> = this.withSnapshotLock(async () => {
+        await this.snapshots.save(snapshot)
+        const meta = { index: snapshot.index, term: snapshot.term }
+        const write = this.wal.write({ snapshotMeta: meta, ...batch })
+        resolveIssued({ written })
+        await write
+        await this.markerWritten(meta)
+      })
+      written.catch(rejectIssued) // a failed save: nothing was issued
     })
   }
 
@@ -116,6 +141,7 @@ export class DurableReplicaStorage {
   }
 
   async close(): Promise<void> {
+    await this.issuing?.catch(() => undefined)
     await this.snapshotChain.catch(() => undefined)
     await this.wal.close()
     await this.state.close()

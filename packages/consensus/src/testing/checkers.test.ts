@@ -46,10 +46,11 @@ describe('election safety', () => {
 describe('state machine safety', () => {
   it('catches two nodes applying different entries at one index', () => {
     const divergent = scripted((core, tick) => {
-      if (tick === 1 && core.id !== 'n3') {
-        const e = normal(1, 1, `from ${core.id}`)
-        core.emit({ entries: [e], committed: [e] })
-      }
+      if (core.id === 'n3') return
+      const e = normal(1, 1, `from ${core.id}`)
+      // Written first, applied once durable (the contract hands out only durable entries to apply).
+      if (tick === 1) core.emit({ entries: [e] })
+      if (tick === 2) core.emit({ committed: [e] })
     })
     const error = expectCaught(run(divergent), 'state machine safety', ['n1', 'n2'])
     expect(error.message).toMatch(/"from n[12]"\(index 1, term 1\)/)
@@ -57,7 +58,9 @@ describe('state machine safety', () => {
 
   it('catches a gap in the applied sequence', () => {
     const gap = scripted((core, tick) => {
-      if (tick === 1 && core.id === 'n2') core.emit({ entries: [normal(1, 1, 'a'), normal(2, 1, 'b')], committed: [normal(2, 1, 'b')] })
+      if (core.id !== 'n2') return
+      if (tick === 1) core.emit({ entries: [normal(1, 1, 'a'), normal(2, 1, 'b')] })
+      if (tick === 2) core.emit({ committed: [normal(2, 1, 'b')] })
     })
     expect(expectCaught(run(gap), 'state machine safety', ['n2']).message).toContain('gap-free')
   })
@@ -76,6 +79,13 @@ describe('durability', () => {
       if (tick === 1 && core.id === 'n1') core.emit({ committed: [normal(1, 1, 'a')] })
     })
     expectCaught(run(eager), 'durability', ['n1'])
+  })
+
+  it('catches applying an entry whose write is still in flight (committed must be durable when handed out)', () => {
+    const early = scripted((core, tick) => {
+      if (tick === 1 && core.id === 'n1') core.emit({ entries: [normal(1, 1, 'a')], committed: [normal(1, 1, 'a')] })
+    })
+    expectCaught(run(early), 'durability', ['n1'])
   })
 })
 
@@ -129,11 +139,12 @@ describe('strict log matching', () => {
 describe('leader completeness', () => {
   it('catches a new leader missing an entry committed in an earlier term', () => {
     const forgetful = scripted((core, tick) => {
+      const e = normal(1, 1, 'committed')
       if (core.id === 'n1' && tick === 1) {
-        const e = normal(1, 1, 'committed')
         ;[core.role, core.term] = ['leader', 1]
-        core.emit({ entries: [e], committed: [e], hardState: { term: 1, vote: 'n1', commit: 1 } })
+        core.emit({ entries: [e], hardState: { term: 1, vote: 'n1', commit: 1 } })
       }
+      if (core.id === 'n1' && tick === 2) core.emit({ committed: [e] })
       if (core.id === 'n1' && tick === 3) core.role = 'follower'
       if (core.id === 'n2' && tick === 4) [core.role, core.term] = ['leader', 2]
     })
@@ -144,7 +155,8 @@ describe('leader completeness', () => {
   it('accepts a new leader that holds the committed entries', () => {
     const faithful = scripted((core, tick) => {
       const e = normal(1, 1, 'committed')
-      if (tick === 1 && core.id !== 'n3') core.emit({ entries: [e], committed: [e], hardState: { term: 1, vote: 'n1', commit: 1 } })
+      if (tick === 1 && core.id !== 'n3') core.emit({ entries: [e], hardState: { term: 1, vote: 'n1', commit: 1 } })
+      if (tick === 2 && core.id !== 'n3') core.emit({ committed: [e] })
       if (core.id === 'n1' && tick === 1) [core.role, core.term] = ['leader', 1]
       if (core.id === 'n1' && tick === 3) core.role = 'follower'
       if (core.id === 'n2' && tick === 4) [core.role, core.term] = ['leader', 2]

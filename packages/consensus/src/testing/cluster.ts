@@ -1,12 +1,13 @@
-import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Ready, Snapshot, Status } from '../types.js'
+import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Snapshot, Status } from '../types.js'
 import { createRng, type Rng } from '../random.js'
-import { byteBounds, entryBytes } from '../sizes.js'
-import { isSnapshotChunk } from '../snapshot-transfer.js'
+import { maxReadysInFlight } from '../limits.js'
+import { byteBounds } from '../sizes.js'
 import type { SimDisk } from './disk.js'
 import { ConformanceError, type Property } from './failure.js'
 import { bytesKey } from './identity.js'
 import { SafetyMonitor } from './monitor.js'
 import { SimNetwork, type NetworkOptions, RELIABLE_NETWORK } from './network.js'
+import { checkMessageBounds, checkReadyBounds, isChunkMessage } from './bounds-check.js'
 import { SimNode, summarizeReady, writesDisk } from './sim-node.js'
 import { shuffle } from './shuffle.js'
 import { encodeAppliedLog, snapshotEntries } from './snapshot-codec.js'
@@ -32,14 +33,17 @@ export interface ClusterOptions {
   readonly maxSnapshotChunkBytes?: number
   readonly maxPersistBytesPerReady?: number
   readonly maxApplyBytesPerReady?: number
+  /** `CoreConfig.maxReadysInFlight` for every core (default: the contract's default). */
+  readonly maxReadysInFlight?: number
   /** Sees every message a core sends, before the network takes it (tests measure them). */
   readonly onSend?: (message: PeerMessage) => void
   /** `CoreConfig.options`, passed to every core as is. */
   readonly coreOptions?: Readonly<Record<string, unknown>>
   readonly network?: Partial<NetworkOptions>
   /**
-   * Chance that the next phase of a Ready (the durable write; then the after-persist sends,
-   * applies and `advance`) waits for a later tick, so that a crash can fall between them.
+   * Chance that the shell's next step (hand out a Ready, sync the oldest writes, finish the
+   * oldest synced Ready) waits for a later tick: Readys pile up in flight meanwhile, and a
+   * crash can fall between any two steps.
    */
   readonly readyDeferRate?: number
   /** Every this many applied entries, snapshot the state machine and call `core.compact`. */
@@ -173,6 +177,22 @@ export class CoreCluster {
     this.compactEvery = k
   }
 
+  /**
+   * A stalled disk syncs nothing: the node keeps handing out Readys (up to its pipeline's
+   * depth) and their writes wait, unsynced, until the disk is released or the node crashes
+   * (which loses them).
+   */
+  setDiskStalled(id: NodeId, stalled: boolean): void {
+    this.node(id).diskStalled = stalled
+    this.trace.record(this.tickCount, id, stalled ? 'disk stalled' : 'disk released')
+  }
+
+  /** Readys `id` handed out and not yet advanced, and how many of them are synced. */
+  readysInFlight(id: NodeId): { readonly handedOut: number; readonly synced: number } {
+    const inFlight = this.node(id).inFlight
+    return { handedOut: inFlight.length, synced: inFlight.filter((r) => r.persisted).length }
+  }
+
   /** The process dies: its core, its in-flight Ready and its state machine are gone; its disk stays. */
   crash(id: NodeId): void {
     const node = this.live(id)
@@ -265,50 +285,69 @@ export class CoreCluster {
     for (const node of order) this.work(node)
   }
 
-  /** Work through Readys, phase by phase; a deferred phase resumes next tick. */
+  /**
+   * The shell of one node, one step at a time, in a random order among the steps possible,
+   * with random pauses (a deferred step resumes next tick, so a crash can fall between any two):
+   * hand out a Ready (up to the pipeline's depth, while earlier ones wait for the disk), sync
+   * the oldest writes (one or several Readys in one sync), finish the oldest synced Ready.
+   */
   private work(node: SimNode): void {
     for (let round = 0; round < MAX_READY_ROUNDS_PER_TICK; round++) {
-      if (node.core === null) return
-      if (node.inFlight === null) {
-        const ready = this.call(node, 'ready', (core) => core.ready())
-        if (ready === null) {
-          this.monitor.observeIdle(node.core.status(), node.disk)
-          return
-        }
-        this.checkReadyBounds(node, ready)
-        node.inFlight = { ready, persisted: false }
-        // Duty 1: messages that need nothing durable.
-        for (const m of ready.messagesNow) this.send(node, m)
-        if (this.deferPhase()) return
+      const core = node.core
+      if (core === null) return
+      const steps: Array<() => boolean> = [() => this.handOut(node, core)]
+      if (node.inFlight[0]?.persisted === true) steps.push(() => this.finish(node, core))
+      if (!node.diskStalled && node.inFlight.some((r) => !r.persisted)) steps.push(() => this.sync(node))
+      if (!shuffle(steps, this.scheduling).some((step) => step())) {
+        if (node.inFlight.length === 0) this.monitor.observeIdle(core.status(), node.disk)
+        return
       }
-      const { ready } = node.inFlight
-      if (!node.inFlight.persisted) {
-        // Duty 2: one durable write.
-        node.disk.persist(ready)
-        node.inFlight.persisted = true
-        if (writesDisk(ready)) this.trace.record(this.tickCount, node.id, 'persist', summarizeReady(ready))
-        this.monitor.observePersist(node.id, ready, node.disk)
-        if (this.deferPhase()) return
-      }
-      this.finish(node, ready)
+      if (this.deferPhase()) return
     }
     this.fail('invariant', [node.id], `${node.id} kept returning Readys: ${MAX_READY_ROUNDS_PER_TICK} in one tick`)
   }
 
-  /** Duties 3 to 7, then the compaction policy. */
-  private finish(node: SimNode, ready: Ready): void {
+  /** Duty 1, when a Ready is handed out: send what needs nothing durable, apply what is committed. */
+  private handOut(node: SimNode, core: ConsensusCore): boolean {
+    if (node.inFlight.length >= node.maxReadysInFlight) return false
+    const ready = this.call(node, 'ready', (c) => c.ready())
+    if (ready === null) return false
+    checkReadyBounds(this.options, node.id, ready, this.fail.bind(this))
+    node.inFlight.push({ ready, persisted: false })
+    for (const m of ready.messagesNow) this.send(node, m)
+    for (const entry of ready.committed) {
+      // The contract: committed entries are durable on this node already, whatever is in flight.
+      this.monitor.observeApply(node.id, entry, node.appliedIndex, node.disk)
+      node.apply(entry)
+    }
+    if (ready.committed.length > 0 && node.core === core) this.compactIfDue(node)
+    return true
+  }
+
+  /** Duty 2: the oldest writes not yet synced, one or several Readys (group commit), in order. */
+  private sync(node: SimNode): boolean {
+    const unsynced = node.inFlight.filter((r) => !r.persisted)
+    const group = unsynced.slice(0, 1 + this.scheduling.int(unsynced.length))
+    for (const r of group) {
+      node.disk.persist(r.ready)
+      r.persisted = true
+      if (writesDisk(r.ready)) this.trace.record(this.tickCount, node.id, 'persist', summarizeReady(r.ready))
+      this.monitor.observePersist(node.id, r.ready, node.disk)
+    }
+    return group.length > 0
+  }
+
+  /** Duty 3 for the oldest Ready, once synced: restore its snapshot, send what waited for it, advance. */
+  private finish(node: SimNode, core: ConsensusCore): boolean {
+    const { ready } = node.inFlight.shift()!
+    if (ready.snapshot !== null) this.restoreSnapshot(node, ready.snapshot)
     for (const m of ready.messagesAfterPersist) {
       this.monitor.observeSendAfterPersist(node.id, m, node.disk)
       this.send(node, m)
     }
-    if (ready.snapshot !== null) this.restoreSnapshot(node, ready.snapshot)
-    for (const entry of ready.committed) {
-      this.monitor.observeApply(node.id, entry, node.appliedIndex, node.disk)
-      node.apply(entry)
-    }
-    node.inFlight = null
-    this.call(node, 'advance', (core) => core.advance(ready))
-    this.compactIfDue(node)
+    this.call(node, 'advance', (c) => c.advance(ready))
+    if (node.core === core) this.compactIfDue(node)
+    return true
   }
 
   private restoreSnapshot(node: SimNode, snapshot: Snapshot): void {
@@ -337,38 +376,9 @@ export class CoreCluster {
       this.fail('invariant', [node.id], `${node.id} sent a message from ${message.from} to ${message.to}`)
     }
     this.trace.record(this.tickCount, node.id, `-> ${message.to} ${message.type}`, message)
-    this.checkMessageBounds(node, message)
+    checkMessageBounds(this.options, node.id, message, this.fail.bind(this))
     this.options.onSend?.(message)
     this.network.send(message, this.tickCount)
-  }
-
-  /** A Ready hands out no more bytes to persist or to apply than configured (one entry at least). */
-  private checkReadyBounds(node: SimNode, ready: Ready): void {
-    const parts = [
-      ['entries', ready.entries, this.options.maxPersistBytesPerReady],
-      ['committed', ready.committed, this.options.maxApplyBytesPerReady],
-    ] as const
-    for (const [what, list, bound] of parts) {
-      if (bound === undefined || list.length <= 1) continue
-      const bytes = list.reduce((n, e) => n + entryBytes(e), 0)
-      if (bytes > bound) this.fail('invariant', [node.id], `${node.id}'s Ready hands out ${list.length} ${what} of ${bytes} bytes, above the bound ${bound}`)
-    }
-  }
-
-  /** A message the core sends stays within the byte bounds it was configured with. */
-  private checkMessageBounds(node: SimNode, message: PeerMessage): void {
-    const chunkBound = this.options.maxSnapshotChunkBytes
-    if (chunkBound !== undefined && isChunkMessage(message) && (message as unknown as { data: Uint8Array }).data.length > chunkBound) {
-      this.fail('invariant', [node.id], `${node.id} sent a ${message.type} chunk of ${(message as unknown as { data: Uint8Array }).data.length} bytes, above maxSnapshotChunkBytes ${chunkBound}`)
-    }
-    const bound = this.options.maxBytesPerMessage
-    if (bound === undefined) return
-    for (const field of ['entries', 'accepted']) {
-      const list = (message as unknown as Record<string, unknown>)[field]
-      if (!Array.isArray(list) || list.length <= 1) continue
-      const bytes = (list as Entry[]).reduce((n, e) => n + entryBytes(e), 0)
-      if (bytes > bound) this.fail('invariant', [node.id], `${node.id} sent a ${message.type} with ${list.length} entries of ${bytes} bytes, above maxBytesPerMessage ${bound}`)
-    }
   }
 
   private start(node: SimNode): void {
@@ -393,6 +403,7 @@ export class CoreCluster {
       this.fail('invariant', [node.id], `creating ${node.id}'s core threw: ${String(e)}`, e)
     }
     node.core = core
+    node.maxReadysInFlight = maxReadysInFlight(config)
     this.afterStep(node, 'create')
   }
 
@@ -442,9 +453,3 @@ export class CoreCluster {
     return node
   }
 }
-
-/** A message carrying a snapshot chunk, whatever the core calls it. */
-function isChunkMessage(message: PeerMessage): boolean {
-  return isSnapshotChunk(message as unknown as Record<string, unknown>, Infinity, Infinity)
-}
-

@@ -21,7 +21,8 @@ export {
   SCENARIOS, scenarioByName, electionAndReplication, leaderCrash, minorityPartition, randomFaults, electionStorm,
   snapshotCatchUp, chunkedSnapshotCatchUp, proposalBurst, type ScenarioEntry,
 } from './scenarios.js'
-export { runFaultProfile, RANDOM_FAULTS, ELECTION_STORM, type FaultProfile } from './random-faults.js'
+export { overwrittenInFlight, pipelineStorm, stalledElection, stalledFollowerDisks, stalledLeaderDisk } from './pipeline-scenarios.js'
+export { runFaultProfile, RANDOM_FAULTS, ELECTION_STORM, PIPELINE_STORM, type FaultProfile } from './random-faults.js'
 export {
   awaitLeader, commitOn, durableLastIndex, expectAppliedInOrder, expectLiveness, payload, proposeAccepted,
 } from './scenario-steps.js'

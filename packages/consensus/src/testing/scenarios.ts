@@ -2,6 +2,7 @@ import { clusterFor, report, type Scenario } from './scenario.js'
 import {
   awaitLeader, commitOn, durableLastIndex, expectAppliedInOrder, expectLiveness, payload, proposeAccepted,
 } from './scenario-steps.js'
+import { overwrittenInFlight, pipelineStorm, stalledElection, stalledFollowerDisks, stalledLeaderDisk } from './pipeline-scenarios.js'
 import { ELECTION_STORM, RANDOM_FAULTS, runFaultProfile } from './random-faults.js'
 
 /** Ticks within which a healthy group must elect a leader or commit a proposal. */
@@ -242,6 +243,23 @@ export const SCENARIOS: readonly ScenarioEntry[] = [
     run: chunkedSnapshotCatchUp, seedWeight: 2,
   },
   { name: 'burst', title: 'applies a burst of proposals in order', run: proposalBurst, seedWeight: 1 },
+  {
+    name: 'pipeline-leader', title: 'a leader whose disk stalls pipelines Readys, applies nothing unwritten, and survives a crash losing them',
+    run: stalledLeaderDisk, seedWeight: 1,
+  },
+  {
+    name: 'pipeline-followers', title: 'followers whose disks stall acknowledge nothing, so nothing commits, until they write again',
+    run: stalledFollowerDisks, seedWeight: 1,
+  },
+  { name: 'pipeline-election', title: 'no one is elected while votes cannot be written', run: stalledElection, seedWeight: 1 },
+  {
+    name: 'pipeline-overwrite', title: 'an unsynced write overwritten by a newer leader is not taken for the new value when it completes',
+    run: overwrittenInFlight, seedWeight: 2,
+  },
+  {
+    name: 'pipeline-storm', title: 'stays safe with Readys piling up in flight, stalled disks and crashes losing unsynced writes',
+    run: pipelineStorm, seedWeight: 4,
+  },
 ]
 
 export function scenarioByName(name: string): ScenarioEntry | undefined {

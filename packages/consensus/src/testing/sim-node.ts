@@ -4,10 +4,10 @@ import { SimDisk } from './disk.js'
 import { bytesKey } from './identity.js'
 import { snapshotEntries } from './snapshot-codec.js'
 
-/** A Ready the shell is working through; a crash may fall between its phases. */
+/** A Ready handed out and not yet advanced; a crash may fall between its phases. */
 export interface ReadyInFlight {
   readonly ready: Ready
-  /** Step 2 of the duties (the durable write) is done. */
+  /** Step 2 of the duties (the durable write) is done: synced to the disk. */
   persisted: boolean
 }
 
@@ -18,7 +18,12 @@ export interface ReadyInFlight {
 export class SimNode {
   readonly disk = new SimDisk()
   core: ConsensusCore | null = null
-  inFlight: ReadyInFlight | null = null
+  /** Readys handed out and not yet advanced, oldest first; the unsynced ones are lost in a crash. */
+  inFlight: ReadyInFlight[] = []
+  /** `maxReadysInFlight` of the core's config. */
+  maxReadysInFlight = 1
+  /** While true, the disk syncs nothing (see `CoreCluster.setDiskStalled`); survives a crash. */
+  diskStalled = false
   /** Applied entries of this incarnation; `appliedLog[i - 1]` is the entry at index i. */
   appliedLog: Entry[] = []
   /** Payload → index, for "has this node applied X". */
@@ -59,7 +64,7 @@ export class SimNode {
   /** The process died: only the disk is left. */
   crash(): void {
     this.core = null
-    this.inFlight = null
+    this.inFlight = []
     this.appliedLog = []
     this.appliedPayloads = new Map()
   }
@@ -71,6 +76,12 @@ export class SimNode {
     if (entries === null) return false
     this.restore(entries)
     return true
+  }
+
+  private describeInFlight(): string {
+    if (this.inFlight.length === 0) return ''
+    const synced = this.inFlight.filter((r) => r.persisted).length
+    return ` (${this.inFlight.length} Readys in flight, ${synced} synced${this.diskStalled ? ', disk stalled' : ''})`
   }
 
   /** One line for failure messages: what the core says and what the disk holds. */
@@ -86,7 +97,7 @@ export class SimNode {
       return `${this.id} up (status() throws); ${durable}`
     }
     return `${this.id} ${s.role} term ${s.term} leader ${s.leader ?? '-'} commit ${s.commitIndex} last ${s.lastIndex} ` +
-      `first ${s.firstIndex} applied ${this.appliedIndex}${this.inFlight === null ? '' : ' (Ready in flight)'}; ${durable}`
+      `first ${s.firstIndex} applied ${this.appliedIndex}${this.describeInFlight()}; ${durable}`
   }
 }
 

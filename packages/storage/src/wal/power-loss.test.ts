@@ -96,6 +96,46 @@ describe('Wal at a power cut', () => {
   })
 })
 
+describe('Wal with writes issued while a sync is in flight (pipelined Readys)', () => {
+  // The replica hands the WAL the next Ready while the previous one's fdatasync runs. Wherever
+  // the power goes, every acknowledged write survives, and what survives is a prefix of the
+  // writes in the order they were issued: never a later Ready's write without an earlier one's.
+  it('keeps every acknowledged write and a prefix of the issued ones, wherever the cut lands', async () => {
+    let acknowledgedAtCut = 0
+    let cutWithWritesPending = 0
+    for (let cutAt = 0; cutAt < 40; cutAt += 3) {
+      for (let seed = 1; seed <= 4; seed++) {
+        const where = `cut after ${cutAt} operations, seed ${seed}`
+        const disk = new PowerLossFs()
+        const { wal } = await Wal.open(DIR, { fs: disk, maxSegmentBytes: SEGMENT_BYTES })
+        disk.cutPowerAfter(cutAt)
+        const acknowledged = new Set<number>()
+        // Twenty writes issued in bursts of four, each burst while the previous ones sync.
+        const writes: Array<Promise<void>> = []
+        for (let burst = 0; burst < 5; burst++) {
+          for (let i = 1; i <= 4; i++) {
+            const index = burst * 4 + i
+            writes.push(wal.write({ entries: [normal(index)], hardState: { term: 1, vote: 'n1', commit: index - 1 } })
+              .then(() => void acknowledged.add(index), () => undefined))
+          }
+          await Promise.resolve()
+        }
+        await Promise.all(writes)
+        if (acknowledged.size < 20) cutWithWritesPending++
+        acknowledgedAtCut += acknowledged.size
+        const after = disk.powerCut(createRng(seed))
+        const { wal: reopened, state } = await Wal.open(DIR, { fs: after, maxSegmentBytes: SEGMENT_BYTES })
+        const kept = state.entries.map((e) => e.index)
+        expect(kept, where).toEqual(Array.from({ length: kept.length }, (_, i) => i + 1))
+        for (const index of acknowledged) expect(kept, `${where}: acknowledged ${index}`).toContain(index)
+        await reopened.close()
+      }
+    }
+    expect(cutWithWritesPending).toBeGreaterThan(10) // most cuts fall among the writes
+    expect(acknowledgedAtCut).toBeGreaterThan(0) // and some writes were acknowledged before them
+  })
+})
+
 describe('Wal releasing segments at a power cut', () => {
   // `releaseUpTo` syncs the directory after each unlink. Unsynced unlinks may reach the disk in any
   // order (PowerLossFs keeps any subset of them), so without those syncs a cut can delete a newer

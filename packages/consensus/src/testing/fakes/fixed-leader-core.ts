@@ -5,6 +5,8 @@ import { assert } from '../../assert.js'
  * A correct but minimal core for testing the harness itself: `members[0]` leads term 1 forever
  * and replicates to the others, committing on a durable majority. No elections, so it is only
  * driven in tests where the leader never crashes (followers may crash, lag, and need snapshots).
+ * It keeps the Ready contract with several Readys in flight: entries are handed out once,
+ * count as durable at advance, and are handed out to apply only once durable.
  */
 interface Append extends PeerMessage { readonly type: 'append'; readonly entries: readonly Entry[]; readonly commit: number }
 interface Ack extends PeerMessage { readonly type: 'ack'; readonly match: number }
@@ -19,11 +21,15 @@ export class FixedLeaderCore implements ConsensusCore {
   private log: Entry[] = []
   private snapshot: Snapshot | null = null
   private pendingSnapshot: Snapshot | null = null
+  /** Entries up to it were handed out in a Ready. */
+  private handedOutIndex = 0
+  /** Entries up to it are durable (their Ready was advanced). */
   private stableIndex = 0
   private commitIndex = 0
-  /** -1 until the term is first made durable (its acks speak for term 1). */
-  private persistedCommit = -1
+  /** The commit last handed out in a hard state; -1 until the term is first written (its acks speak for term 1). */
+  private handedOutCommit = -1
   private appliedIndex = 0
+  private snapshotsInFlight = 0
   private readonly match = new Map<NodeId, number>()
   private outNow: PeerMessage[] = []
   private outAfterPersist: PeerMessage[] = []
@@ -35,8 +41,8 @@ export class FixedLeaderCore implements ConsensusCore {
     if (p !== null) {
       this.snapshot = p.snapshot
       this.log = [...p.entries]
-      this.stableIndex = this.lastIndex()
-      this.commitIndex = this.persistedCommit = p.hardState?.commit ?? 0
+      this.stableIndex = this.handedOutIndex = this.lastIndex()
+      this.commitIndex = this.handedOutCommit = p.hardState?.commit ?? 0
       this.appliedIndex = p.snapshot?.index ?? 0
     }
     for (const m of config.members) if (m !== this.id) this.match.set(m, 0)
@@ -79,7 +85,7 @@ export class FixedLeaderCore implements ConsensusCore {
         if (msg.snapshot.index <= this.lastIndex()) return this.ack(msg.from)
         this.snapshot = this.pendingSnapshot = msg.snapshot
         this.log = []
-        this.stableIndex = msg.snapshot.index
+        this.handedOutIndex = msg.snapshot.index
         this.commitIndex = Math.max(this.commitIndex, msg.snapshot.index)
         this.ack(msg.from)
         break
@@ -113,31 +119,38 @@ export class FixedLeaderCore implements ConsensusCore {
   }
 
   ready(): Ready | null {
-    const entries = this.log.filter((e) => e.index > this.stableIndex)
-    const hardState: HardState | null = this.commitIndex !== this.persistedCommit ? { term: TERM, vote: null, commit: this.commitIndex } : null
+    const entries = this.log.filter((e) => e.index > this.handedOutIndex)
+    const hardState: HardState | null = this.commitIndex !== this.handedOutCommit ? { term: TERM, vote: null, commit: this.commitIndex } : null
     const from = Math.max(this.appliedIndex, this.snapshotIndex())
-    const committed = this.log.filter((e) => e.index > from && e.index <= this.commitIndex)
+    const durableCommit = Math.min(this.commitIndex, this.stableIndex)
+    const restoring = this.pendingSnapshot !== null || this.snapshotsInFlight > 0
+    const committed = restoring ? [] : this.log.filter((e) => e.index > from && e.index <= durableCommit)
     const r: Ready = {
       hardState, snapshot: this.pendingSnapshot, truncateFrom: null, entries, committed, readStates: [],
       messagesNow: this.outNow, messagesAfterPersist: this.outAfterPersist,
     }
-    this.outNow = []
-    this.outAfterPersist = []
     const empty = entries.length === 0 && hardState === null && r.snapshot === null && committed.length === 0 &&
       r.messagesNow.length === 0 && r.messagesAfterPersist.length === 0
-    return empty ? null : r
+    if (empty) return null
+    this.outNow = []
+    this.outAfterPersist = []
+    this.handedOutIndex = Math.max(this.handedOutIndex, entries.at(-1)?.index ?? 0)
+    if (hardState !== null) this.handedOutCommit = hardState.commit
+    if (r.snapshot !== null) this.snapshotsInFlight++
+    this.pendingSnapshot = null
+    const applied = committed.at(-1)
+    if (applied !== undefined) this.appliedIndex = applied.index
+    return r
   }
 
   advance(r: Ready): void {
     const last = r.entries.at(-1)
     if (last !== undefined) this.stableIndex = Math.max(this.stableIndex, last.index)
-    if (r.hardState !== null) this.persistedCommit = r.hardState.commit
     if (r.snapshot !== null) {
+      this.snapshotsInFlight--
+      this.stableIndex = Math.max(this.stableIndex, r.snapshot.index)
       this.appliedIndex = Math.max(this.appliedIndex, r.snapshot.index)
-      this.pendingSnapshot = null
     }
-    const applied = r.committed.at(-1)
-    if (applied !== undefined) this.appliedIndex = applied.index
     if (this.leads) this.advanceCommit()
   }
 
