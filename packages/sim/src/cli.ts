@@ -8,6 +8,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { runDemo } from './demo.js'
+import { describeFaults } from './nemesis.js'
 import { isProtocol, type Protocol } from './protocols.js'
 import { runScenario, scenarioFor, type RunResult } from './run.js'
 
@@ -28,7 +29,7 @@ function describe(r: RunResult): string {
   return (sharded.trimStart() + (sharded === '' ? '' : ' ') +
     `seed=${s.seed} protocol=${s.protocol} replicas=${s.replicas} clients=${s.clients} ` +
     `unreliable=${s.unreliable} workload=${s.workload.kind} snapshotEvery=${s.snapshotEveryEntries} ` +
-    `faults=[${Object.entries(s.nemesis).filter(([k, v]) => k !== 'intervalMs' && v === true).map(([k]) => k).join(',')}]`
+    `faults=[${describeFaults(s.nemesis)}]`
   )
 }
 

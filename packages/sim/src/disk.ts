@@ -6,7 +6,7 @@ import type { Entry, HardState, PersistedState, Ready, Snapshot } from '@kv/cons
  * same way).
  */
 export class SimDisk {
-  private hardState: HardState | null = null
+  private hardStateOnDisk: HardState | null = null
   private snapshot: Snapshot | null = null
   private readonly entries = new Map<number, Entry>()
   /** Bytes of log entries currently held (the snapshot-size test bounds this). */
@@ -17,11 +17,16 @@ export class SimDisk {
   bytesWritten = 0
   syncs = 0
 
+  /** The hard state on disk (null before the first write of one). */
+  get hardState(): HardState | null {
+    return this.hardStateOnDisk
+  }
+
   write(ready: Ready): void {
     // Only entries, a snapshot, a truncation or a new term/vote need a sync; the commit index
     // may be written lazily (it can be learned again), as the real log does.
     const hs = ready.hardState
-    const voteOrTerm = hs !== null && (hs.term !== this.hardState?.term || hs.vote !== this.hardState.vote)
+    const voteOrTerm = hs !== null && (hs.term !== this.hardStateOnDisk?.term || hs.vote !== this.hardStateOnDisk.vote)
     if (ready.snapshot !== null || ready.truncateFrom !== null || ready.entries.length > 0 || voteOrTerm) this.syncs++
     if (ready.snapshot !== null) this.installSnapshot(ready.snapshot)
     if (ready.truncateFrom !== null) {
@@ -34,7 +39,7 @@ export class SimDisk {
       this.bytesWritten += entryBytes(e)
     }
     this.maxLogBytes = Math.max(this.maxLogBytes, this.logBytes)
-    if (ready.hardState !== null) this.hardState = ready.hardState
+    if (ready.hardState !== null) this.hardStateOnDisk = ready.hardState
   }
 
   /** The application's own snapshot: the log below it is no longer needed. */
@@ -58,7 +63,7 @@ export class SimDisk {
 
   persisted(): PersistedState {
     const entries = [...this.entries.values()].sort((a, b) => a.index - b.index)
-    return { hardState: this.hardState, snapshot: this.snapshot, entries }
+    return { hardState: this.hardStateOnDisk, snapshot: this.snapshot, entries }
   }
 }
 

@@ -1,51 +1,186 @@
 import type { Rng } from '@kv/consensus'
 import type { EventQueue } from './event-queue.js'
 import { reliableNetwork, unreliableNetwork, type NetworkFaults, type SimNetwork } from './network.js'
-import type { SimNode } from './node.js'
+import type { CrashPoint, SimNode } from './node.js'
+import type { Protocol } from './protocols.js'
 
-/** Which faults the nemesis injects, and how often it acts (virtual ms between actions). */
+/** Every kind of fault the nemesis draws from (swarm weights are per kind). */
+export const faultKinds = [
+  'partitions',
+  'crashes',
+  'crashAll',
+  'flakyNetwork',
+  'clockDrift',
+  'pauses',
+  'transfers',
+  'duels',
+  'crashPoints',
+  'longPartitions',
+  'skipSlots',
+] as const
+
+export type FaultKind = (typeof faultKinds)[number]
+
+/** Which faults the nemesis injects, how hard, and how often it acts (virtual ms between actions). */
 export interface NemesisOptions {
+  /** Random partitions of a group, and heals. */
   partitions: boolean
+  /** Crash one replica, restart one, or bounce one (crash, restart within ~an election timeout). */
   crashes: boolean
   /** Crash every replica at once, then restart them all (kvraft's persistence tests). */
   crashAll: boolean
   /** Switch between a reliable and an unreliable network now and then. */
   flakyNetwork: boolean
+  /**
+   * Per-replica clock drift: each replica's clock runs at a rate in [1/clockDrift, clockDrift]
+   * of virtual time (drawn at start, redrawn for one replica per action), so its election
+   * and lease timers disagree with its peers'. 1: off.
+   */
+  clockDrift: number
+  /** Process pauses (SIGSTOP … SIGCONT) of up to this many virtual ms, the leader half the time. 0: off. */
+  maxPauseMs: number
+  /** Forced leadership transfers through the core's `transferLeadership`. */
+  transfers: boolean
+  /**
+   * Dueling candidates: the leader hands over to two replicas at once; one of them reaches
+   * the others through slow links, and a voter crashes right after its next promise (a vote,
+   * a Paxos promise) and restarts before the slow candidate's request arrives.
+   */
+  duels: boolean
+  /** Crashes between persist and send: a replica crashes right after its next Ready's disk write, before or after sending what waited for it. */
+  crashPoints: boolean
+  /**
+   * Long partitions then heals: a group's leader cut off (with a minority and some clients,
+   * or only its inbound links) for several election timeouts. After a one-way cut of an
+   * otherwise healthy group, some other replica must have been elected (liveness).
+   */
+  longPartitions: boolean
+  /** Paxos: slots every leader leaves empty (`skipSlots`); a stuck leader is made to hand over after `holeHoldMs`. Empty: off. */
+  skipSlots: readonly number[]
+  /** How long a hole may hold up its group before the nemesis deposes the leader that left it. */
+  holeHoldMs: number
+  /**
+   * Swarm testing: each kind's weight in the nemesis's draws (a kind not named weighs 1).
+   * Absent: every action of every enabled kind is equally likely (the draw of older runs).
+   */
+  weights?: Partial<Record<FaultKind, number>>
   intervalMs: number
 }
 
-export const noFaults: NemesisOptions = { partitions: false, crashes: false, crashAll: false, flakyNetwork: false, intervalMs: 1000 }
+export const noFaults: NemesisOptions = {
+  partitions: false,
+  crashes: false,
+  crashAll: false,
+  flakyNetwork: false,
+  clockDrift: 1,
+  maxPauseMs: 0,
+  transfers: false,
+  duels: false,
+  crashPoints: false,
+  longPartitions: false,
+  skipSlots: [],
+  holeHoldMs: 100,
+  intervalMs: 1000,
+}
+
+/** The kinds `o` enables. */
+export function enabledKinds(o: NemesisOptions): FaultKind[] {
+  const on: Record<FaultKind, boolean> = {
+    partitions: o.partitions,
+    crashes: o.crashes,
+    crashAll: o.crashAll,
+    flakyNetwork: o.flakyNetwork,
+    clockDrift: o.clockDrift > 1,
+    pauses: o.maxPauseMs > 0,
+    transfers: o.transfers,
+    duels: o.duels,
+    crashPoints: o.crashPoints,
+    longPartitions: o.longPartitions,
+    skipSlots: o.skipSlots.length > 0,
+  }
+  return faultKinds.filter((k) => on[k])
+}
+
+/** `partitions*4,clockDrift(x1.8),pauses(≤400ms)`: the enabled kinds, their intensity and swarm weight. */
+export function describeFaults(o: NemesisOptions): string {
+  return enabledKinds(o)
+    .map((k) => {
+      const intensity =
+        k === 'clockDrift' ? `(x${o.clockDrift.toFixed(2)})` : k === 'pauses' ? `(≤${o.maxPauseMs}ms)` : k === 'skipSlots' ? `(${o.skipSlots.length})` : ''
+      const w = o.weights?.[k]
+      return `${k}${intensity}${w === undefined || w === 1 ? '' : `*${w}`}`
+    })
+    .join(',')
+}
+
+/** One group as the nemesis sees it. */
+export interface NemesisGroup {
+  readonly id: string
+  readonly protocol: Protocol
+  readonly nodes: readonly SimNode[]
+}
+
+/** What the nemesis may ask of the world around it. */
+export interface NemesisContext {
+  /** The clients' endpoint names now (a long partition strands some with the minority). */
+  clients(): readonly string[]
+  /** One election timeout at the nominal clock rate, in virtual ms. */
+  readonly electionTimeoutMs: number
+  /** Did a replica of `groupId` other than `except` lead at a term above `term`? */
+  electedAfter(groupId: string, term: number, except: string): boolean
+}
+
+type Action = readonly [FaultKind, () => void]
 
 /**
  * The fault injector. Every action is drawn from the run's PRNG, so a seed replays the same
  * faults at the same virtual times. It never keeps more than f replicas down on its own
- * except in crashAll mode, where all come back together.
+ * except in crashAll mode, where all come back together. Each action is about one group.
  */
 export class Nemesis {
   private active = false
   actions: string[] = []
+  /** Liveness problems seen while faults ran (a one-way cut no one was elected through). */
+  problems: string[] = []
   /** The group the current action is about (each action picks one; f is per group). */
-  private nodes: readonly SimNode[]
+  private group: NemesisGroup
+  /** Per group: virtual time of the last action on it (a liveness check needs an untouched window). */
+  private readonly touchedAt = new Map<string, number>()
+  private readonly holes = new Map<string, { slot: number; since: number }>()
 
   constructor(
     private readonly options: NemesisOptions,
-    private readonly groups: ReadonlyArray<readonly SimNode[]>,
+    private readonly groups: readonly NemesisGroup[],
     private readonly net: SimNetwork,
     private readonly queue: EventQueue,
     private readonly rng: Rng,
     private readonly baseFaults: NetworkFaults,
+    private readonly context: NemesisContext,
   ) {
     if (groups.length === 0) throw new RangeError('a nemesis needs at least one group')
-    this.nodes = groups[0]!
+    this.group = groups[0]!
+  }
+
+  private get nodes(): readonly SimNode[] {
+    return this.group.nodes
   }
 
   start(): void {
     this.active = true
+    if (this.options.clockDrift > 1) this.driftAll()
+    if (this.options.skipSlots.length > 0) this.watchHoles()
     this.schedule()
   }
 
+  /** Stop injecting faults: clocks run true again and no armed crash point fires. */
   stop(): void {
     this.active = false
+    for (const g of this.groups) {
+      for (const n of g.nodes) {
+        if (n.clockRate !== 1) n.setClockRate(1)
+        n.armCrashPoint(null)
+      }
+    }
   }
 
   private schedule(): void {
@@ -59,20 +194,66 @@ export class Nemesis {
 
   private act(): void {
     const o = this.options
-    const choices: Array<() => void> = []
-    if (o.partitions) choices.push(() => this.partition(), () => this.heal())
-    if (o.crashes) choices.push(() => this.crashOne(), () => this.restartOne(), () => this.bounce())
-    if (o.crashAll) choices.push(() => this.crashAll())
-    if (o.flakyNetwork) choices.push(() => this.flipNetwork())
+    const choices: Action[] = []
+    if (o.partitions) choices.push(['partitions', () => this.partition()], ['partitions', () => this.heal()])
+    if (o.crashes) choices.push(['crashes', () => this.crashOne()], ['crashes', () => this.restartOne()], ['crashes', () => this.bounce()])
+    if (o.crashAll) choices.push(['crashAll', () => this.crashAll()])
+    if (o.flakyNetwork) choices.push(['flakyNetwork', () => this.flipNetwork()])
+    if (o.clockDrift > 1) choices.push(['clockDrift', () => this.driftOne()])
+    if (o.maxPauseMs > 0) choices.push(['pauses', () => this.pauseOne()])
+    if (o.transfers) choices.push(['transfers', () => this.transfer()])
+    if (o.duels) choices.push(['duels', () => this.duel()])
+    if (o.crashPoints) choices.push(['crashPoints', () => this.armCrashPoint()])
+    if (o.longPartitions) choices.push(['longPartitions', () => this.longPartition()])
     if (choices.length === 0) return
     // One group: no draw, so single-group runs replay as they did before groups existed.
-    if (this.groups.length > 1) this.nodes = this.groups[this.rng.int(this.groups.length)]!
-    choices[this.rng.int(choices.length)]!()
+    if (this.groups.length > 1) this.group = this.groups[this.rng.int(this.groups.length)]!
+    const pick = o.weights === undefined ? choices[this.rng.int(choices.length)]! : this.weighted(choices, o.weights)
+    this.touchedAt.set(this.group.id, this.queue.now)
+    pick[1]()
+  }
+
+  /** A kind's weight is shared by its actions (partition and heal each get half of `partitions`). */
+  private weighted(choices: readonly Action[], weights: Partial<Record<FaultKind, number>>): Action {
+    const perKind = new Map<FaultKind, number>()
+    for (const [k] of choices) perKind.set(k, (perKind.get(k) ?? 0) + 1)
+    const w = choices.map(([k]) => (weights[k] ?? 1) / perKind.get(k)!)
+    let x = this.rng.next() * w.reduce((a, b) => a + b, 0)
+    for (let i = 0; i < choices.length; i++) {
+      x -= w[i]!
+      if (x < 0) return choices[i]!
+    }
+    return choices[choices.length - 1]!
   }
 
   private log(what: string): void {
     this.actions.push(`${this.queue.now.toFixed(1)}ms ${what}`)
   }
+
+  /** The live, running replica of the group that leads at the highest term, if any. */
+  private leaderOf(group: NemesisGroup): SimNode | null {
+    let best: SimNode | null = null
+    let bestTerm = -1
+    for (const n of group.nodes) {
+      if (n.paused) continue
+      const s = n.replica?.core.status()
+      if (s?.role === 'leader' && s.term > bestTerm) {
+        best = n
+        bestTerm = s.term
+      }
+    }
+    return best
+  }
+
+  private pickOne<T>(xs: readonly T[]): T {
+    return xs[this.rng.int(xs.length)]!
+  }
+
+  private get f(): number {
+    return Math.floor((this.nodes.length - 1) / 2)
+  }
+
+  // ---- the classic faults --------------------------------------------------------------
 
   private partition(): void {
     const ids = this.nodes.map((n) => n.id)
@@ -92,11 +273,10 @@ export class Nemesis {
   }
 
   private crashOne(): void {
-    const f = Math.floor((this.nodes.length - 1) / 2)
     const down = this.nodes.filter((n) => !n.alive).length
     const up = this.nodes.filter((n) => n.alive)
-    if (down >= f || up.length === 0) return this.restartOne()
-    const victim = up[this.rng.int(up.length)]!
+    if (down >= this.f || up.length === 0) return this.restartOne()
+    const victim = this.pickOne(up)
     victim.crash()
     this.log(`crash ${victim.id}`)
   }
@@ -104,7 +284,7 @@ export class Nemesis {
   private restartOne(): void {
     const down = this.nodes.filter((n) => !n.alive)
     if (down.length === 0) return
-    const node = down[this.rng.int(down.length)]!
+    const node = this.pickOne(down)
     node.start()
     this.log(`restart ${node.id}`)
   }
@@ -116,9 +296,8 @@ export class Nemesis {
    */
   private bounce(): void {
     const up = this.nodes.filter((n) => n.alive)
-    const f = Math.floor((this.nodes.length - 1) / 2)
-    if (this.nodes.length - up.length >= f || up.length === 0) return this.restartOne()
-    const victim = up[this.rng.int(up.length)]!
+    if (this.nodes.length - up.length >= this.f || up.length === 0) return this.restartOne()
+    const victim = this.pickOne(up)
     victim.crash()
     this.log(`bounce ${victim.id}`)
     this.queue.after(20 + this.rng.next() * 200, () => {
@@ -140,5 +319,217 @@ export class Nemesis {
     const other = this.baseFaults === unreliableNetwork ? reliableNetwork : unreliableNetwork
     this.net.faults = this.net.faults === this.baseFaults ? other : this.baseFaults
     this.log(`network ${this.net.faults === reliableNetwork ? 'reliable' : 'unreliable'}`)
+  }
+
+  // ---- clocks and processes --------------------------------------------------------------
+
+  /** A rate in [1/d, d], log-uniform, so that fast and slow clocks are equally likely. */
+  private drawRate(): number {
+    return Math.pow(this.options.clockDrift, 2 * this.rng.next() - 1)
+  }
+
+  private driftAll(): void {
+    const rates: string[] = []
+    for (const g of this.groups) {
+      for (const n of g.nodes) {
+        n.setClockRate(this.drawRate())
+        rates.push(`${n.id} x${n.clockRate.toFixed(2)}`)
+      }
+    }
+    this.log(`clocks ${rates.join(', ')}`)
+  }
+
+  private driftOne(): void {
+    const node = this.pickOne(this.nodes)
+    node.setClockRate(this.drawRate())
+    this.log(`clock ${node.id} x${node.clockRate.toFixed(2)}`)
+  }
+
+  /** SIGSTOP a replica (the leader half the time) for a while, then SIGCONT it. */
+  private pauseOne(): void {
+    const leader = this.leaderOf(this.group)
+    const running = this.nodes.filter((n) => n.alive && !n.paused)
+    if (running.length === 0) return
+    const victim = leader !== null && this.rng.chance(0.5) ? leader : this.pickOne(running)
+    const ms = 20 + this.rng.next() * (this.options.maxPauseMs - 20)
+    victim.pause()
+    this.log(`pause ${victim.id}${victim === leader ? ' (leader)' : ''} for ${ms.toFixed(0)}ms`)
+    this.queue.after(ms, () => {
+      if (!victim.paused) return
+      victim.resume()
+      this.log(`resume ${victim.id}`)
+    })
+  }
+
+  // ---- leadership ----------------------------------------------------------------------------
+
+  private transfer(): void {
+    const leader = this.leaderOf(this.group)
+    if (leader === null) return
+    const to = this.pickOne(this.nodes.filter((n) => n !== leader))
+    this.log(`transfer ${leader.id} -> ${to.id}`)
+    leader.transferLeadership(to.id)
+  }
+
+  /**
+   * Two candidates at once: the leader hands over to A and then to B (Raft sends TimeoutNow
+   * to every target already caught up; Paxos to each at once). B's links are slow, and a
+   * voter crashes right after it persisted its next promise and restarts before B's request
+   * reaches it: a voter that did not make its vote durable votes twice in one term.
+   */
+  private duel(): void {
+    const leader = this.leaderOf(this.group)
+    if (leader === null) return
+    const others = this.nodes.filter((n) => n !== leader && n.alive && !n.paused)
+    if (others.length < 2) return
+    const a = this.pickOne(others)
+    const b = this.pickOne(others.filter((n) => n !== a))
+    const voters = this.nodes.filter((n) => n !== a && n !== b && n.alive && !n.paused)
+    const slowMs = 2 + this.rng.next() * 38
+    for (const n of this.nodes) if (n !== b) this.net.slowLink(b.id, n.id, slowMs)
+    this.queue.after(slowMs + 100, () => {
+      for (const n of this.nodes) if (n !== b) this.net.slowLink(b.id, n.id, 0)
+    })
+    let bounce = ''
+    if (voters.length > 0 && this.rng.chance(0.75)) {
+      const voter = this.pickOne(voters)
+      const restartMs = 0.5 + this.rng.next() * Math.min(slowMs, 10)
+      voter.armCrashPoint({ when: 'after-send', on: 'promise', then: (n) => this.crashedAtPoint(n, 'after its promise', restartMs) })
+      bounce = `; ${voter.id} crashes after its next promise, back ${restartMs.toFixed(1)}ms later`
+    }
+    this.log(`duel ${a.id} vs ${b.id} (${b.id}'s links +${slowMs.toFixed(1)}ms${bounce})`)
+    leader.transferLeadership(a.id)
+    leader.transferLeadership(b.id)
+  }
+
+  // ---- crashes between persist and send --------------------------------------------------------
+
+  private armCrashPoint(): void {
+    const leader = this.leaderOf(this.group)
+    const up = this.nodes.filter((n) => n.alive && !n.paused && !n.crashPointArmed)
+    if (up.length === 0 || this.nodes.filter((n) => !n.alive).length >= this.f) return
+    const node = leader !== null && !leader.crashPointArmed && this.rng.chance(0.5) ? leader : this.pickOne(up)
+    const when: CrashPoint['when'] = this.rng.chance(0.5) ? 'before-send' : 'after-send'
+    const on: CrashPoint['on'] = this.rng.chance(0.5) ? 'promise' : 'entries'
+    const restartMs = Math.pow(300, this.rng.next())
+    const where = `after persisting ${on === 'promise' ? 'a promise' : 'entries'}, ${when === 'before-send' ? 'before' : 'after'} sending`
+    node.armCrashPoint({ when, on, then: (n) => this.crashedAtPoint(n, where, restartMs) })
+    this.log(`arm ${node.id}: crash ${where}`)
+  }
+
+  private crashedAtPoint(node: SimNode, where: string, restartMs: number): void {
+    this.touchedAt.set(node.groupId, this.queue.now)
+    this.log(`crash ${node.id} ${where}`)
+    this.queue.after(restartMs, () => {
+      if (node.alive) return
+      node.start()
+      this.log(`restart ${node.id}`)
+    })
+  }
+
+  // ---- long partitions -------------------------------------------------------------------------
+
+  /**
+   * The leader (or any replica, if none leads) is cut off for 3..15 election timeouts, then
+   * healed. Either with a minority of its group and some of the clients, which keep sending
+   * it requests (a symmetric partition), or alone and only inbound (it still reaches its
+   * peers: a leader that never steps down would hold them in its lease forever).
+   */
+  private longPartition(): void {
+    const leader = this.leaderOf(this.group)
+    const victim = leader ?? this.pickOne(this.nodes)
+    const oneWay = this.rng.chance(0.35)
+    const timeouts = oneWay ? 12 + this.rng.int(9) : 3 + this.rng.int(13)
+    const ms = timeouts * this.context.electionTimeoutMs
+    const peers = this.nodes.filter((n) => n !== victim)
+    if (oneWay) {
+      for (const p of peers) this.net.cutLink(p.id, victim.id)
+      const healthy = this.nodes.every((n) => n.alive && !n.paused)
+      const term = victim.replica?.core.status().term ?? 0
+      const start = this.queue.now
+      this.log(`one-way partition: ${victim.id} hears no peer for ${ms.toFixed(0)}ms`)
+      this.queue.after(ms, () => {
+        const stillCut = peers.every((p) => !this.net.canReach(p.id, victim.id))
+        for (const p of peers) this.net.restoreLink(p.id, victim.id)
+        if (!stillCut) return
+        this.log(`heal one-way partition of ${victim.id}`)
+        const untouched = (this.touchedAt.get(victim.groupId) ?? 0) <= start
+        if (healthy && untouched && !this.context.electedAfter(victim.groupId, term, victim.id)) {
+          this.problems.push(
+            `liveness: ${victim.id} heard no peer from ${start.toFixed(0)}ms for ${ms.toFixed(0)}ms, and no other replica of ${victim.groupId} was elected meanwhile`,
+          )
+        }
+      })
+      return
+    }
+    const minority = [victim, ...this.shuffled(peers).slice(0, this.rng.int(this.f))]
+    const stranded = this.context.clients().filter(() => this.rng.chance(0.5))
+    const sides = [[...minority.map((n) => n.id), ...stranded], peers.filter((n) => !minority.includes(n)).map((n) => n.id)]
+    this.net.partition(sides)
+    const generation = this.net.generation
+    this.log(`long partition ${sides[0]!.join(',')} | ${sides[1]!.join(',')} for ${ms.toFixed(0)}ms`)
+    this.queue.after(ms, () => {
+      if (this.net.generation !== generation) return
+      this.net.healSides()
+      this.log('heal long partition')
+    })
+  }
+
+  private shuffled<T>(xs: readonly T[]): T[] {
+    const out = [...xs]
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1)
+      ;[out[i], out[j]] = [out[j]!, out[i]!]
+    }
+    return out
+  }
+
+  // ---- leaders that skip slots ----------------------------------------------------------------
+
+  /**
+   * A Paxos leader configured with `skipSlots` leaves those slots empty, and nothing above a
+   * hole executes until another leader fills it with a noop. Nothing deposes a healthy leader
+   * by itself, so this watch does (it keeps running after the faults stop): a leader whose
+   * log has passed a skipped slot its group has not chosen yet for `holeHoldMs` hands over to
+   * another replica, or (while faults run, one time in three) crashes and comes back.
+   */
+  private watchHoles(): void {
+    const everyMs = this.context.electionTimeoutMs / 2
+    const check = () => {
+      for (const g of this.groups) if (g.protocol === 'paxos') this.checkHole(g)
+      this.queue.after(everyMs, check)
+    }
+    this.queue.after(everyMs, check)
+  }
+
+  private checkHole(g: NemesisGroup): void {
+    const leader = this.leaderOf(g)
+    const s = leader?.replica?.core.status()
+    const slot = s === undefined ? undefined : this.options.skipSlots.find((x) => x > s.commitIndex && x <= s.lastIndex)
+    if (leader === null || slot === undefined) {
+      this.holes.delete(g.id)
+      return
+    }
+    const hole = this.holes.get(g.id)
+    if (hole === undefined || hole.slot !== slot) {
+      this.holes.set(g.id, { slot, since: this.queue.now })
+      return
+    }
+    if (this.queue.now - hole.since < this.options.holeHoldMs) return
+    hole.since = this.queue.now
+    this.touchedAt.set(g.id, this.queue.now)
+    const others = g.nodes.filter((n) => n !== leader)
+    if (this.active && this.rng.chance(1 / 3)) {
+      leader.crash()
+      const back = 20 + this.rng.next() * 200
+      this.log(`hole at ${g.id} slot ${slot}: leader ${leader.id} crashes, back in ${back.toFixed(0)}ms`)
+      this.queue.after(back, () => {
+        if (!leader.alive) leader.start()
+      })
+      return
+    }
+    const to = this.pickOne(others)
+    this.log(`hole at ${g.id} slot ${slot}: transfer ${leader.id} -> ${to.id}`)
+    leader.transferLeadership(to.id)
   }
 }

@@ -5,6 +5,7 @@ import { checkLinearizability, type CheckOptions, type CheckResult } from './lin
 import { noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, unreliableNetwork } from './network.js'
 import type { Protocol } from './protocols.js'
+import { drawSwarm } from './swarm.js'
 import { appendToken, checkAppends, type WorkloadOptions } from './workload.js'
 import { SimWorld } from './world.js'
 
@@ -51,7 +52,7 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
     flakyNetwork: r.chance(0.3),
     intervalMs: 200 + r.int(800),
   }
-  return {
+  const scenario: Scenario = {
     seed,
     protocol,
     replicas: r.chance(0.7) ? 3 : 5,
@@ -61,9 +62,11 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
     snapshotEveryEntries: [0, 20, 100][r.int(3)]!,
     durationMs: 1500 + r.int(2500),
     workload: { kind: r.chance(0.3) ? 'append' : 'mixed', keys: 1 + r.int(5), opsPerClient: null },
-    // Drawn last, so the unsharded scenario of a seed is what it always was.
     sharded: options.sharded === true ? shardedScenario(r, protocol) : null,
   }
+  // Drawn last, so that the rest of a seed's scenario is what it was before the swarm.
+  scenario.nemesis = drawSwarm(r, nemesis, protocol, scenario.sharded !== null)
+  return scenario
 }
 
 /**
@@ -126,6 +129,7 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     world.nemesis.start()
     for (const change of s.sharded?.changes ?? []) world.queue.after(change.atMs, () => world.admin.change(change.op))
     world.runFor(Math.max(s.durationMs, (s.sharded?.changes.at(-1)?.atMs ?? 0) + 500))
+    problems.push(...world.nemesis.problems)
     if (!world.quiesce()) problems.push('liveness: clients did not finish after the faults stopped')
     // Migrations finish after the faults stop: each step is a log entry in some group.
     if (!world.converge(s.sharded === null ? 10_000 : 30_000)) problems.push('liveness: replicas did not converge after the faults stopped')

@@ -82,6 +82,8 @@ export class SimWorld {
   readonly nemesis: Nemesis
   /** Per group, what each index holds once applied anywhere: every replica must apply the same. */
   private readonly appliedAt = new Map<string, Map<number, string>>()
+  /** Per group, the replica that led each term. */
+  private readonly leadersByTerm = new Map<string, Map<number, string>>()
   private readonly groupOf = new Map<string, string>()
   private readonly byId = new Map<string, SimNode>()
   private readonly clientsByName = new Map<string, { onReply: SimClient['onReply'] }>()
@@ -96,9 +98,12 @@ export class SimWorld {
       peer: (msg) => {
         const node = this.byId.get(msg.to)
         if (node?.replica == null) return
-        this.trace.event(1, this.queue.now, code(msg.type), code(msg.from), code(msg.to))
-        node.replica.step(msg)
-        this.afterEvent(node)
+        node.receive(() => {
+          if (node.replica === null) return
+          this.trace.event(1, this.queue.now, code(msg.type), code(msg.from), code(msg.to))
+          node.replica.step(msg)
+          this.afterEvent(node)
+        })
       },
       request: (to, from, rid, req) => this.onRequest(to, from, rid, req),
       reply: (to, from, rid, resp) => {
@@ -116,16 +121,32 @@ export class SimWorld {
     this.groups = groupSpecs.map(([spec, kind]) => {
       const ids = spec.replicas.map((r) => r.id)
       const makeMachine = this.machineFactory(spec)
+      // The nemesis's slot-skipping leaders: a Paxos test option (Raft has no holes).
+      const skip = spec.protocol === 'paxos' && o.nemesis.skipSlots.length > 0 ? { skipSlots: o.nemesis.skipSlots } : {}
+      const coreOptions = { ...o.coreOptions, ...skip }
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
+      this.leadersByTerm.set(spec.id, new Map())
       return { spec, kind, nodes }
     })
     this.nodes = this.groups.flatMap((g) => g.nodes)
     for (const n of this.nodes) this.byId.set(n.id, n)
-    this.nemesis = new Nemesis(o.nemesis, this.groups.map((g) => g.nodes), this.net, this.queue, this.rng.fork(), o.network)
+    this.nemesis = new Nemesis(
+      o.nemesis,
+      this.groups.map((g) => ({ id: g.spec.id, protocol: g.spec.protocol, nodes: g.nodes })),
+      this.net,
+      this.queue,
+      this.rng.fork(),
+      o.network,
+      {
+        clients: () => this.clients.map((c) => c.name),
+        electionTimeoutMs: o.timing.tickMs * o.timing.electionTimeoutTicks,
+        electedAfter: (groupId, term, except) => [...this.leadersByTerm.get(groupId)!].some(([t, id]) => t > term && id !== except),
+      },
+    )
     for (const n of this.nodes) n.start()
   }
 
@@ -208,6 +229,11 @@ export class SimWorld {
   private onRequest(to: string, from: string, rid: number, raw: unknown): void {
     const node = this.byId.get(to)
     if (node?.replica == null) return
+    node.receive(() => this.handleRequest(node, to, from, rid, raw))
+  }
+
+  private handleRequest(node: SimNode, to: string, from: string, rid: number, raw: unknown): void {
+    if (node.replica === null) return
     this.trace.event(2, this.queue.now, code(to), code(from), rid)
     const parsed = parseGroupRequest(groupKind(this.spec, this.groupOf.get(to)!), raw)
     if (!parsed.ok) {
@@ -223,6 +249,21 @@ export class SimWorld {
     if (replica === null) return
     replica.flush()
     if (this.options.checkInvariants) replica.core.checkInvariants()
+    this.checkElectionSafety(node)
+  }
+
+  /**
+   * Raft §5.2 Election Safety, and its Paxos form (one proposer per ballot): at most one
+   * replica of a group ever leads in a given term. A core that forgot a vote or a promise
+   * across a crash can elect two; this sees it the moment the second one leads.
+   */
+  private checkElectionSafety(node: SimNode): void {
+    const s = node.replica!.core.status()
+    if (s.role !== 'leader') return
+    const leaders = this.leadersByTerm.get(node.groupId)!
+    const seen = leaders.get(s.term)
+    if (seen === undefined) leaders.set(s.term, node.id)
+    else if (seen !== node.id) throw new SimulationError(`election safety: ${seen} and ${node.id} both lead ${node.groupId} in term ${s.term}`)
   }
 
   private onCommitted(node: SimNode, entries: readonly Entry[]): void {
@@ -273,7 +314,10 @@ export class SimWorld {
     this.nemesis.stop()
     this.net.heal()
     this.net.faults = reliableNetwork
-    for (const n of this.nodes) if (!n.alive) n.start()
+    for (const n of this.nodes) {
+      if (!n.alive) n.start()
+      else if (n.paused) n.resume()
+    }
     for (const c of this.clients) c.stop()
     return this.runUntil(() => this.clients.every((c) => c.idle) && (this.adminClient?.idle ?? true), maxMs)
   }

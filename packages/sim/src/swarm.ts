@@ -1,0 +1,39 @@
+import type { Rng } from '@kv/consensus'
+import { enabledKinds, type FaultKind, type NemesisOptions } from './nemesis.js'
+import type { Protocol } from './protocols.js'
+
+/**
+ * Swarm testing (Groce, Zhang, Eide, Chen, Regehr, "Swarm Testing", ISSTA 2012): a seed does
+ * not draw from every fault kind at once. Each seed enables a random subset of the kinds the
+ * nemesis knows, each at a random intensity and with a random weight in the nemesis's draws,
+ * and now and then lets one kind dominate. A fault that another one masks (a pause hidden
+ * by a crash of the same leader, a drift that a partition makes moot) thus gets seeds of
+ * its own, and the mix still varies from seed to seed.
+ *
+ * `base` holds the classic kinds already drawn; this adds the newer ones and the weights.
+ */
+export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, sharded: boolean): NemesisOptions {
+  const o: NemesisOptions = { ...base }
+  if (r.chance(0.5)) o.clockDrift = 1.2 + r.next() * 0.8
+  if (r.chance(0.4)) o.maxPauseMs = 100 + r.int(900)
+  o.transfers = r.chance(0.4)
+  o.duels = r.chance(0.3)
+  o.crashPoints = r.chance(0.4)
+  o.longPartitions = r.chance(0.4)
+  if ((protocol === 'paxos' || sharded) && r.chance(0.3)) {
+    const slots = new Set<number>()
+    for (let n = 2 + r.int(11); n > 0; n--) slots.add(3 + r.int(300))
+    o.skipSlots = [...slots].sort((a, b) => a - b)
+    o.holeHoldMs = 20 + r.int(280)
+  }
+  const kinds = enabledKinds(o)
+  const weights: Partial<Record<FaultKind, number>> = {}
+  // 1..16, log-uniform: most kinds near each other, some far apart.
+  for (const k of kinds) weights[k] = Math.round(Math.pow(2, 4 * r.next()))
+  if (kinds.length > 1 && r.chance(0.3)) {
+    const dominant = kinds[r.int(kinds.length)]!
+    weights[dominant] = weights[dominant]! * 8
+  }
+  o.weights = weights
+  return o
+}
