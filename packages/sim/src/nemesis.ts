@@ -468,6 +468,20 @@ export class Nemesis {
     this.net.partition(sides)
     const generation = this.net.generation
     this.log(`long partition ${sides[0]!.join(',')} | ${sides[1]!.join(',')} for ${ms.toFixed(0)}ms`)
+    // Frozen, then cut off: the leader is paused as the partition begins and wakes up in it,
+    // its timers an election timeout or more behind its peers' (a VM frozen while its
+    // network failed). It believes it heard from a quorum just now and leads on, while the
+    // majority elected another leader during the freeze.
+    if (victim.alive && !victim.paused && this.rng.chance(0.5)) {
+      const frozenMs = Math.min(ms / 2, (1.5 + 2.5 * this.rng.next()) * this.context.electionTimeoutMs)
+      victim.pause()
+      this.log(`pause ${victim.id} for ${frozenMs.toFixed(0)}ms`)
+      this.queue.after(frozenMs, () => {
+        if (!victim.paused) return
+        victim.resume()
+        this.log(`resume ${victim.id}`)
+      })
+    }
     this.queue.after(ms, () => {
       if (this.net.generation !== generation) return
       this.net.healSides()

@@ -5,9 +5,9 @@ import { checkLinearizability, type CheckOptions, type CheckResult } from './lin
 import { noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, unreliableNetwork } from './network.js'
 import type { Protocol } from './protocols.js'
-import { drawSwarm } from './swarm.js'
+import { drawClientSwarm, drawSwarm } from './swarm.js'
 import { appendToken, checkAppends, type WorkloadOptions } from './workload.js'
-import { SimWorld } from './world.js'
+import { defaultWorldOptions, SimWorld } from './world.js'
 
 /** A fuzz run's shape, all drawn from its seed. */
 export interface Scenario {
@@ -20,6 +20,10 @@ export interface Scenario {
   snapshotEveryEntries: number
   durationMs: number
   workload: WorkloadOptions
+  /** How long a client waits for one replica before it tries the next (the simulator's default: 250 ms). */
+  requestTimeoutMs: number
+  /** Per client, its share of gets; null: the workload's own mix. Readers, stranded with a deposed leader, show its stale reads. */
+  readFractions: ReadonlyArray<number | null>
   /** A sharded cluster: a controller and shard groups, the map changed during the run. */
   sharded: ShardedScenario | null
 }
@@ -62,10 +66,15 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
     snapshotEveryEntries: [0, 20, 100][r.int(3)]!,
     durationMs: 1500 + r.int(2500),
     workload: { kind: r.chance(0.3) ? 'append' : 'mixed', keys: 1 + r.int(5), opsPerClient: null },
+    requestTimeoutMs: defaultWorldOptions.clientTiming.requestTimeoutMs,
+    readFractions: [],
     sharded: options.sharded === true ? shardedScenario(r, protocol) : null,
   }
   // Drawn last, so that the rest of a seed's scenario is what it was before the swarm.
   scenario.nemesis = drawSwarm(r, nemesis, protocol, scenario.sharded !== null)
+  const clients = drawClientSwarm(r, scenario.clients, scenario.requestTimeoutMs)
+  scenario.requestTimeoutMs = clients.requestTimeoutMs
+  scenario.readFractions = clients.readFractions
   return scenario
 }
 
@@ -121,11 +130,15 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     network: s.unreliable ? unreliableNetwork : reliableNetwork,
     nemesis: s.nemesis,
     limits: { snapshotEveryEntries: s.snapshotEveryEntries },
+    clientTiming: { ...defaultWorldOptions.clientTiming, requestTimeoutMs: s.requestTimeoutMs },
   })
   const problems: string[] = []
   let check: CheckResult | null = null
   try {
-    world.addClients(s.clients, s.workload)
+    for (let i = 0; i < s.clients; i++) {
+      const reads = s.readFractions[i] ?? null
+      world.addClients(1, reads === null ? s.workload : { ...s.workload, readFraction: reads })
+    }
     world.nemesis.start()
     for (const change of s.sharded?.changes ?? []) world.queue.after(change.atMs, () => world.admin.change(change.op))
     world.runFor(Math.max(s.durationMs, (s.sharded?.changes.at(-1)?.atMs ?? 0) + 500))

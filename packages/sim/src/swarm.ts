@@ -37,3 +37,17 @@ export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, shar
   o.weights = weights
   return o
 }
+
+/**
+ * The clients' side of the swarm: half the seeds have impatient clients (a replica that does
+ * not answer within 20..250 ms is given up for the next; a client waiting out a deposed
+ * leader for 250 ms misses the window where the new one already serves), and some clients
+ * are readers (85..100 % gets): a writer blocks on its first write to a leader cut off
+ * from its quorum, while a reader keeps asking it, and a leader that answers without
+ * confirming its leadership answers it stale.
+ */
+export function drawClientSwarm(r: Rng, clients: number, defaultTimeoutMs: number): { requestTimeoutMs: number; readFractions: Array<number | null> } {
+  const requestTimeoutMs = r.chance(0.5) ? Math.round(20 * Math.pow(defaultTimeoutMs / 20, r.next())) : defaultTimeoutMs
+  const readFractions = Array.from({ length: clients }, () => (r.chance(0.3) ? 0.85 + 0.15 * r.next() : null))
+  return { requestTimeoutMs, readFractions }
+}
