@@ -16,6 +16,7 @@ export const faultKinds = [
   'duels',
   'crashPoints',
   'longPartitions',
+  'finalOneWayCut',
   'skipSlots',
 ] as const
 
@@ -51,10 +52,15 @@ export interface NemesisOptions {
   crashPoints: boolean
   /**
    * Long partitions then heals: a group's leader cut off (with a minority and some clients,
-   * or only its inbound links) for several election timeouts. After a one-way cut of an
-   * otherwise healthy group, some other replica must have been elected (liveness).
+   * or only its inbound links) for several election timeouts.
    */
   longPartitions: boolean
+  /**
+   * The last fault: once the others stopped, every group's leader hears none of its peers
+   * (it can still send) while a fresh client must be served. A leader that never steps down
+   * holds its peers in its lease and stalls its group.
+   */
+  finalOneWayCut: boolean
   /** Paxos: slots every leader leaves empty (`skipSlots`); a stuck leader is made to hand over after `holeHoldMs`. Empty: off. */
   skipSlots: readonly number[]
   /** How long a hole may hold up its group before the nemesis deposes the leader that left it. */
@@ -78,6 +84,7 @@ export const noFaults: NemesisOptions = {
   duels: false,
   crashPoints: false,
   longPartitions: false,
+  finalOneWayCut: false,
   skipSlots: [],
   holeHoldMs: 100,
   intervalMs: 1000,
@@ -96,6 +103,7 @@ export function enabledKinds(o: NemesisOptions): FaultKind[] {
     duels: o.duels,
     crashPoints: o.crashPoints,
     longPartitions: o.longPartitions,
+    finalOneWayCut: o.finalOneWayCut,
     skipSlots: o.skipSlots.length > 0,
   }
   return faultKinds.filter((k) => on[k])
@@ -126,8 +134,6 @@ export interface NemesisContext {
   clients(): readonly string[]
   /** One election timeout at the nominal clock rate, in virtual ms. */
   readonly electionTimeoutMs: number
-  /** Did a replica of `groupId` other than `except` lead at a term above `term`? */
-  electedAfter(groupId: string, term: number, except: string): boolean
 }
 
 type Action = readonly [FaultKind, () => void]
@@ -140,12 +146,8 @@ type Action = readonly [FaultKind, () => void]
 export class Nemesis {
   private active = false
   actions: string[] = []
-  /** Liveness problems seen while faults ran (a one-way cut no one was elected through). */
-  problems: string[] = []
   /** The group the current action is about (each action picks one; f is per group). */
   private group: NemesisGroup
-  /** Per group: virtual time of the last action on it (a liveness check needs an untouched window). */
-  private readonly touchedAt = new Map<string, number>()
   private readonly holes = new Map<string, { slot: number; since: number }>()
 
   constructor(
@@ -209,7 +211,6 @@ export class Nemesis {
     // One group: no draw, so single-group runs replay as they did before groups existed.
     if (this.groups.length > 1) this.group = this.groups[this.rng.int(this.groups.length)]!
     const pick = o.weights === undefined ? choices[this.rng.int(choices.length)]! : this.weighted(choices, o.weights)
-    this.touchedAt.set(this.group.id, this.queue.now)
     pick[1]()
   }
 
@@ -418,7 +419,6 @@ export class Nemesis {
   }
 
   private crashedAtPoint(node: SimNode, where: string, restartMs: number): void {
-    this.touchedAt.set(node.groupId, this.queue.now)
     this.log(`crash ${node.id} ${where}`)
     this.queue.after(restartMs, () => {
       if (node.alive) return
@@ -444,21 +444,11 @@ export class Nemesis {
     const peers = this.nodes.filter((n) => n !== victim)
     if (oneWay) {
       for (const p of peers) this.net.cutLink(p.id, victim.id)
-      const healthy = this.nodes.every((n) => n.alive && !n.paused)
-      const term = victim.replica?.core.status().term ?? 0
-      const start = this.queue.now
       this.log(`one-way partition: ${victim.id} hears no peer for ${ms.toFixed(0)}ms`)
       this.queue.after(ms, () => {
-        const stillCut = peers.every((p) => !this.net.canReach(p.id, victim.id))
+        if (peers.some((p) => this.net.canReach(p.id, victim.id))) return // healed meanwhile
         for (const p of peers) this.net.restoreLink(p.id, victim.id)
-        if (!stillCut) return
         this.log(`heal one-way partition of ${victim.id}`)
-        const untouched = (this.touchedAt.get(victim.groupId) ?? 0) <= start
-        if (healthy && untouched && !this.context.electedAfter(victim.groupId, term, victim.id)) {
-          this.problems.push(
-            `liveness: ${victim.id} heard no peer from ${start.toFixed(0)}ms for ${ms.toFixed(0)}ms, and no other replica of ${victim.groupId} was elected meanwhile`,
-          )
-        }
       })
       return
     }
@@ -487,6 +477,16 @@ export class Nemesis {
       this.net.healSides()
       this.log('heal long partition')
     })
+  }
+
+  /** `finalOneWayCut`: every group's leader stops hearing its peers (see `NemesisOptions`). */
+  cutLeadersInbound(): void {
+    for (const g of this.groups) {
+      const leader = this.leaderOf(g)
+      if (leader === null) continue
+      for (const p of g.nodes) if (p !== leader) this.net.cutLink(p.id, leader.id)
+      this.log(`one-way partition: ${leader.id} hears no peer (to the end)`)
+    }
   }
 
   private shuffled<T>(xs: readonly T[]): T[] {
@@ -531,7 +531,6 @@ export class Nemesis {
     }
     if (this.queue.now - hole.since < this.options.holeHoldMs) return
     hole.since = this.queue.now
-    this.touchedAt.set(g.id, this.queue.now)
     const others = g.nodes.filter((n) => n !== leader)
     if (this.active && this.rng.chance(1 / 3)) {
       leader.crash()

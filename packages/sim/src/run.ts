@@ -142,8 +142,10 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     world.nemesis.start()
     for (const change of s.sharded?.changes ?? []) world.queue.after(change.atMs, () => world.admin.change(change.op))
     world.runFor(Math.max(s.durationMs, (s.sharded?.changes.at(-1)?.atMs ?? 0) + 500))
-    problems.push(...world.nemesis.problems)
     if (!world.quiesce()) problems.push('liveness: clients did not finish after the faults stopped')
+    if (s.nemesis.finalOneWayCut) world.nemesis.cutLeadersInbound()
+    problems.push(...probeProblems(world, s.workload))
+    world.net.heal()
     // Migrations finish after the faults stop: each step is a log entry in some group.
     if (!world.converge(s.sharded === null ? 10_000 : 30_000)) problems.push('liveness: replicas did not converge after the faults stopped')
     for (const c of world.clients) problems.push(...c.unexpected)
@@ -166,6 +168,22 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     simulatedMs: world.now,
     faults: world.nemesis.actions,
   }
+}
+
+/** Operations the fresh client of `probeProblems` must complete. */
+const PROBE_OPS = 10
+
+/**
+ * Once the faults stopped and every client finished, a fresh client must be served: a group
+ * stuck for good (a hole nobody fills, a leader its peers cannot replace) lets the run's own
+ * clients give up and even converge on the stuck state, but not this.
+ */
+function probeProblems(world: SimWorld, load: WorkloadOptions): string[] {
+  const [probe] = world.addClients(1, { ...load, opsPerClient: PROBE_OPS })
+  const done = () => probe!.completed + probe!.gaveUp >= PROBE_OPS
+  world.runUntil(done, 20_000)
+  if (probe!.completed === PROBE_OPS) return []
+  return [`liveness: after the faults stopped, a fresh client completed ${probe!.completed} of ${PROBE_OPS} operations (${probe!.gaveUp} gave up)`]
 }
 
 /** After a sharded run: the operator's changes all went through, and every key sits in the group the final map gives it. */

@@ -20,13 +20,15 @@ export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, shar
   o.duels = r.chance(0.3)
   o.crashPoints = r.chance(0.4)
   o.longPartitions = r.chance(0.4)
+  o.finalOneWayCut = r.chance(0.3)
   if ((protocol === 'paxos' || sharded) && r.chance(0.3)) {
     const slots = new Set<number>()
     for (let n = 2 + r.int(11); n > 0; n--) slots.add(3 + r.int(300))
     o.skipSlots = [...slots].sort((a, b) => a - b)
     o.holeHoldMs = 20 + r.int(280)
   }
-  const kinds = enabledKinds(o)
+  // The kinds the nemesis draws its actions from (skipped slots and the final cut are not actions).
+  const kinds = enabledKinds(o).filter((k) => k !== 'skipSlots' && k !== 'finalOneWayCut')
   const weights: Partial<Record<FaultKind, number>> = {}
   // 1..16, log-uniform: most kinds near each other, some far apart.
   for (const k of kinds) weights[k] = Math.round(Math.pow(2, 4 * r.next()))

@@ -1,4 +1,4 @@
-import { createRng, type Entry, type Rng } from '@kv/consensus'
+import { createRng, type CoreFactory, type Entry, type Rng } from '@kv/consensus'
 import { initialShardMap, layoutCluster, type ClusterSpec, type GroupSpec } from '@kv/protocol'
 import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type MigrationEvent, type ReplicaLimits } from '@kv/server'
 import { SimAdmin } from './admin.js'
@@ -28,6 +28,8 @@ export interface WorldOptions {
   clientTiming: ClientTiming
   limits: Partial<ReplicaLimits>
   coreOptions: Readonly<Record<string, unknown>>
+  /** Builds the cores of a group running `protocol` (default: the protocol's own). Tests wrap a core here to plant a bug. */
+  coreFactory?: (protocol: Protocol) => CoreFactory
   /** Call every core's checkInvariants() after every event (slower, catches more). */
   checkInvariants: boolean
   /** Called as a replica applies a migration step (tests crash leaders at chosen steps). */
@@ -124,8 +126,9 @@ export class SimWorld {
       // The nemesis's slot-skipping leaders: a Paxos test option (Raft has no holes).
       const skip = spec.protocol === 'paxos' && o.nemesis.skipSlots.length > 0 ? { skipSlots: o.nemesis.skipSlots } : {}
       const coreOptions = { ...o.coreOptions, ...skip }
+      const factory = o.coreFactory?.(spec.protocol) ?? protocols[spec.protocol]
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, factory, coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
@@ -144,7 +147,6 @@ export class SimWorld {
       {
         clients: () => this.clients.map((c) => c.name),
         electionTimeoutMs: o.timing.tickMs * o.timing.electionTimeoutTicks,
-        electedAfter: (groupId, term, except) => [...this.leadersByTerm.get(groupId)!].some(([t, id]) => t > term && id !== except),
       },
     )
     for (const n of this.nodes) n.start()
