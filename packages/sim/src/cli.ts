@@ -29,6 +29,7 @@ function describe(r: RunResult): string {
   return (sharded.trimStart() + (sharded === '' ? '' : ' ') +
     `seed=${s.seed} protocol=${s.protocol} replicas=${s.replicas} clients=${s.clients}${readers(s.readFractions)} requestTimeout=${s.requestTimeoutMs}ms ` +
     `unreliable=${s.unreliable} workload=${s.workload.kind} snapshotEvery=${s.snapshotEveryEntries} ` +
+    `entriesPerMessage=${s.replication.maxEntriesPerMessage}x${s.replication.maxInflightMessages} ` +
     `faults=[${describeFaults(s.nemesis)}]`
   )
 }

@@ -15,6 +15,7 @@ export const faultKinds = [
   'transfers',
   'duels',
   'crashPoints',
+  'diskStalls',
   'longPartitions',
   'finalOneWayCut',
   'skipSlots',
@@ -51,6 +52,12 @@ export interface NemesisOptions {
   /** Crashes between persist and send: a replica crashes right after its next Ready's disk write, before or after sending what waited for it. */
   crashPoints: boolean
   /**
+   * Disk stalls: for a while, every sync of some replicas of a group takes up to this many
+   * virtual ms more (a degraded disk, a noisy neighbour). Commits wait for syncs, heartbeat
+   * rounds do not: a read barrier that should wait for a commit shows it. 0: off.
+   */
+  maxDiskStallMs: number
+  /**
    * Long partitions then heals: a group's leader cut off (with a minority and some clients,
    * or only its inbound links) for several election timeouts.
    */
@@ -83,6 +90,7 @@ export const noFaults: NemesisOptions = {
   transfers: false,
   duels: false,
   crashPoints: false,
+  maxDiskStallMs: 0,
   longPartitions: false,
   finalOneWayCut: false,
   skipSlots: [],
@@ -102,6 +110,7 @@ export function enabledKinds(o: NemesisOptions): FaultKind[] {
     transfers: o.transfers,
     duels: o.duels,
     crashPoints: o.crashPoints,
+    diskStalls: o.maxDiskStallMs > 0,
     longPartitions: o.longPartitions,
     finalOneWayCut: o.finalOneWayCut,
     skipSlots: o.skipSlots.length > 0,
@@ -114,7 +123,7 @@ export function describeFaults(o: NemesisOptions): string {
   return enabledKinds(o)
     .map((k) => {
       const intensity =
-        k === 'clockDrift' ? `(x${o.clockDrift.toFixed(2)})` : k === 'pauses' ? `(≤${o.maxPauseMs}ms)` : k === 'skipSlots' ? `(${o.skipSlots.length})` : ''
+        k === 'clockDrift' ? `(x${o.clockDrift.toFixed(2)})` : k === 'pauses' ? `(≤${o.maxPauseMs}ms)` : k === 'diskStalls' ? `(≤${o.maxDiskStallMs}ms)` : k === 'skipSlots' ? `(${o.skipSlots.length})` : ''
       const w = o.weights?.[k]
       return `${k}${intensity}${w === undefined || w === 1 ? '' : `*${w}`}`
     })
@@ -181,6 +190,7 @@ export class Nemesis {
       for (const n of g.nodes) {
         if (n.clockRate !== 1) n.setClockRate(1)
         n.armCrashPoint(null)
+        n.diskStallMs = 0
       }
     }
   }
@@ -206,6 +216,7 @@ export class Nemesis {
     if (o.transfers) choices.push(['transfers', () => this.transfer()])
     if (o.duels) choices.push(['duels', () => this.duel()])
     if (o.crashPoints) choices.push(['crashPoints', () => this.armCrashPoint()])
+    if (o.maxDiskStallMs > 0) choices.push(['diskStalls', () => this.stallDisks()])
     if (o.longPartitions) choices.push(['longPartitions', () => this.longPartition()])
     if (choices.length === 0) return
     // One group: no draw, so single-group runs replay as they did before groups existed.
@@ -424,6 +435,20 @@ export class Nemesis {
       if (node.alive) return
       node.start()
       this.log(`restart ${node.id}`)
+    })
+  }
+
+  /** Half the time every replica but the leader, else a random few, sync slowly for 50..800 ms. */
+  private stallDisks(): void {
+    const leader = this.leaderOf(this.group)
+    const victims = this.rng.chance(0.5) ? this.nodes.filter((n) => n !== leader) : this.nodes.filter(() => this.rng.chance(0.5))
+    if (victims.length === 0) return
+    const extraMs = 1 + this.rng.next() * (this.options.maxDiskStallMs - 1)
+    const forMs = 50 + this.rng.next() * 750
+    for (const n of victims) n.diskStallMs = extraMs
+    this.log(`disk stall ${victims.map((n) => n.id).join(',')} (+${extraMs.toFixed(1)}ms a sync) for ${forMs.toFixed(0)}ms`)
+    this.queue.after(forMs, () => {
+      for (const n of victims) if (n.diskStallMs === extraMs) n.diskStallMs = 0
     })
   }
 

@@ -12,6 +12,14 @@ export interface NodeTiming {
   diskMaxMs: number
 }
 
+/** How much a core's replication messages carry and how many are in flight (CoreConfig). */
+export interface NodeReplication {
+  maxEntriesPerMessage: number
+  maxInflightMessages: number
+}
+
+export const defaultReplication: NodeReplication = { maxEntriesPerMessage: 64, maxInflightMessages: 4 }
+
 export interface NodeHooks {
   /** Called with the entries a node is about to apply (they are durable on it by then). */
   committed(node: SimNode, entries: readonly Entry[]): void
@@ -66,6 +74,8 @@ export class SimNode {
   private tickOverdue = false
   private backlog: Array<() => void> = []
   private crashPoint: CrashPoint | null = null
+  /** Extra virtual ms every disk sync takes (a stalling disk); 0: none. */
+  diskStallMs = 0
 
   constructor(
     readonly groupId: string,
@@ -81,6 +91,7 @@ export class SimNode {
     private readonly net: SimNetwork,
     private readonly rng: Rng,
     private readonly hooks: NodeHooks,
+    private readonly replication: NodeReplication = defaultReplication,
   ) {}
 
   get alive(): boolean {
@@ -171,8 +182,8 @@ export class SimNode {
       electionTimeoutTicks: this.timing.electionTimeoutTicks,
       heartbeatTicks: this.timing.heartbeatTicks,
       random: () => coreRng.next(),
-      maxEntriesPerMessage: 64,
-      maxInflightMessages: 4,
+      maxEntriesPerMessage: this.replication.maxEntriesPerMessage,
+      maxInflightMessages: this.replication.maxInflightMessages,
       persisted: this.disk.persisted(),
       options: this.coreOptions,
     }
@@ -218,7 +229,7 @@ export class SimNode {
 
   /** A disk write finishes after a random sync delay, unless the node crashed meanwhile. */
   private later(incarnation: number, complete: () => void): void {
-    const delay = this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs)
+    const delay = this.timing.diskMinMs + this.rng.next() * (this.timing.diskMaxMs - this.timing.diskMinMs) + this.diskStallMs
     this.queue.after(delay, () => {
       if (this.incarnation !== incarnation || this.replica === null) return
       this.receive(() => {

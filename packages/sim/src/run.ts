@@ -5,7 +5,8 @@ import { checkLinearizability, type CheckOptions, type CheckResult } from './lin
 import { noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, unreliableNetwork } from './network.js'
 import type { Protocol } from './protocols.js'
-import { drawClientSwarm, drawSwarm } from './swarm.js'
+import { defaultReplication, type NodeReplication } from './node.js'
+import { drawClientSwarm, drawReplication, drawSwarm } from './swarm.js'
 import { appendToken, checkAppends, type WorkloadOptions } from './workload.js'
 import { defaultWorldOptions, SimWorld } from './world.js'
 
@@ -24,6 +25,8 @@ export interface Scenario {
   requestTimeoutMs: number
   /** Per client, its share of gets; null: the workload's own mix. Readers, stranded with a deposed leader, show its stale reads. */
   readFractions: ReadonlyArray<number | null>
+  /** Entries per replication message, messages in flight per follower. */
+  replication: NodeReplication
   /** A sharded cluster: a controller and shard groups, the map changed during the run. */
   sharded: ShardedScenario | null
 }
@@ -68,6 +71,7 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
     workload: { kind: r.chance(0.3) ? 'append' : 'mixed', keys: 1 + r.int(5), opsPerClient: null },
     requestTimeoutMs: defaultWorldOptions.clientTiming.requestTimeoutMs,
     readFractions: [],
+    replication: defaultReplication,
     sharded: options.sharded === true ? shardedScenario(r, protocol) : null,
   }
   // Drawn last, so that the rest of a seed's scenario is what it was before the swarm.
@@ -75,6 +79,7 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
   const clients = drawClientSwarm(r, scenario.clients, scenario.requestTimeoutMs)
   scenario.requestTimeoutMs = clients.requestTimeoutMs
   scenario.readFractions = clients.readFractions
+  scenario.replication = drawReplication(r)
   return scenario
 }
 
@@ -131,6 +136,7 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     nemesis: s.nemesis,
     limits: { snapshotEveryEntries: s.snapshotEveryEntries },
     clientTiming: { ...defaultWorldOptions.clientTiming, requestTimeoutMs: s.requestTimeoutMs },
+    replication: s.replication,
   })
   const problems: string[] = []
   let check: CheckResult | null = null

@@ -1,5 +1,6 @@
 import type { Rng } from '@kv/consensus'
 import { enabledKinds, type FaultKind, type NemesisOptions } from './nemesis.js'
+import { defaultReplication, type NodeReplication } from './node.js'
 import type { Protocol } from './protocols.js'
 
 /**
@@ -19,6 +20,7 @@ export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, shar
   o.transfers = r.chance(0.4)
   o.duels = r.chance(0.3)
   o.crashPoints = r.chance(0.4)
+  if (r.chance(0.3)) o.maxDiskStallMs = 5 + r.int(76)
   o.longPartitions = r.chance(0.4)
   o.finalOneWayCut = r.chance(0.3)
   if ((protocol === 'paxos' || sharded) && r.chance(0.3)) {
@@ -52,4 +54,15 @@ export function drawClientSwarm(r: Rng, clients: number, defaultTimeoutMs: numbe
   const requestTimeoutMs = r.chance(0.5) ? Math.round(20 * Math.pow(defaultTimeoutMs / 20, r.next())) : defaultTimeoutMs
   const readFractions = Array.from({ length: clients }, () => (r.chance(0.3) ? 0.85 + 0.15 * r.next() : null))
   return { requestTimeoutMs, readFractions }
+}
+
+/**
+ * The replication settings of a seed (CoreConfig): usually the simulator's (64 entries per
+ * message, 4 in flight), sometimes one entry per message or one message in flight, so that a
+ * new leader's catch-up of a follower, its own first entry behind the old ones, takes many
+ * round trips (Raft's Figure 8 needs the old entries to reach a majority before the new one).
+ */
+export function drawReplication(r: Rng): NodeReplication {
+  if (!r.chance(0.3)) return defaultReplication
+  return { maxEntriesPerMessage: [1, 2, 8][r.int(3)]!, maxInflightMessages: 1 + r.int(4) }
 }

@@ -7,7 +7,7 @@ import { EventQueue } from './event-queue.js'
 import { HistoryRecorder } from './linearizability/index.js'
 import { Nemesis, noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, SimNetwork, type NetworkFaults } from './network.js'
-import { SimNode, type NodeTiming, type SimMachine } from './node.js'
+import { defaultReplication, SimNode, type NodeReplication, type NodeTiming, type SimMachine } from './node.js'
 import { protocols, type Protocol } from './protocols.js'
 import { code, Trace } from './trace.js'
 import { workload, type WorkloadOptions } from './workload.js'
@@ -28,6 +28,8 @@ export interface WorldOptions {
   clientTiming: ClientTiming
   limits: Partial<ReplicaLimits>
   coreOptions: Readonly<Record<string, unknown>>
+  /** Entries per replication message and messages in flight per follower (CoreConfig). */
+  replication: NodeReplication
   /** Builds the cores of a group running `protocol` (default: the protocol's own). Tests wrap a core here to plant a bug. */
   coreFactory?: (protocol: Protocol) => CoreFactory
   /** Call every core's checkInvariants() after every event (slower, catches more). */
@@ -44,6 +46,7 @@ export const defaultWorldOptions: Omit<WorldOptions, 'seed' | 'protocol'> = {
   clientTiming: { requestTimeoutMs: 250, opDeadlineMs: 4000, retryBackoffMs: 15, retryBackoffMaxMs: 200, thinkMs: 2 },
   limits: { snapshotEveryEntries: 200 },
   coreOptions: {},
+  replication: defaultReplication,
   checkInvariants: true,
 }
 
@@ -128,7 +131,7 @@ export class SimWorld {
       const coreOptions = { ...o.coreOptions, ...skip }
       const factory = o.coreFactory?.(spec.protocol) ?? protocols[spec.protocol]
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, factory, coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, factory, coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.replication),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
