@@ -15,6 +15,8 @@ import type { Protocol } from './protocols.js'
  */
 export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, sharded: boolean): NemesisOptions {
   const o: NemesisOptions = { ...base }
+  // 100..1000 ms between actions, log-uniform: some seeds are a storm of faults.
+  o.intervalMs = Math.round(100 * Math.pow(10, r.next()))
   if (r.chance(0.5)) o.clockDrift = 1.2 + r.next() * 0.8
   if (r.chance(0.4)) o.maxPauseMs = 100 + r.int(900)
   o.transfers = r.chance(0.4)
