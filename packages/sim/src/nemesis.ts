@@ -384,24 +384,30 @@ export class Nemesis {
   }
 
   /**
-   * Two candidates at once: the leader hands over to A and then to B (Raft sends TimeoutNow
-   * to every target already caught up; Paxos to each at once). B's links are slow, and a
-   * voter crashes right after it persisted its next promise and restarts before B's request
-   * reaches it: a voter that did not make its vote durable votes twice in one term.
+   * Two proposers at once. The leader L hands over to A while A's messages to L are slow, so
+   * L leads on for a while beside A (Paxos: two ballots in phase 2 and phase 1 together).
+   * Raft: once A campaigns, L hands over to B as well: two candidates in one term, B's
+   * messages slow. A voter V (never L under Paxos, which must keep leading) crashes right
+   * after its next promise (a vote, a Paxos promise) is sent and is back before the late
+   * messages reach it: a voter that did not make its promise durable breaks it.
    */
   private duel(): void {
     const leader = this.leaderOf(this.group)
     if (leader === null) return
     const others = this.nodes.filter((n) => n !== leader && n.alive && !n.paused)
-    if (others.length < 2) return
+    if (others.length === 0) return
+    const raft = this.group.protocol === 'raft'
     const a = this.pickOne(others)
-    const b = this.pickOne(others.filter((n) => n !== a))
-    const voters = this.nodes.filter((n) => n !== a && n !== b && n.alive && !n.paused)
-    const slowMs = 2 + this.rng.next() * 38
-    for (const n of this.nodes) if (n !== b) this.net.slowLink(b.id, n.id, slowMs)
+    const rest = others.filter((n) => n !== a)
+    const b = rest.length > 0 && (raft || this.rng.chance(0.5)) ? this.pickOne(rest) : null
+    const slowMs = 2 + this.rng.next() * 48
+    const slowed: Array<[SimNode, SimNode]> = [[a, leader]]
+    if (b !== null) for (const n of this.nodes) if (n !== b) slowed.push([b, n])
+    for (const [from, to] of slowed) this.net.slowLink(from.id, to.id, slowMs)
     this.queue.after(slowMs + 100, () => {
-      for (const n of this.nodes) if (n !== b) this.net.slowLink(b.id, n.id, 0)
+      for (const [from, to] of slowed) this.net.slowLink(from.id, to.id, 0)
     })
+    const voters = this.nodes.filter((n) => n !== a && n !== b && (raft || n !== leader) && n.alive && !n.paused)
     let bounce = ''
     if (voters.length > 0 && this.rng.chance(0.75)) {
       const voter = this.pickOne(voters)
@@ -409,9 +415,20 @@ export class Nemesis {
       voter.armCrashPoint({ when: 'after-send', on: 'promise', then: (n) => this.crashedAtPoint(n, 'after its promise', restartMs) })
       bounce = `; ${voter.id} crashes after its next promise, back ${restartMs.toFixed(1)}ms later`
     }
-    this.log(`duel ${a.id} vs ${b.id} (${b.id}'s links +${slowMs.toFixed(1)}ms${bounce})`)
+    this.log(`duel ${a.id}${b === null ? '' : ` and ${b.id}`} against ${leader.id} (messages +${slowMs.toFixed(1)}ms${bounce})`)
     leader.transferLeadership(a.id)
-    leader.transferLeadership(b.id)
+    if (b === null) return
+    if (!raft) return leader.transferLeadership(b.id)
+    // Raft sends TimeoutNow only to a target that holds the whole log, and to one at a time:
+    // hand over to B once A campaigns, while L still leads.
+    const until = this.queue.now + 20
+    const second = () => {
+      if (leader.paused || leader.replica?.core.status().role !== 'leader') return
+      const role = a.replica?.core.status().role
+      if (role === 'candidate' || role === 'leader') return leader.transferLeadership(b.id)
+      if (this.queue.now < until) this.queue.after(0.1, second)
+    }
+    this.queue.after(0.1, second)
   }
 
   // ---- crashes between persist and send --------------------------------------------------------
