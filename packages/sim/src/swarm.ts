@@ -19,8 +19,8 @@ export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, shar
   o.intervalMs = Math.round(100 * Math.pow(10, r.next()))
   if (r.chance(0.5)) o.clockDrift = 1.2 + r.next() * 0.8
   if (r.chance(0.4)) o.maxPauseMs = 100 + r.int(900)
-  o.transfers = r.chance(0.4)
-  o.duels = r.chance(0.3)
+  o.transfers = r.chance(0.5)
+  o.duels = r.chance(0.4)
   o.crashPoints = r.chance(0.4)
   if (r.chance(0.3)) o.maxDiskStallMs = 5 + r.int(76)
   o.longPartitions = r.chance(0.4)
@@ -36,9 +36,10 @@ export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, shar
   const weights: Partial<Record<FaultKind, number>> = {}
   // 1..16, log-uniform: most kinds near each other, some far apart.
   for (const k of kinds) weights[k] = Math.round(Math.pow(2, 4 * r.next()))
-  if (kinds.length > 1 && r.chance(0.3)) {
+  // Half the seeds are dominated by one of their kinds.
+  if (kinds.length > 1 && r.chance(0.5)) {
     const dominant = kinds[r.int(kinds.length)]!
-    weights[dominant] = weights[dominant]! * 8
+    weights[dominant] = weights[dominant]! * 10
   }
   o.weights = weights
   return o
