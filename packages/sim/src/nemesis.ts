@@ -384,12 +384,18 @@ export class Nemesis {
   }
 
   /**
-   * Two proposers at once. The leader L hands over to A while A's messages to L are slow, so
-   * L leads on for a while beside A (Paxos: two ballots in phase 2 and phase 1 together).
-   * Raft: once A campaigns, L hands over to B as well: two candidates in one term, B's
-   * messages slow. A voter V (never L under Paxos, which must keep leading) crashes right
-   * after its next promise (a vote, a Paxos promise) is sent and is back before the late
-   * messages reach it: a voter that did not make its promise durable breaks it.
+   * Two proposers at once, and a voter that bounces between their requests.
+   *
+   * Raft: the leader L hands over to A and, once A campaigns, to B as well: two candidates
+   * in one term. A's messages to B are slow (B must not follow A before it campaigns), and so
+   * are B's from the moment it campaigns. A voter V (L, in a group of three) crashes right
+   * after it sent its next vote and is back before B's request reaches it: a voter that did
+   * not make its vote durable votes twice in one term.
+   *
+   * Paxos: L hands over to A (and sometimes B), whose messages to L are slow, so L leads on
+   * beside them: two ballots at once. V (never L) crashes right after its next promise and
+   * is back before L's next Accept: an acceptor that did not make its promise durable
+   * accepts below it.
    */
   private duel(): void {
     const leader = this.leaderOf(this.group)
@@ -400,11 +406,15 @@ export class Nemesis {
     const a = this.pickOne(others)
     const rest = others.filter((n) => n !== a)
     const b = rest.length > 0 && (raft || this.rng.chance(0.5)) ? this.pickOne(rest) : null
+    if (raft && b === null) return
     const slowMs = 2 + this.rng.next() * 48
-    const slowed: Array<[SimNode, SimNode]> = [[a, leader]]
-    if (b !== null) for (const n of this.nodes) if (n !== b) slowed.push([b, n])
-    for (const [from, to] of slowed) this.net.slowLink(from.id, to.id, slowMs)
-    this.queue.after(slowMs + 100, () => {
+    const slowed: Array<[SimNode, SimNode]> = []
+    const slow = (pairs: Array<[SimNode, SimNode]>) => {
+      for (const [from, to] of pairs) this.net.slowLink(from.id, to.id, slowMs)
+      slowed.push(...pairs)
+    }
+    slow(raft ? [[a, b!]] : [a, ...(b === null ? [] : [b])].map((c): [SimNode, SimNode] => [c, leader]))
+    this.queue.after(slowMs + 120, () => {
       for (const [from, to] of slowed) this.net.slowLink(from.id, to.id, 0)
     })
     const voters = this.nodes.filter((n) => n !== a && n !== b && (raft || n !== leader) && n.alive && !n.paused)
@@ -420,15 +430,23 @@ export class Nemesis {
     if (b === null) return
     if (!raft) return leader.transferLeadership(b.id)
     // Raft sends TimeoutNow only to a target that holds the whole log, and to one at a time:
-    // hand over to B once A campaigns, while L still leads.
+    // hand over to B once A campaigns, while L still leads; slow B down once it campaigns.
     const until = this.queue.now + 20
-    const second = () => {
-      if (leader.paused || leader.replica?.core.status().role !== 'leader') return
-      const role = a.replica?.core.status().role
-      if (role === 'candidate' || role === 'leader') return leader.transferLeadership(b.id)
-      if (this.queue.now < until) this.queue.after(0.1, second)
+    let handedOver = false
+    const watch = () => {
+      if (!handedOver) {
+        const role = a.replica?.core.status().role
+        if (role === 'candidate' || role === 'leader') {
+          if (leader.paused || leader.replica?.core.status().role !== 'leader') return
+          leader.transferLeadership(b!.id)
+          handedOver = true
+        }
+      } else if (b!.replica?.core.status().role === 'candidate') {
+        return slow(this.nodes.filter((n) => n !== b).map((n): [SimNode, SimNode] => [b!, n]))
+      }
+      if (this.queue.now < until) this.queue.after(0.1, watch)
     }
-    this.queue.after(0.1, second)
+    this.queue.after(0.1, watch)
   }
 
   // ---- crashes between persist and send --------------------------------------------------------

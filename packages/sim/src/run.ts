@@ -184,7 +184,7 @@ const PROBE_OPS = 10
  * stuck for good (a hole nobody fills, a leader its peers cannot replace) lets the run's own
  * clients give up and even converge on the stuck state, but not this.
  */
-function probeProblems(world: SimWorld, load: WorkloadOptions): string[] {
+export function probeProblems(world: SimWorld, load: WorkloadOptions): string[] {
   const [probe] = world.addClients(1, { ...load, opsPerClient: PROBE_OPS })
   const done = () => probe!.completed + probe!.gaveUp >= PROBE_OPS
   world.runUntil(done, 20_000)
