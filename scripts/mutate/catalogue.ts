@@ -9,7 +9,7 @@
  * mutation: `--quick` runs only it. The rest (and `sim`) are the wider net a full run
  * casts, stopping at the first that fails.
  */
-import type { Check, Mutation, VitestCheck } from './types.js'
+import type { Check, Mutation, SimCheck, VitestCheck } from './types.js'
 
 const t = (file: string, name?: string): VitestCheck => (name === undefined ? { files: [file] } : { files: [file], name })
 
@@ -243,9 +243,25 @@ export const catalogue: readonly Mutation[] = [
   },
 ]
 
-/** The checks a run uses for `m`: all of them in order (sim last), or (quick) only the first. */
-export function checksFor(m: Mutation, quick: boolean): Check[] {
-  const all: Check[] = m.checks.map((check): Check => ({ kind: 'vitest', check }))
-  if (m.sim !== undefined) all.push({ kind: 'sim', check: m.sim })
-  return quick ? all.slice(0, 1) : all
+/** The fuzzer runs expected to catch `m`, one per protocol. */
+export function simChecks(m: Mutation): SimCheck[] {
+  if (m.sim === undefined) return []
+  return 'protocol' in m.sim ? [m.sim] : [...m.sim]
+}
+
+export interface CheckSelection {
+  /** Only the first check. */
+  readonly quick?: boolean
+  /** Only the sim checks (does the fuzzer catch it by itself?). */
+  readonly simOnly?: boolean
+  /** Run each sim check with this many seeds instead (to measure how many it needs). */
+  readonly simSeeds?: number
+}
+
+/** The checks a run uses for `m`: all of them in order (sim last), (quick) only the first, or (simOnly) only the sims. */
+export function checksFor(m: Mutation, selection: CheckSelection = {}): Check[] {
+  const sims = simChecks(m).map((check): Check => ({ kind: 'sim', check: selection.simSeeds === undefined ? check : { ...check, seeds: selection.simSeeds } }))
+  if (selection.simOnly === true) return sims
+  const all: Check[] = [...m.checks.map((check): Check => ({ kind: 'vitest', check })), ...sims]
+  return selection.quick === true ? all.slice(0, 1) : all
 }
