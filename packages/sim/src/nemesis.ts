@@ -17,6 +17,7 @@ export const faultKinds = [
   'crashPoints',
   'diskStalls',
   'longPartitions',
+  'leaderHunts',
   'finalOneWayCut',
   'skipSlots',
 ] as const
@@ -63,6 +64,12 @@ export interface NemesisOptions {
    */
   longPartitions: boolean
   /**
+   * Partitions that follow the leader: for a while, whoever leads a group is cut off from
+   * the rest of it shortly after it is elected, and the one cut off before rejoins. Three
+   * leaders in a row, each isolated before its entries spread, is Raft's Figure 8.
+   */
+  leaderHunts: boolean
+  /**
    * The last fault: once the others stopped, every group's leader hears none of its peers
    * (it can still send) while a fresh client must be served. A leader that never steps down
    * holds its peers in its lease and stalls its group.
@@ -92,6 +99,7 @@ export const noFaults: NemesisOptions = {
   crashPoints: false,
   maxDiskStallMs: 0,
   longPartitions: false,
+  leaderHunts: false,
   finalOneWayCut: false,
   skipSlots: [],
   holeHoldMs: 100,
@@ -112,6 +120,7 @@ export function enabledKinds(o: NemesisOptions): FaultKind[] {
     crashPoints: o.crashPoints,
     diskStalls: o.maxDiskStallMs > 0,
     longPartitions: o.longPartitions,
+    leaderHunts: o.leaderHunts,
     finalOneWayCut: o.finalOneWayCut,
     skipSlots: o.skipSlots.length > 0,
   }
@@ -218,6 +227,7 @@ export class Nemesis {
     if (o.crashPoints) choices.push(['crashPoints', () => this.armCrashPoint()])
     if (o.maxDiskStallMs > 0) choices.push(['diskStalls', () => this.stallDisks()])
     if (o.longPartitions) choices.push(['longPartitions', () => this.longPartition()])
+    if (o.leaderHunts) choices.push(['leaderHunts', () => this.huntLeaders()])
     if (choices.length === 0) return
     // One group: no draw, so single-group runs replay as they did before groups existed.
     if (this.groups.length > 1) this.group = this.groups[this.rng.int(this.groups.length)]!
@@ -438,11 +448,11 @@ export class Nemesis {
         const role = a.replica?.core.status().role
         if (role === 'candidate' || role === 'leader') {
           if (leader.paused || leader.replica?.core.status().role !== 'leader') return
-          leader.transferLeadership(b!.id)
+          leader.transferLeadership(b.id)
           handedOver = true
         }
-      } else if (b!.replica?.core.status().role === 'candidate') {
-        return slow(this.nodes.filter((n) => n !== b).map((n): [SimNode, SimNode] => [b!, n]))
+      } else if (b.replica?.core.status().role === 'candidate') {
+        return slow(this.nodes.filter((n) => n !== b).map((n): [SimNode, SimNode] => [b, n]))
       }
       if (this.queue.now < until) this.queue.after(0.1, watch)
     }
@@ -537,6 +547,41 @@ export class Nemesis {
       this.net.healSides()
       this.log('heal long partition')
     })
+  }
+
+  /**
+   * For 3..15 election timeouts, each new leader of the group is cut off from its peers
+   * 0..20 ms after the hunt first sees it lead (the replica cut off before rejoins them).
+   */
+  private huntLeaders(): void {
+    const group = this.group
+    const ms = (3 + this.rng.int(13)) * this.context.electionTimeoutMs
+    const until = this.queue.now + ms
+    this.log(`leader hunt in ${group.id} for ${ms.toFixed(0)}ms`)
+    let isolated: SimNode | null = null
+    let generation = -1
+    let spotted: { node: SimNode; at: number; afterMs: number } | null = null
+    const hunt = () => {
+      // Another partition replaced ours: this hunt is over.
+      if (!this.active || (generation !== -1 && this.net.generation !== generation)) return
+      if (this.queue.now >= until) {
+        this.net.healSides()
+        this.log(`leader hunt in ${group.id} ends`)
+        return
+      }
+      const leader = this.leaderOf(group)
+      if (leader !== null && leader !== isolated) {
+        if (spotted?.node !== leader) spotted = { node: leader, at: this.queue.now, afterMs: this.rng.next() * 20 }
+        if (this.queue.now - spotted.at >= spotted.afterMs) {
+          isolated = leader
+          this.net.partition([[leader.id], group.nodes.filter((n) => n !== leader).map((n) => n.id)])
+          generation = this.net.generation
+          this.log(`isolate leader ${leader.id}`)
+        }
+      }
+      this.queue.after(0.5, hunt)
+    }
+    hunt()
   }
 
   /** `finalOneWayCut`: every group's leader stops hearing its peers (see `NemesisOptions`). */

@@ -24,6 +24,7 @@ export function drawSwarm(r: Rng, base: NemesisOptions, protocol: Protocol, shar
   o.crashPoints = r.chance(0.4)
   if (r.chance(0.3)) o.maxDiskStallMs = 5 + r.int(76)
   o.longPartitions = r.chance(0.4)
+  o.leaderHunts = r.chance(0.4)
   o.finalOneWayCut = r.chance(0.3)
   if ((protocol === 'paxos' || sharded) && r.chance(0.3)) {
     const slots = new Set<number>()
@@ -66,6 +67,6 @@ export function drawClientSwarm(r: Rng, clients: number, defaultTimeoutMs: numbe
  * round trips (Raft's Figure 8 needs the old entries to reach a majority before the new one).
  */
 export function drawReplication(r: Rng): NodeReplication {
-  if (!r.chance(0.3)) return defaultReplication
+  if (!r.chance(0.4)) return defaultReplication
   return { maxEntriesPerMessage: [1, 2, 8][r.int(3)]!, maxInflightMessages: 1 + r.int(4) }
 }
