@@ -62,11 +62,12 @@ export function drawClientSwarm(r: Rng, clients: number, defaultTimeoutMs: numbe
 
 /**
  * The replication settings of a seed (CoreConfig): usually the simulator's (64 entries per
- * message, 4 in flight), sometimes one entry per message or one message in flight, so that a
- * new leader's catch-up of a follower, its own first entry behind the old ones, takes many
- * round trips (Raft's Figure 8 needs the old entries to reach a majority before the new one).
+ * message, 4 in flight), otherwise small messages (mostly one entry each) and 1..4 in flight,
+ * so that a new leader's catch-up of a follower, with its own first entry behind the old
+ * ones, takes many round trips: Raft's Figure 8 needs the old entries to reach a majority
+ * before the new one does.
  */
 export function drawReplication(r: Rng): NodeReplication {
   if (!r.chance(0.4)) return defaultReplication
-  return { maxEntriesPerMessage: [1, 2, 8][r.int(3)]!, maxInflightMessages: 1 + r.int(4) }
+  return { maxEntriesPerMessage: [1, 1, 1, 2, 8][r.int(5)]!, maxInflightMessages: 1 + r.int(4) }
 }
