@@ -83,7 +83,8 @@ export function duel(s: FaultScope, group: NemesisGroup): void {
 
 /**
  * For 3..15 election timeouts, each new leader of the group is cut off from its peers
- * 0..20 ms after the hunt first sees it lead (the replica cut off before rejoins them).
+ * 0.1..20 ms (log-uniform) after the hunt first sees it lead, and the replica cut off before
+ * rejoins them. Often within a round trip: before its first entry reached anyone.
  */
 export function huntLeaders(s: FaultScope, group: NemesisGroup): void {
   const ms = (3 + s.rng.int(13)) * s.context.electionTimeoutMs
@@ -102,7 +103,7 @@ export function huntLeaders(s: FaultScope, group: NemesisGroup): void {
     }
     const leader = s.leaderOf(group)
     if (leader !== null && leader !== isolated) {
-      if (spotted?.node !== leader) spotted = { node: leader, at: s.queue.now, afterMs: s.rng.next() * 20 }
+      if (spotted?.node !== leader) spotted = { node: leader, at: s.queue.now, afterMs: 0.1 * Math.pow(200, s.rng.next()) }
       if (s.queue.now - spotted.at >= spotted.afterMs) {
         isolated = leader
         s.net.partition([[leader.id], group.nodes.filter((n) => n !== leader).map((n) => n.id)])
