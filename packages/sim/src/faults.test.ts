@@ -421,16 +421,16 @@ describe('replay with every fault kind', () => {
       const s = scenarioFor(seed, protocol)
       return { ...s, durationMs: 3000, nemesis: { ...everything, ...(protocol === 'paxos' ? { skipSlots: [7, 30], holeHoldMs: 60 } : {}) } }
     }
-    const seed = protocol === 'raft' ? 22 : 21
-    const a = runScenario(scenario(seed))
-    const b = runScenario(scenario(seed))
+    const markers = ['clocks ', 'pause ', 'transfer ', 'duel ', 'arm ', 'disk stall ', 'long partition', 'one-way partition', 'isolate leader', ...(protocol === 'paxos' ? ['hole at '] : [])]
+    // The first seed from 21 whose run has every kind (a kind's actions need a leader to act on).
+    let seed = 21
+    let a = runScenario(scenario(seed))
+    while (markers.some((m) => !a.faults.join('\n').includes(m)) && seed < 30) a = runScenario(scenario(++seed))
+    expect(markers.filter((m) => !a.faults.join('\n').includes(m)), `seed ${seed}`).toEqual([])
     expect(a.problems).toEqual([])
+    const b = runScenario(scenario(seed))
     expect(b.trace).toBe(a.trace)
     expect(b.faults).toEqual(a.faults)
-    const log = a.faults.join('\n')
-    for (const marker of ['clocks ', 'pause ', 'transfer ', 'duel ', 'arm ', 'disk stall ', 'long partition', 'one-way partition', 'isolate leader', ...(protocol === 'paxos' ? ['hole at '] : [])]) {
-      expect(log, marker).toContain(marker)
-    }
     expect(runScenario(scenario(seed + 1)).trace).not.toBe(a.trace)
   })
 })
