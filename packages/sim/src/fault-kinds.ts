@@ -45,9 +45,10 @@ export interface NemesisOptions {
   /** Forced leadership transfers through the core's `transferLeadership`. */
   transfers: boolean
   /**
-   * Dueling candidates: the leader hands over to two replicas at once; one of them reaches
-   * the others through slow links, and a voter crashes right after its next promise (a vote,
-   * a Paxos promise) and restarts before the slow candidate's request arrives.
+   * Dueling candidates with bounces: two proposers at once (Raft: two candidates in one term;
+   * Paxos: a new ballot beside a leader that leads on), slow links between them, and a voter
+   * that crashes right after its next promise (a vote, a Paxos promise) and is back before
+   * the late request reaches it (see leadership-faults.ts).
    */
   duels: boolean
   /** Crashes between persist and send: a replica crashes right after its next Ready's disk write, before or after sending what waited for it. */
