@@ -8,6 +8,7 @@ import type { ConsensusCore, CoreConfig, Entry, NotLeader, ProposeResult, Ready,
 import type { ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
+import type { MachineContext } from './group-message.js'
 import { KvStateMachine } from './kv/kv-machine.js'
 import { decodeRecord, type Command } from './log-record.js'
 import { Replica, type SessionRequest } from './replica.js'
@@ -24,13 +25,15 @@ class ScriptedCore implements ConsensusCore {
   private handedOut = 0
   private persistedUpTo = 0
   private pendingReadStates: ReadState[] = []
+  /** A leader that takes no proposals (Raft, while it hands leadership over). */
+  handingOver = false
 
   constructor(private readonly config: CoreConfig) {}
 
   tick(): void {}
   step(): void {}
   propose(data: Uint8Array): ProposeResult {
-    if (this.role !== 'leader') return { type: 'not-leader', leader: null }
+    if (this.role !== 'leader' || this.handingOver) return { type: 'not-leader', leader: null }
     const index = this.log.length + 1
     this.log.push({ type: 'normal', index, term: this.term, data })
     return { index, term: this.term }
@@ -72,6 +75,15 @@ class ScriptedCore implements ConsensusCore {
   checkInvariants(): void {}
 }
 
+/** A KV machine that keeps the context the shell hands its `tick`. */
+class ContextKeepingMachine extends KvStateMachine {
+  ctx: MachineContext | null = null
+  override tick(ctx: MachineContext): void {
+    this.ctx = ctx
+    super.tick(ctx)
+  }
+}
+
 /** A replica over a scripted core and an env whose persists complete when the test says. */
 function harness() {
   let core: ScriptedCore | null = null
@@ -87,7 +99,7 @@ function harness() {
     coreFactory: (config) => (core = new ScriptedCore(config)),
     coreConfig: { id: 'r1', members: ['r1', 'r2', 'r3'], electionTimeoutTicks: 10, heartbeatTicks: 2, random: () => 0.5, maxEntriesPerMessage: 64, maxInflightMessages: 4, persisted: null },
     env,
-    stateMachine: new KvStateMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
+    stateMachine: new ContextKeepingMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
   })
   const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus }> = []
   const send = (label: string, req: SessionRequest<KvOp>) => replica.request(req, (response) => answers.push({ label, response }))
@@ -95,7 +107,7 @@ function harness() {
   const persistAll = () => {
     while (persists.length > 0) persists.shift()!.done()
   }
-  return { replica, core: core!, persists, answers, send, persistAll, answered: (label: string) => answers.filter((a) => a.label === label) }
+  return { replica, core: core!, persists, answers, send, persistAll, answered: (label: string) => answers.filter((a) => a.label === label), machine: replica.stateMachine as ContextKeepingMachine }
 }
 
 const put = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'put', key, value: b(value) } })
@@ -219,5 +231,21 @@ describe('Replica', () => {
     // A request to a follower is refused at once, with the leader hint.
     h.send('late', put('c', 2, 'k', 'v2'))
     expect(h.answered('late').map((a) => a.response.type === 'error' && a.response.code)).toEqual(['NOT_LEADER'])
+  })
+
+  it('tells a machine whether the core took its proposal: a leader handing over takes none', () => {
+    const h = harness()
+    h.replica.tick()
+    const ctx = h.machine.ctx!
+    const record = { kind: 'migration', v: 1, step: { type: 'keys-learned', epoch: 2, to: 'g2' } } as const
+    h.core.handingOver = true
+    expect(ctx.isLeader).toBe(true)
+    expect(ctx.propose(record)).toBe(false)
+    expect(h.core.log).toHaveLength(0)
+    h.core.handingOver = false
+    expect(ctx.propose(record)).toBe(true)
+    expect(h.core.log).toHaveLength(1)
+    h.core.role = 'follower'
+    expect(ctx.propose(record)).toBe(false)
   })
 })
