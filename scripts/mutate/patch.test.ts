@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { catalogue } from './catalogue.js'
+import { catalogue, simChecks } from './catalogue.js'
 import { applyPatch, occurrences, PatchError } from './patch.js'
 
 const patch = (search: string, replace: string) => ({ name: 'demo', file: 'packages/demo/src/x.ts', search, replace })
@@ -61,7 +61,7 @@ describe('the catalogue', () => {
 
   it('has unique names and at least one check per entry', () => {
     expect(new Set(catalogue.map((m) => m.name)).size).toBe(catalogue.length)
-    for (const m of catalogue) expect(m.checks.length + (m.sim === undefined ? 0 : 1), m.name).toBeGreaterThan(0)
+    for (const m of catalogue) expect(m.checks.length + simChecks(m).length, m.name).toBeGreaterThan(0)
   })
 
   // When this fails, the code a mutation plants its bug in was moved or changed: update the

@@ -6,6 +6,8 @@
  *   pnpm mutate --quick             the quick subset, each with its cheapest check (CI)
  *   pnpm mutate --only a,b          just these mutations
  *   pnpm mutate --list              the catalogue, and whether each patch still applies
+ *   pnpm mutate --sim-only          only the fuzzer (`pnpm sim`): does it catch each bug by itself?
+ *   pnpm mutate --sim-only --sim-seeds 1000   ...within 1,000 seeds (how many it needs)
  *   pnpm mutate --json out.json     also write the results as JSON
  *
  * First every check is run on the unmutated tree: a check that fails there proves nothing
@@ -18,7 +20,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import ts from 'typescript'
-import { catalogue, checksFor } from './catalogue.js'
+import { catalogue, checksFor, simChecks, type CheckSelection } from './catalogue.js'
 import { runCheck, stopAllChecks } from './checks.js'
 import { mutationOutcome } from './classify.js'
 import { applyPatch, PatchError } from './patch.js'
@@ -39,6 +41,8 @@ interface Options {
   readonly json?: string
   readonly jobs: number
   readonly allChecks?: boolean
+  readonly simOnly?: boolean
+  readonly simSeeds?: number
 }
 
 /** Set on SIGINT/SIGTERM: the checks are being killed, so their verdicts are noise. */
@@ -51,7 +55,7 @@ function log(line: string): void {
 function select(options: Options): Mutation[] {
   const names = new Set(catalogue.map((m) => m.name))
   if (names.size !== catalogue.length) throw new Error('catalogue: two entries share a name')
-  let chosen = [...catalogue]
+  let chosen = options.simOnly === true ? catalogue.filter((m) => simChecks(m).length > 0) : [...catalogue]
   if (options.only !== undefined) {
     const wanted = options.only.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
     const unknown = wanted.filter((w) => !names.has(w))
@@ -100,7 +104,7 @@ function listCatalogue(mutations: readonly Mutation[], patches: Map<string, stri
     const state = p instanceof PatchError ? `PATCH FAILS: ${p.message}` : 'applies'
     if (p instanceof PatchError) broken++
     console.log(`${m.name}${m.quick === true ? ' [quick]' : ''}\n  ${m.description}\n  ${m.file}: ${state}`)
-    for (const [i, c] of checksFor(m, false).entries()) console.log(`  ${i === 0 ? 'quick' : 'check'}: ${checkLabel(c)}`)
+    for (const [i, c] of checksFor(m).entries()) console.log(`  ${i === 0 ? 'quick' : 'check'}: ${checkLabel(c)}`)
   }
   console.log(`${mutations.length} mutations, ${broken} whose patch does not apply`)
   return broken > 0 ? 1 : 0
@@ -126,7 +130,7 @@ async function runBaseline(commit: string, checks: readonly Check[]): Promise<Ma
 
 interface RunContext {
   readonly commit: string
-  readonly quick: boolean
+  readonly selection: CheckSelection
   readonly allChecks: boolean
   readonly patches: Map<string, string | PatchError>
   readonly baseline: Map<string, CheckRun>
@@ -142,7 +146,7 @@ async function runMutation(m: Mutation, ctx: RunContext): Promise<MutationResult
   if (patched === undefined || patched instanceof PatchError) return errorResult(m, patched?.message ?? 'not prepared', t0)
   const syntax = syntaxErrors(m.file, patched)
   if (syntax.length > 0) return errorResult(m, `the patched file does not parse: ${syntax[0]}`, t0)
-  const usable = checksFor(m, ctx.quick).filter((c) => ctx.baseline.get(checkLabel(c))?.verdict.kind === 'passed')
+  const usable = checksFor(m, ctx.selection).filter((c) => ctx.baseline.get(checkLabel(c))?.verdict.kind === 'passed')
   const scratch = await createScratch(ROOT, ctx.commit, m.name)
   const runs: CheckRun[] = []
   try {
@@ -202,16 +206,17 @@ async function main(options: Options): Promise<number> {
   const patches = await preparePatches(commit, mutations)
   if (options.list === true) return listCatalogue(mutations, patches)
   const quick = options.quick === true
+  const selection: CheckSelection = { quick, simOnly: options.simOnly === true, ...(options.simSeeds === undefined ? {} : { simSeeds: options.simSeeds }) }
   const dirty = (await git(ROOT, 'status', '--porcelain', '--', 'packages', 'apps')).trim()
   if (dirty.length > 0) log(`warning: uncommitted changes under packages/ or apps/ are not part of this run (it checks out ${commit.slice(0, 10)})`)
   log(`mutate: ${mutations.length} mutations at ${commit.slice(0, 10)}${quick ? ' (quick)' : ''}, ${options.jobs} at a time`)
 
   const needed = new Map<string, Check>()
-  for (const m of mutations) if (!(patches.get(m.name) instanceof PatchError)) for (const c of checksFor(m, quick)) needed.set(checkLabel(c), c)
+  for (const m of mutations) if (!(patches.get(m.name) instanceof PatchError)) for (const c of checksFor(m, selection)) needed.set(checkLabel(c), c)
   const baseline = await runBaseline(commit, [...needed.values()])
   const baselineFailures = [...baseline.values()].filter((r) => r.verdict.kind !== 'passed')
 
-  const ctx: RunContext = { commit, quick, allChecks: options.allChecks === true, patches, baseline }
+  const ctx: RunContext = { commit, selection, allChecks: options.allChecks === true, patches, baseline }
   const results = await pool(mutations, options.jobs, async (m) => {
     const r = await runMutation(m, ctx)
     log(`mutation  ${m.name}: ${describeResult(r)} (${formatSeconds(r.totalMs)} in all)`)
@@ -267,6 +272,8 @@ const program = new Command('mutate')
   .option('--json <file>', 'also write the results as JSON')
   .option('--jobs <n>', 'mutations run at a time', parseJobs, 1)
   .option('--all-checks', 'run every check of each mutation, not only up to the first that catches it')
+  .option('--sim-only', 'only the fuzzer runs (the catalogue entries with a sim check): does pnpm sim catch each bug by itself?')
+  .option('--sim-seeds <n>', 'run each fuzzer check with this many seeds (it stops at the first failing one)', parseJobs)
   .action(async (options: Options) => {
     process.once('SIGINT', (s) => void cleanupAndExit(s))
     process.once('SIGTERM', (s) => void cleanupAndExit(s))

@@ -29,8 +29,11 @@ export interface Mutation {
   readonly replace: string
   /** Expected to catch it, cheapest first: `--quick` runs only the first. */
   readonly checks: readonly VitestCheck[]
-  /** Run after `checks`, if none of them caught the mutation. */
-  readonly sim?: SimCheck
+  /**
+   * Run after `checks`, if none of them caught the mutation: the fuzzer's own catch, one
+   * per protocol it is measured on (`pnpm mutate --sim-only` runs only these).
+   */
+  readonly sim?: SimCheck | readonly SimCheck[]
   /** In the `--quick` subset. */
   readonly quick?: boolean
 }

@@ -36,6 +36,10 @@ export interface MachineContext {
   readonly nowMs: number
   /** Sends a message to a replica of another group. */
   send(msg: OutgoingGroupMessage): void
-  /** Proposes a record to this group's log (leader only; ignored elsewhere). */
-  propose(record: LogRecord): void
+  /**
+   * Proposes a record to this group's log. False when the core did not take it: not the
+   * leader, or (Raft) a leadership transfer under way. Propose it again later; only a true
+   * means it is in this term's log.
+   */
+  propose(record: LogRecord): boolean
 }

@@ -8,6 +8,7 @@ import type { ConsensusCore, CoreConfig, Entry, NotLeader, ProposeResult, Ready,
 import type { ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
+import type { MachineContext } from './group-message.js'
 import { KvStateMachine } from './kv/kv-machine.js'
 import { decodeRecord, type Command } from './log-record.js'
 import type { ReplicaLimits } from './limits.js'
@@ -25,13 +26,15 @@ class ScriptedCore implements ConsensusCore {
   private handedOut = 0
   private persistedUpTo = 0
   private pendingReadStates: ReadState[] = []
+  /** A leader that takes no proposals (Raft, while it hands leadership over). */
+  handingOver = false
 
   constructor(private readonly config: CoreConfig) {}
 
   tick(): void {}
   step(): void {}
   propose(data: Uint8Array): ProposeResult {
-    if (this.role !== 'leader') return { type: 'not-leader', leader: null }
+    if (this.role !== 'leader' || this.handingOver) return { type: 'not-leader', leader: null }
     const index = this.log.length + 1
     this.log.push({ type: 'normal', index, term: this.term, data })
     return { index, term: this.term }
@@ -81,6 +84,15 @@ class ScriptedCore implements ConsensusCore {
   checkInvariants(): void {}
 }
 
+/** A KV machine that keeps the context the shell hands its `tick`. */
+class ContextKeepingMachine extends KvStateMachine {
+  ctx: MachineContext | null = null
+  override tick(ctx: MachineContext): void {
+    this.ctx = ctx
+    super.tick(ctx)
+  }
+}
+
 /** A replica over a scripted core and an env whose persists complete when the test says. */
 function harness(limits: Partial<ReplicaLimits> = {}) {
   let core: ScriptedCore | null = null
@@ -97,7 +109,7 @@ function harness(limits: Partial<ReplicaLimits> = {}) {
     coreFactory: (config) => (core = new ScriptedCore(config)),
     coreConfig: { id: 'r1', members: ['r1', 'r2', 'r3'], electionTimeoutTicks: 10, heartbeatTicks: 2, random: () => 0.5, maxEntriesPerMessage: 64, maxInflightMessages: 4, persisted: null },
     env,
-    stateMachine: new KvStateMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
+    stateMachine: new ContextKeepingMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
     limits,
   })
   const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus }> = []
@@ -116,7 +128,7 @@ function harness(limits: Partial<ReplicaLimits> = {}) {
     replica.flush()
     persistAll()
   }
-  return { replica, core: core!, persists, answers, send, persistAll, settle, clock, answered: (label: string) => answers.filter((a) => a.label === label) }
+  return { replica, core: core!, persists, answers, send, persistAll, settle, clock, answered: (label: string) => answers.filter((a) => a.label === label), machine: replica.stateMachine as ContextKeepingMachine }
 }
 
 const put = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'put', key, value: b(value) } })
@@ -325,5 +337,21 @@ describe('Replica', () => {
       h.settle()
       expect(h.answers.map((a) => [a.label, a.response.type === 'error' && a.response.code])).toEqual([['c', 'UNAVAILABLE']])
     })
+  })
+
+  it('tells a machine whether the core took its proposal: a leader handing over takes none', () => {
+    const h = harness()
+    h.replica.tick()
+    const ctx = h.machine.ctx!
+    const record = { kind: 'migration', v: 1, step: { type: 'keys-learned', epoch: 2, to: 'g2' } } as const
+    h.core.handingOver = true
+    expect(ctx.isLeader).toBe(true)
+    expect(ctx.propose(record)).toBe(false)
+    expect(h.core.log).toHaveLength(0)
+    h.core.handingOver = false
+    expect(ctx.propose(record)).toBe(true)
+    expect(h.core.log).toHaveLength(1)
+    h.core.role = 'follower'
+    expect(ctx.propose(record)).toBe(false)
   })
 })

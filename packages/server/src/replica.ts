@@ -152,7 +152,9 @@ export class Replica<M extends AnyMachine = AnyMachine> {
         this.env.send(full)
       },
       propose: (record: LogRecord) => {
-        if (this.core.status().role === 'leader') this.core.propose(encodeRecord(record))
+        if (this.core.status().role !== 'leader') return false
+        // A Raft leader handing over refuses proposals: the caller must not count this one as made.
+        return !isNotLeader(this.core.propose(encodeRecord(record)))
       },
     }
   }

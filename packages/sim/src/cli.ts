@@ -8,6 +8,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { runDemo } from './demo.js'
+import { describeFaults } from './nemesis.js'
 import { isProtocol, type Protocol } from './protocols.js'
 import { runScenario, scenarioFor, type RunResult } from './run.js'
 
@@ -26,10 +27,16 @@ function describe(r: RunResult): string {
   const s = r.scenario
   const sharded = s.sharded === null ? '' : ` sharded=[${s.sharded.spec.groups.map((g) => `${g.id}:${g.protocol}x${g.replicas.length}`).join(',')}] changes=[${s.sharded.changes.map((c) => (c.op.op === 'addGroup' ? `+${c.op.group.id}` : c.op.op === 'removeGroup' ? `-${c.op.groupId}` : '?')).join(',')}]`
   return (sharded.trimStart() + (sharded === '' ? '' : ' ') +
-    `seed=${s.seed} protocol=${s.protocol} replicas=${s.replicas} clients=${s.clients} ` +
+    `seed=${s.seed} protocol=${s.protocol} replicas=${s.replicas} clients=${s.clients}${readers(s.readFractions)} requestTimeout=${s.requestTimeoutMs}ms ` +
     `unreliable=${s.unreliable} workload=${s.workload.kind} snapshotEvery=${s.snapshotEveryEntries} ` +
-    `faults=[${Object.entries(s.nemesis).filter(([k, v]) => k !== 'intervalMs' && v === true).map(([k]) => k).join(',')}]`
+    `entriesPerMessage=${s.replication.maxEntriesPerMessage}x${s.replication.maxInflightMessages} ` +
+    `faults=[${describeFaults(s.nemesis)}]`
   )
+}
+
+function readers(fractions: ReadonlyArray<number | null>): string {
+  const n = fractions.filter((f) => f !== null).length
+  return n === 0 ? '' : `(${n} reader${n === 1 ? '' : 's'})`
 }
 
 function replayHint(r: RunResult): string {

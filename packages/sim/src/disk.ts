@@ -16,7 +16,7 @@ interface QueuedWrite {
  * commit index) is done at once when nothing is queued before it, as the node does.
  */
 export class SimDisk {
-  private hardState: HardState | null = null
+  private hardStateOnDisk: HardState | null = null
   private snapshot: Snapshot | null = null
   private readonly entries = new Map<number, Entry>()
   /** Bytes of log entries currently held (the snapshot-size test bounds this). */
@@ -27,6 +27,11 @@ export class SimDisk {
   bytesWritten = 0
   /** Syncs completed (one per group of writes, one per snapshot of the application). */
   syncs = 0
+
+  /** The hard state on disk (null before the first write of one). */
+  get hardState(): HardState | null {
+    return this.hardStateOnDisk
+  }
   /** Writes waiting for the next sync, oldest first. */
   private queued: QueuedWrite[] = []
   /** The writes of the sync in flight (null: none is). */
@@ -44,7 +49,7 @@ export class SimDisk {
 
   /** Whether `ready`, written next on an idle disk, would need a sync (see `needsSync`). */
   needsSync(ready: Ready): boolean {
-    return needsSync(ready, this.hardState)
+    return needsSync(ready, this.hardStateOnDisk)
   }
 
   /** A write that needs no sync, on an idle disk: done at once (lazily durable, like the commit index). */
@@ -60,13 +65,18 @@ export class SimDisk {
     if (this.syncing !== null || this.queued.length === 0) return null
     this.syncing = this.queued
     this.queued = []
-    let hardState = this.hardState
+    let hardState = this.hardStateOnDisk
     let needed = false
     for (const w of this.syncing) {
       needed = needed || needsSync(w.ready, hardState)
       hardState = w.ready.hardState ?? hardState
     }
     return { needsSync: needed }
+  }
+
+  /** The Readys of the sync in flight, in order (empty when none is). */
+  syncingReadys(): Ready[] {
+    return (this.syncing ?? []).map((w) => w.ready)
   }
 
   /** The sync in flight completed: its writes are durable; returns their `done`s, in order. */
@@ -93,7 +103,7 @@ export class SimDisk {
 
   /** Applies one write; returns whether it needed a sync (see `needsSync`). */
   private write(ready: Ready): boolean {
-    const needed = needsSync(ready, this.hardState)
+    const needed = needsSync(ready, this.hardStateOnDisk)
     if (ready.snapshot !== null) this.storeSnapshot(ready.snapshot)
     if (ready.truncateFrom !== null) {
       for (const index of [...this.entries.keys()]) if (index >= ready.truncateFrom) this.drop(index)
@@ -105,7 +115,7 @@ export class SimDisk {
       this.bytesWritten += entryBytes(e)
     }
     this.maxLogBytes = Math.max(this.maxLogBytes, this.logBytes)
-    if (ready.hardState !== null) this.hardState = ready.hardState
+    if (ready.hardState !== null) this.hardStateOnDisk = ready.hardState
     return needed
   }
 
@@ -134,7 +144,7 @@ export class SimDisk {
 
   persisted(): PersistedState {
     const entries = [...this.entries.values()].sort((a, b) => a.index - b.index)
-    return { hardState: this.hardState, snapshot: this.snapshot, entries }
+    return { hardState: this.hardStateOnDisk, snapshot: this.snapshot, entries }
   }
 }
 

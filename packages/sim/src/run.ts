@@ -5,8 +5,10 @@ import { checkLinearizability, type CheckOptions, type CheckResult } from './lin
 import { noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, unreliableNetwork } from './network.js'
 import type { Protocol } from './protocols.js'
+import { defaultReplication, type NodeReplication } from './node.js'
+import { drawClientSwarm, drawReplication, drawSwarm } from './swarm.js'
 import { appendToken, checkAppends, type WorkloadOptions } from './workload.js'
-import { SimWorld } from './world.js'
+import { defaultWorldOptions, SimWorld } from './world.js'
 
 /** A fuzz run's shape, all drawn from its seed. */
 export interface Scenario {
@@ -19,6 +21,12 @@ export interface Scenario {
   snapshotEveryEntries: number
   durationMs: number
   workload: WorkloadOptions
+  /** How long a client waits for one replica before it tries the next (the simulator's default: 250 ms). */
+  requestTimeoutMs: number
+  /** Per client, its share of gets; null: the workload's own mix. Readers, stranded with a deposed leader, show its stale reads. */
+  readFractions: ReadonlyArray<number | null>
+  /** Entries per replication message, messages in flight per follower. */
+  replication: NodeReplication
   /** A sharded cluster: a controller and shard groups, the map changed during the run. */
   sharded: ShardedScenario | null
 }
@@ -51,7 +59,7 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
     flakyNetwork: r.chance(0.3),
     intervalMs: 200 + r.int(800),
   }
-  return {
+  const scenario: Scenario = {
     seed,
     protocol,
     replicas: r.chance(0.7) ? 3 : 5,
@@ -61,9 +69,18 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
     snapshotEveryEntries: [0, 20, 100][r.int(3)]!,
     durationMs: 1500 + r.int(2500),
     workload: { kind: r.chance(0.3) ? 'append' : 'mixed', keys: 1 + r.int(5), opsPerClient: null },
-    // Drawn last, so the unsharded scenario of a seed is what it always was.
+    requestTimeoutMs: defaultWorldOptions.clientTiming.requestTimeoutMs,
+    readFractions: [],
+    replication: defaultReplication,
     sharded: options.sharded === true ? shardedScenario(r, protocol) : null,
   }
+  // Drawn last, so that the rest of a seed's scenario is what it was before the swarm.
+  scenario.nemesis = drawSwarm(r, nemesis, protocol, scenario.sharded !== null)
+  const clients = drawClientSwarm(r, scenario.clients, scenario.requestTimeoutMs)
+  scenario.requestTimeoutMs = clients.requestTimeoutMs
+  scenario.readFractions = clients.readFractions
+  scenario.replication = drawReplication(r)
+  return scenario
 }
 
 /**
@@ -118,15 +135,23 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     network: s.unreliable ? unreliableNetwork : reliableNetwork,
     nemesis: s.nemesis,
     limits: { snapshotEveryEntries: s.snapshotEveryEntries },
+    clientTiming: { ...defaultWorldOptions.clientTiming, requestTimeoutMs: s.requestTimeoutMs },
+    replication: s.replication,
   })
   const problems: string[] = []
   let check: CheckResult | null = null
   try {
-    world.addClients(s.clients, s.workload)
+    for (let i = 0; i < s.clients; i++) {
+      const reads = s.readFractions[i] ?? null
+      world.addClients(1, reads === null ? s.workload : { ...s.workload, readFraction: reads })
+    }
     world.nemesis.start()
     for (const change of s.sharded?.changes ?? []) world.queue.after(change.atMs, () => world.admin.change(change.op))
     world.runFor(Math.max(s.durationMs, (s.sharded?.changes.at(-1)?.atMs ?? 0) + 500))
     if (!world.quiesce()) problems.push('liveness: clients did not finish after the faults stopped')
+    if (s.nemesis.finalOneWayCut) world.nemesis.cutLeadersInbound()
+    problems.push(...probeProblems(world, s.workload))
+    world.net.heal()
     // Migrations finish after the faults stop: each step is a log entry in some group.
     if (!world.converge(s.sharded === null ? 10_000 : 30_000)) problems.push('liveness: replicas did not converge after the faults stopped')
     for (const c of world.clients) problems.push(...c.unexpected)
@@ -149,6 +174,22 @@ export function runScenario(s: Scenario, options: CheckOptions = {}): RunResult 
     simulatedMs: world.now,
     faults: world.nemesis.actions,
   }
+}
+
+/** Operations the fresh client of `probeProblems` must complete. */
+const PROBE_OPS = 10
+
+/**
+ * Once the faults stopped and every client finished, a fresh client must be served: a group
+ * stuck for good (a hole nobody fills, a leader its peers cannot replace) lets the run's own
+ * clients give up and even converge on the stuck state, but not this.
+ */
+export function probeProblems(world: SimWorld, load: WorkloadOptions): string[] {
+  const [probe] = world.addClients(1, { ...load, opsPerClient: PROBE_OPS })
+  const done = () => probe!.completed + probe!.gaveUp >= PROBE_OPS
+  world.runUntil(done, 20_000)
+  if (probe!.completed === PROBE_OPS) return []
+  return [`liveness: after the faults stopped, a fresh client completed ${probe!.completed} of ${PROBE_OPS} operations (${probe!.gaveUp} gave up)`]
 }
 
 /** After a sharded run: the operator's changes all went through, and every key sits in the group the final map gives it. */

@@ -11,6 +11,8 @@ export interface WorkloadOptions {
   opsPerClient: number | null
   /** Prefix of every key (default "k"): clients of different groups touch different keys. */
   keyPrefix?: string
+  /** The share of gets (default 0.4 in the mixed workload, 0.3 in the append one; 1 makes a reader). */
+  readFraction?: number
 }
 
 /** Appended tokens look like "c3.17;": client 3's 17th append. Parsed back by `checkAppends`. */
@@ -30,9 +32,16 @@ export function workload(options: WorkloadOptions, clientNo: number): (rng: Rng)
     const value = `v${clientNo}.${issued}`
     if (options.kind === 'append') {
       const k = `${prefix}0`
-      return rng.chance(0.7) ? { op: 'append', key: k, value: appendToken(clientNo, ++appends) } : { op: 'get', key: k }
+      const appendShare = options.readFraction === undefined ? 0.7 : 1 - options.readFraction
+      return rng.chance(appendShare) ? { op: 'append', key: k, value: appendToken(clientNo, ++appends) } : { op: 'get', key: k }
     }
-    const p = rng.next()
+    let p = rng.next()
+    const reads = options.readFraction
+    if (reads !== undefined) {
+      if (p < reads) return { op: 'get', key: key(rng) }
+      // The writes share the rest as they do by default (2:2:1:1: put, append, delete, batchPut).
+      p = 0.4 + (0.6 * (p - reads)) / (1 - reads)
+    }
     if (p < 0.4) return { op: 'get', key: key(rng) }
     if (p < 0.6) return { op: 'put', key: key(rng), value }
     if (p < 0.8) return { op: 'append', key: key(rng), value: `${value};` }

@@ -1,4 +1,4 @@
-import { createRng, type Entry, type Rng } from '@kv/consensus'
+import { createRng, type CoreFactory, type Entry, type Rng } from '@kv/consensus'
 import { initialShardMap, layoutCluster, type ClusterSpec, type GroupSpec } from '@kv/protocol'
 import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type MigrationEvent, type ReplicaLimits } from '@kv/server'
 import { SimAdmin } from './admin.js'
@@ -7,7 +7,7 @@ import { EventQueue } from './event-queue.js'
 import { HistoryRecorder, type KvInput } from './linearizability/index.js'
 import { Nemesis, noFaults, type NemesisOptions } from './nemesis.js'
 import { reliableNetwork, SimNetwork, type NetworkFaults } from './network.js'
-import { SimNode, type NodeTiming, type SimMachine } from './node.js'
+import { defaultReplication, SimNode, type NodeReplication, type NodeTiming, type SimMachine } from './node.js'
 import { protocols, type Protocol } from './protocols.js'
 import { code, Trace } from './trace.js'
 import { SimWatcher, type WatchTarget } from './watcher.js'
@@ -31,6 +31,10 @@ export interface WorldOptions {
   coreOptions: Readonly<Record<string, unknown>>
   /** `CoreConfig.maxReadysInFlight` of every replica (default: the contract's default). */
   maxReadysInFlight?: number
+  /** Entries per replication message and messages in flight per follower (CoreConfig). */
+  replication: NodeReplication
+  /** Builds the cores of a group running `protocol` (default: the protocol's own). Tests wrap a core here to plant a bug. */
+  coreFactory?: (protocol: Protocol) => CoreFactory
   /** Call every core's checkInvariants() after every event (slower, catches more). */
   checkInvariants: boolean
   /** Called as a replica applies a migration step (tests crash leaders at chosen steps). */
@@ -45,6 +49,7 @@ export const defaultWorldOptions: Omit<WorldOptions, 'seed' | 'protocol'> = {
   clientTiming: { requestTimeoutMs: 250, opDeadlineMs: 4000, retryBackoffMs: 15, retryBackoffMaxMs: 200, thinkMs: 2 },
   limits: { snapshotEveryEntries: 200 },
   coreOptions: {},
+  replication: defaultReplication,
   checkInvariants: true,
 }
 
@@ -85,6 +90,8 @@ export class SimWorld {
   readonly nemesis: Nemesis
   /** Per group, what each index holds once applied anywhere: every replica must apply the same. */
   private readonly appliedAt = new Map<string, Map<number, string>>()
+  /** Per group, the replica that led each term. */
+  private readonly leadersByTerm = new Map<string, Map<number, string>>()
   private readonly groupOf = new Map<string, string>()
   private readonly byId = new Map<string, SimNode>()
   private readonly clientsByName = new Map<string, { onReply: SimClient['onReply'] }>()
@@ -101,9 +108,12 @@ export class SimWorld {
       peer: (msg) => {
         const node = this.byId.get(msg.to)
         if (node?.replica == null) return
-        this.trace.event(1, this.queue.now, code(msg.type), code(msg.from), code(msg.to))
-        node.replica.step(msg)
-        this.afterEvent(node)
+        node.receive(() => {
+          if (node.replica === null) return
+          this.trace.event(1, this.queue.now, code(msg.type), code(msg.from), code(msg.to))
+          node.replica.step(msg)
+          this.afterEvent(node)
+        })
       },
       request: (to, from, rid, req) => this.onRequest(to, from, rid, req),
       reply: (to, from, rid, resp) => {
@@ -121,16 +131,32 @@ export class SimWorld {
     this.groups = groupSpecs.map(([spec, kind]) => {
       const ids = spec.replicas.map((r) => r.id)
       const makeMachine = this.machineFactory(spec)
+      // The nemesis's slot-skipping leaders: a Paxos test option (Raft has no holes).
+      const skip = spec.protocol === 'paxos' && o.nemesis.skipSlots.length > 0 ? { skipSlots: o.nemesis.skipSlots } : {}
+      const coreOptions = { ...o.coreOptions, ...skip }
+      const factory = o.coreFactory?.(spec.protocol) ?? protocols[spec.protocol]
       const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, protocols[spec.protocol], o.coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.maxReadysInFlight),
+        (id) => new SimNode(spec.id, id, ids, makeMachine, factory, coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.replication, o.maxReadysInFlight),
       )
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
+      this.leadersByTerm.set(spec.id, new Map())
       return { spec, kind, nodes }
     })
     this.nodes = this.groups.flatMap((g) => g.nodes)
     for (const n of this.nodes) this.byId.set(n.id, n)
-    this.nemesis = new Nemesis(o.nemesis, this.groups.map((g) => g.nodes), this.net, this.queue, this.rng.fork(), o.network)
+    this.nemesis = new Nemesis(
+      o.nemesis,
+      this.groups.map((g) => ({ id: g.spec.id, protocol: g.spec.protocol, nodes: g.nodes })),
+      this.net,
+      this.queue,
+      this.rng.fork(),
+      o.network,
+      {
+        clients: () => this.clients.map((c) => c.name),
+        electionTimeoutMs: o.timing.tickMs * o.timing.electionTimeoutTicks,
+      },
+    )
     for (const n of this.nodes) n.start()
   }
 
@@ -241,6 +267,11 @@ export class SimWorld {
   private onRequest(to: string, from: string, rid: number, raw: unknown): void {
     const node = this.byId.get(to)
     if (node?.replica == null) return
+    node.receive(() => this.handleRequest(node, to, from, rid, raw))
+  }
+
+  private handleRequest(node: SimNode, to: string, from: string, rid: number, raw: unknown): void {
+    if (node.replica === null) return
     this.trace.event(2, this.queue.now, code(to), code(from), rid)
     const parsed = parseGroupRequest(groupKind(this.spec, this.groupOf.get(to)!), raw)
     if (!parsed.ok) {
@@ -256,6 +287,21 @@ export class SimWorld {
     if (replica === null) return
     replica.flush()
     if (this.options.checkInvariants) replica.core.checkInvariants()
+    this.checkElectionSafety(node)
+  }
+
+  /**
+   * Raft §5.2 Election Safety, and its Paxos form (one proposer per ballot): at most one
+   * replica of a group ever leads in a given term. A core that forgot a vote or a promise
+   * across a crash can elect two; this sees it the moment the second one leads.
+   */
+  private checkElectionSafety(node: SimNode): void {
+    const s = node.replica!.core.status()
+    if (s.role !== 'leader') return
+    const leaders = this.leadersByTerm.get(node.groupId)!
+    const seen = leaders.get(s.term)
+    if (seen === undefined) leaders.set(s.term, node.id)
+    else if (seen !== node.id) throw new SimulationError(`election safety: ${seen} and ${node.id} both lead ${node.groupId} in term ${s.term}`)
   }
 
   private onCommitted(node: SimNode, entries: readonly Entry[]): void {
@@ -311,7 +357,10 @@ export class SimWorld {
     this.nemesis.stop()
     this.net.heal()
     this.net.faults = reliableNetwork
-    for (const n of this.nodes) if (!n.alive) n.start()
+    for (const n of this.nodes) {
+      if (!n.alive) n.start()
+      else if (n.paused) n.resume()
+    }
     for (const c of this.clients) c.stop()
     return this.runUntil(() => this.clients.every((c) => c.idle) && (this.adminClient?.idle ?? true), maxMs)
   }

@@ -90,7 +90,7 @@ describe('ControllerMachine', () => {
     expect(m.read({ op: 'getMap' })).toMatchObject({ result: { map: null } })
     expect(change(m, { op: 'addGroup', group: group('g2', 7100) })).toMatchObject({ type: 'error', message: /no shard map yet/ })
     const proposed: unknown[] = []
-    const ctx = (isLeader: boolean): MachineContext => ({ replicaId: 'ctl-r1', groupId: 'ctl', isLeader, term: 1, nowMs: 0, send: () => undefined, propose: (r) => proposed.push(r) })
+    const ctx = (isLeader: boolean): MachineContext => ({ replicaId: 'ctl-r1', groupId: 'ctl', isLeader, term: 1, nowMs: 0, send: () => undefined, propose: (r) => proposed.push(r) > 0 })
     m.tick(ctx(false))
     m.tick(ctx(true))
     m.tick(ctx(true))
@@ -100,11 +100,23 @@ describe('ControllerMachine', () => {
     expect(m.current).toEqual(initialMap)
   })
 
+  it('logs the initial map again at the next tick when the core refused it (a Raft leader handing over)', () => {
+    const m = new ControllerMachine({ initialMap, sessionTtlMs: 60_000, maxResultsPerSession: 16 })
+    const proposed: unknown[] = []
+    let takes = false
+    const ctx: MachineContext = { replicaId: 'ctl-r1', groupId: 'ctl', isLeader: true, term: 4, nowMs: 0, send: () => undefined, propose: (r) => proposed.push(r) > 0 && takes }
+    m.tick(ctx)
+    takes = true
+    m.tick(ctx)
+    m.tick(ctx)
+    expect(proposed).toHaveLength(2)
+  })
+
   it('answers a group asking for its next epoch with that map, or null when it has none yet', () => {
     const m = machine()
     change(m, { op: 'addGroup', group: group('g2', 7100) })
     const sent: OutgoingGroupMessage[] = []
-    const ctx: MachineContext = { replicaId: 'ctl-r2', groupId: 'ctl', isLeader: false, term: 1, nowMs: 0, send: (msg) => sent.push(msg), propose: () => undefined }
+    const ctx: MachineContext = { replicaId: 'ctl-r2', groupId: 'ctl', isLeader: false, term: 1, nowMs: 0, send: (msg) => sent.push(msg), propose: () => false }
     const ask = (epoch: number): ShardMapQuery => ({ type: 'ShardMapQuery', from: 'g1-r1', to: 'ctl-r2', term: 0, fromGroup: 'g1', toGroup: 'ctl', epoch })
     m.onGroupMessage(ask(2), ctx)
     m.onGroupMessage(ask(3), ctx)

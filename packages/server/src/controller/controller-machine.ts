@@ -166,9 +166,9 @@ export class ControllerMachine implements StateMachine<ControllerOp>, MirroredSt
   /** The first leader logs the initial map. */
   tick(ctx: MachineContext): void {
     // Once per term: a proposal of an earlier term may have been lost with it.
+    // A proposal the core refused (a Raft leader handing over) is made again at the next tick.
     if (ctx.isLeader && this.maps.length === 0 && this.initProposedInTerm !== ctx.term) {
-      ctx.propose({ kind: 'controller-init', v: 1, map: this.initialMap })
-      this.initProposedInTerm = ctx.term
+      if (ctx.propose({ kind: 'controller-init', v: 1, map: this.initialMap })) this.initProposedInTerm = ctx.term
     }
   }
 

@@ -41,7 +41,7 @@ function pull(l: ReturnType<typeof loser>, between: (n: number) => void = () => 
   for (let n = 0; n < 10_000; n++) {
     between(n)
     const sent: OutgoingGroupMessage[] = []
-    const ctx: MachineContext = { replicaId: 'g1-r1', groupId: 'g1', isLeader: true, term: 1, nowMs: 0, send: (m) => void sent.push(m), propose: () => {} }
+    const ctx: MachineContext = { replicaId: 'g1-r1', groupId: 'g1', isLeader: true, term: 1, nowMs: 0, send: (m) => void sent.push(m), propose: () => true }
     const request: GroupMessage = { type: 'SendKeysRequest', from: 'g2-r1', to: 'g1-r1', term: 0, fromGroup: 'g2', toGroup: 'g1', epoch: 2, cursor } as GroupMessage
     l.driver.onMessage(request, ctx)
     const chunk = sent[0] as unknown as SendKeysResponse
@@ -96,5 +96,31 @@ describe('MigrationDriver: the stream of a move', () => {
     expect(sessionBucket('client-7')).toBe(sessionBucket('client-7'))
     const buckets = new Set(Array.from({ length: 2000 }, (_, i) => sessionBucket(`c${i}`)))
     expect(buckets.size).toBeGreaterThan(SESSION_BUCKETS * 0.9)
+  })
+})
+
+describe('MigrationDriver: proposing steps', () => {
+  it('proposes a step again when the core refused it (a Raft leader handing over), and once only when it took it', () => {
+    const l = loser(5)
+    const proposed: unknown[] = []
+    let takes = false
+    const ctx: MachineContext = {
+      replicaId: 'g1-r1', groupId: 'g1', isLeader: true, term: 3, nowMs: 0, send: () => {},
+      propose: (record) => {
+        proposed.push(record)
+        return takes
+      },
+    }
+    const learned = { type: 'KeysLearned', from: 'g2-r1', to: 'g1-r1', term: 0, fromGroup: 'g2', toGroup: 'g1', epoch: 2 } as GroupMessage
+    const step = { kind: 'migration', v: 1, step: { type: 'keys-learned', epoch: 2, to: 'g2' } }
+    l.driver.onMessage(learned, ctx)
+    expect(proposed).toEqual([step])
+    // The gainer asks again; the refused step was not made, so it is proposed again (same term).
+    takes = true
+    l.driver.onMessage(learned, ctx)
+    expect(proposed).toEqual([step, step])
+    // Now it is in this term's log: asking again proposes nothing.
+    l.driver.onMessage(learned, ctx)
+    expect(proposed).toHaveLength(2)
   })
 })

@@ -243,7 +243,11 @@ export class MigrationDriver {
     }
   }
 
-  /** Proposes `step` once per term (a repeat would be a no-op, but costs a log entry). */
+  /**
+   * Proposes `step` once per term (a repeat would be a no-op, but costs a log entry). A step
+   * the core refused (a Raft leader handing over) is not counted: the next retry proposes it
+   * again, or the group would wait for it for the rest of the term.
+   */
   private propose(ctx: MachineContext, step: MigrationStep): void {
     if (ctx.term !== this.proposedInTerm) {
       // A new term: what an earlier term proposed may have been lost with it.
@@ -252,8 +256,7 @@ export class MigrationDriver {
     }
     const key = step.type === 'install' ? `install:${step.epoch}:${step.from}:${step.cursor}` : step.type === 'config' ? `config:${step.map.epoch}` : `${step.type}:${step.epoch}:${'from' in step ? step.from : step.to}`
     if (this.proposed.has(key)) return
-    this.proposed.add(key)
-    ctx.propose({ kind: 'migration', v: 1, step })
+    if (ctx.propose({ kind: 'migration', v: 1, step })) this.proposed.add(key)
   }
 
   /** The replica of `group` to ask next: its believed leader, else the next one in turn. */

@@ -273,7 +273,10 @@ describe('watches across a move', () => {
     const ctx = (group: string): MachineContext => ({
       replicaId: `${group}-r1`, groupId: group, isLeader: true, term: 1, nowMs: 0,
       send: (m: OutgoingGroupMessage) => void inbox.push({ ...m, from: `${group}-r1`, fromGroup: group, term: 0 }),
-      propose: (r: LogRecord) => void proposed.get(machines.get(group)!)!.push(r),
+      propose: (r: LogRecord) => {
+        proposed.get(machines.get(group)!)!.push(r)
+        return true
+      },
     })
     // Bounded: the move takes a few dozen rounds of ticks, messages and applies.
     for (let round = 0; round < 200 && !(g1.shards!.settled && g2.shards!.settled); round++) {
