@@ -38,7 +38,7 @@ export default defineConfig({
           ...testDefaults,
           name: 'process',
           include: processTests,
-          maxWorkers: 1,
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
           // The process tests start `kv` from one bundle of the sources, made once per run.
           globalSetup: ['apps/node/test/global-setup.ts'],

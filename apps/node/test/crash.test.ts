@@ -129,7 +129,11 @@ describe.concurrent('crashes', () => {
     // Writes that land past the holes cannot commit while this leader leads. A write that gives
     // up during the failover (its deadline) is recorded as unknown and tried again as a new
     // write, a bounded number of times.
-    const writes = Array.from({ length: 3 }, async (_, w) => {
+    // Writers start 100 ms apart so that their first writes take slots of their own, and the
+    // leader holds slots past both holes before it is killed (checked below): then a quorum of
+    // the survivors knows of slot 6 or later, and the next leader must fill 3 and 5 with no-ops.
+    const writes = Array.from({ length: 4 }, async (_, w) => {
+      await sleep(100 * w)
       const kv = c.recordingClient(history, w, { timeoutMs: 30_000 })
       for (let n = 0; n < 3; n++) {
         let r = await attempt(kv.put(`hole-${w}`, `v${w}.${n}`))
@@ -137,8 +141,13 @@ describe.concurrent('crashes', () => {
         expect(r.ok, r.ok ? '' : String(r.error)).toBe(true)
       }
     })
-    await sleep(1500)
-    const before = await c.status(leader, c.client())
+    let before: Awaited<ReturnType<typeof c.status>> = null
+    await waitFor('the skipping leader holds slots past both holes', async () => {
+      before = await c.status(leader, c.client())
+      return before !== null && before.lastIndex > 5 ? true : undefined
+    }, 15_000, 100)
+    await sleep(300)
+    before = await c.status(leader, c.client())
     // The hole is there: the leader holds slots past its commit index.
     expect(before).not.toBeNull()
     expect(before!.commitIndex).toBeLessThan(before!.lastIndex)
@@ -148,7 +157,7 @@ describe.concurrent('crashes', () => {
     expect(next).not.toBe(leader)
     await Promise.all(writes)
     const kv = c.recordingClient(history, 9)
-    for (let w = 0; w < 3; w++) expect(await kv.get(`hole-${w}`)).toBe(`v${w}.2`)
+    for (let w = 0; w < 4; w++) expect(await kv.get(`hole-${w}`)).toBe(`v${w}.2`)
     const after = await c.status(next, c.client())
     expect(after).not.toBeNull()
     expect(after!.commitIndex).toBeGreaterThan(before?.commitIndex ?? 0)

@@ -20,7 +20,7 @@ describe('regressions', () => {
     await waitFor('the lone replica to listen', async () => ((await c.status(c.id(0), c.client())) !== null ? true : undefined))
     const history = new HistoryRecorder()
     const kv = c.recordingClient(history, 0)
-    const r = await attempt(kv.put('nl', 'x', 15_000))
+    const r = await attempt(kv.put('nl', 'x', 8_000))
     expect(r.ok).toBe(false)
     if (!r.ok) expect(r.error instanceof TimeoutError || r.error instanceof UnavailableError, `got ${errorCode(r.error)}: ${String(r.error)}`).toBe(true)
     expectLinearizable(history)
