@@ -7,7 +7,7 @@
  *   pnpm write-path-bench [--protocol raft] [-c 64] [-s 3] [--rounds 5] [--variants pipelined,unpipelined]
  *
  * Variants: `pipelined` (the defaults), `unpipelined` (one Ready in flight: each waits for the
- * previous one's write), `eager` (pipelined, and writes proposed at once rather than gathered
+ * previous one's write), `depth2`/`depth4` (at most 2 or 4 Readys in flight), `eager` (pipelined, and writes proposed at once rather than gathered
  * while a batch is being written). One process runs all three replicas and the load, so the
  * figures compare settings; they are not what a cluster of separate processes does. The CPU
  * time per write (this process's, over the measured window) follows the load of a shared
@@ -32,6 +32,8 @@ interface Tuning {
 const VARIANTS: Readonly<Record<string, Tuning>> = {
   pipelined: {},
   unpipelined: { maxReadysInFlight: 1 },
+  depth2: { maxReadysInFlight: 2 },
+  depth4: { maxReadysInFlight: 4 },
   eager: { limits: { maxBatchesWriting: 1_000_000 } },
 }
 
