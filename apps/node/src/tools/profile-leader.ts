@@ -19,6 +19,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createClient } from '@kv/client'
 import { Command, InvalidArgumentError } from 'commander'
+import { quantile, startClosedLoop, waitForFirstWrite } from './closed-loop.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../../../..')
 
@@ -105,42 +106,19 @@ async function main(f: Flags): Promise<void> {
   }
   const clients = Array.from({ length: Math.ceil(f.concurrency / 16) }, () => createClient({ config: configPath, timeoutMs: 10_000 }))
   try {
-    for (let i = 0; i < 60; i++) {
-      try {
-        await clients[0]!.put('profile-ready', 'yes')
-        break
-      } catch {
-        await sleep(500)
-      }
-    }
-    const value = 'x'.repeat(f.valueBytes)
-    const latencies: number[] = []
-    let running = true
-    let measuring = false
-    const workers = Array.from({ length: f.concurrency }, async (_, w) => {
-      for (let n = 0; running; n++) {
-        const t0 = performance.now()
-        try {
-          await clients[w % clients.length]!.put(`k${w}-${n % 1000}`, value)
-          if (measuring) latencies.push(performance.now() - t0)
-        } catch {
-          // counted as missing from the throughput
-        }
-      }
-    })
+    await waitForFirstWrite(clients[0]!, 60, 500)
+    const load = startClosedLoop(clients, f.concurrency, f.valueBytes)
     await sleep(2000)
     const cpuBefore = replicas.map((r) => cpuSeconds(children.get(r.id)?.pid))
-    measuring = true
+    load.startMeasuring()
     const start = performance.now()
     await sleep(f.seconds * 1000)
-    measuring = false
+    const latencies = load.stopMeasuring()
     const elapsed = (performance.now() - start) / 1000
     const cpuAfter = replicas.map((r) => cpuSeconds(children.get(r.id)?.pid))
     const writes = latencies.length
-    running = false
-    await Promise.all(workers)
-    latencies.sort((a, b) => a - b)
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
+    await load.stop()
+    const at = (q: number) => quantile(latencies, q)
     const status = await Promise.all(replicas.map((r) => clients[0]!.status(`${r.host}:${r.port}`).catch(() => null)))
     const leader = status.find((s) => s?.role === 'leader')?.replicaId ?? null
     console.log(`${f.protocol}: ${Math.round(writes / elapsed)} writes/s, p50 ${at(0.5).toFixed(2)} ms, p99 ${at(0.99).toFixed(2)} ms (${f.concurrency} in flight, ${f.valueBytes} B${f.profile ? ', profiled' : ''}; load ${os.loadavg()[0]!.toFixed(1)})`)

@@ -20,6 +20,7 @@ import { createClient } from '@kv/client'
 import { noFaults } from '@kv/transport-tcp'
 import type { ReplicaLimits } from '@kv/server'
 import { Command, InvalidArgumentError } from 'commander'
+import { quantile, startClosedLoop, waitForFirstWrite } from './closed-loop.js'
 import { pino } from 'pino'
 import { parseConfig } from '../config.js'
 import { startNode, type RunningNode } from '../runtime.js'
@@ -75,41 +76,18 @@ async function runOnce(f: Flags, tuning: Tuning, port: number): Promise<Run> {
     for (const r of replicas) {
       nodes.push(await startNode({ config, id: r.id, dataDir: path.join(dir, r.id), faults: noFaults, skipSlots: [], logger, tuning }))
     }
-    for (let i = 0; i < 100; i++) {
-      try {
-        await clients[0]!.put('ready', 'yes')
-        break
-      } catch {
-        await sleep(100)
-      }
-    }
-    const value = 'x'.repeat(f.valueBytes)
-    const latencies: number[] = []
-    let running = true
-    let measuring = false
-    const workers = Array.from({ length: f.concurrency }, async (_, w) => {
-      for (let n = 0; running; n++) {
-        const t0 = performance.now()
-        try {
-          await clients[w % clients.length]!.put(`k${w}-${n % 1000}`, value)
-          if (measuring) latencies.push(performance.now() - t0)
-        } catch {
-          // a failed write is missing from the throughput
-        }
-      }
-    })
+    await waitForFirstWrite(clients[0]!, 100, 100)
+    const load = startClosedLoop(clients, f.concurrency, f.valueBytes)
     await sleep(500)
-    measuring = true
+    load.startMeasuring()
     const start = performance.now()
     const cpuStart = process.cpuUsage()
     await sleep(f.seconds * 1000)
-    measuring = false
+    const latencies = load.stopMeasuring()
     const cpu = process.cpuUsage(cpuStart)
     const elapsed = (performance.now() - start) / 1000
-    running = false
-    await Promise.all(workers)
-    latencies.sort((a, b) => a - b)
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
+    await load.stop()
+    const at = (q: number) => quantile(latencies, q)
     const writes = Math.max(1, latencies.length)
     return { writesPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), cpuUsPerWrite: (cpu.user + cpu.system) / writes }
   } finally {
