@@ -74,15 +74,22 @@ export type MigrationStep =
  * the loser no longer holds but has events of), and `[bucket, epoch, index]` every event of the
  * other keys of a bucket (by `hashKey(key) % SESSION_BUCKETS`) that the loser does not hold.
  */
-export interface InstallStep {
+export interface InstallStep extends MoveChunk {
   readonly type: 'install'
-  readonly epoch: number
   readonly from: string
+}
+
+/** One bounded chunk of a move's stream [cursor, next), as the loser sends it (`SendKeysResponse`)
+ * and the gainer logs it (`InstallStep`): keys in key order, then client sessions by bucket;
+ * `done` on the last. */
+export interface MoveChunk {
+  readonly epoch: number
   readonly cursor: number
   readonly next: number
   readonly done: boolean
   readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
   readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
+  /** For watches (a loser of an older release sends none). */
   readonly floors?: ReadonlyArray<readonly [string, number, number]>
   readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
 }

@@ -1,6 +1,5 @@
 import type { GroupMessage } from '../group-message.js'
-import { isChunk, isChunkFloors } from '../log-record.js'
-import type { EncodedSession } from '../session.js'
+import { isChunk, isChunkFloors, type MoveChunk } from '../log-record.js'
 
 /** The gainer asks the loser for the chunk of moved keys starting at `cursor`. */
 export interface SendKeysRequest extends GroupMessage {
@@ -9,18 +8,9 @@ export interface SendKeysRequest extends GroupMessage {
   readonly cursor: number
 }
 
-/** One bounded chunk of the move's stream [cursor, next): keys in key order, then client sessions by bucket (see `SESSION_BUCKETS`); `done` on the last. */
-export interface SendKeysResponse extends GroupMessage {
+/** One bounded chunk of the move's stream (see `MoveChunk`). */
+export interface SendKeysResponse extends GroupMessage, MoveChunk {
   readonly type: 'SendKeysResponse'
-  readonly epoch: number
-  readonly cursor: number
-  readonly next: number
-  readonly done: boolean
-  readonly entries: ReadonlyArray<readonly [string, Uint8Array]>
-  readonly sessions: ReadonlyArray<readonly [string, ...EncodedSession]>
-  /** For watches (a loser of an older release sends none): see `InstallStep`. */
-  readonly floors?: ReadonlyArray<readonly [string, number, number]>
-  readonly bucketFloors?: ReadonlyArray<readonly [number, number, number]>
 }
 
 /** The gainer has the keys (SHARD_READY applied): the loser may delete them. Repeated until acknowledged. */
