@@ -114,7 +114,7 @@ function resolveDiscovery(options: ConnectOptions): Discovery {
   const limits = resolveClientLimits({ ...options.limits, ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }) })
   if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) throw new ConfigError('options.endpoints: give a non-empty list of "host:port"')
   if (options.endpoints.length > limits.maxDiscoveryEndpoints) throw new ConfigError(`options.endpoints: more than ${limits.maxDiscoveryEndpoints} endpoints`)
-  const endpoints = options.endpoints.map((e) => parseEndpoint(e))
+  const endpoints = options.endpoints.map(parseEndpoint)
   if (typeof options.token !== 'string' || options.token === '') throw new ConfigError('options.token: must be a non-empty string')
   if (options.clusterId !== undefined && (typeof options.clusterId !== 'string' || options.clusterId === '')) throw new ConfigError('options.clusterId: must be a non-empty string')
   const tls = resolveTls(options, null)
