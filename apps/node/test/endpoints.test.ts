@@ -1,20 +1,25 @@
 /**
  * `kv --endpoints ... --token ...` and `KV_ENDPOINTS` / `KV_TOKEN`: client commands with no
  * cluster.json, the topology asked of any replica (the controller's too). One small sharded
- * cluster (a controller and two shard groups of one replica each, f = 0: three processes) so the
- * file stays fast; ports 24100–24102, and 24150+ where nothing listens.
+ * cluster (a controller and two shard groups of one replica each, f = 0: three processes) and
+ * one TLS replica (the test certificates of test-fixtures/tls), so the file stays fast; ports
+ * 24100–24102 and 24110, and 24150+ where nothing listens.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateConfig } from '../src/config.js'
-import { printLogsOnFailure, ProcessCluster, runKv, type KvRun } from './harness.js'
+import { printLogsOnFailure, ProcessCluster, repoRoot, runKv, type KvRun } from './harness.js'
 
 let cluster: ProcessCluster | null = null
 const c = () => cluster!
+let tlsCluster: ProcessCluster | null = null
 let scratch = ''
 printLogsOnFailure(() => cluster)
+printLogsOnFailure(() => tlsCluster)
+
+const fixtures = path.join(repoRoot, 'test-fixtures/tls')
 
 /** Ports nothing listens on. */
 const dead = (n: number) => `127.0.0.1:${24150 + n}`
@@ -22,10 +27,15 @@ const dead = (n: number) => `127.0.0.1:${24150 + n}`
 beforeAll(async () => {
   scratch = mkdtempSync(path.join(os.tmpdir(), 'kv-ptest-endpoints-'))
   cluster = ProcessCluster.start({ name: 'endpoints', basePort: 24100, f: 0, groups: 2 })
-  await Promise.all(['ctl', 'g1', 'g2'].map((group) => c().waitForLeader({ group })))
+  tlsCluster = ProcessCluster.start({
+    name: 'endpoints-tls', basePort: 24110, f: 0,
+    configure: (config) => ({ ...config, tls: { caFile: path.join(fixtures, 'ca.crt'), certFile: path.join(fixtures, 'replica.crt'), keyFile: path.join(fixtures, 'replica.key'), requireClientCert: false } }),
+  })
+  await Promise.all([...['ctl', 'g1', 'g2'].map((group) => c().waitForLeader({ group })), tlsCluster.waitForLeader()])
 }, 60_000)
 afterAll(async () => {
   await cluster?.stop()
+  await tlsCluster?.stop()
   if (scratch !== '') rmSync(scratch, { recursive: true, force: true })
 })
 
@@ -86,6 +96,20 @@ describe.concurrent('kv --endpoints', () => {
       expect(r.code, `${what}: ${show(r)}`).toBe(0)
       expect(r.stdout.trim(), what).toBe('here')
     }
+  })
+
+  it('TLS: --cacert (or KV_CACERT) is the cluster CA; without it, one line saying so, exit 3', async () => {
+    const t = tlsCluster!
+    const endpoints = ['--endpoints', t.address('g1-r1'), '--token', t.config.token]
+    const put = await kv([...endpoints, '--cacert', path.join(fixtures, 'ca.crt'), 'put', 'ep-tls', 'sealed'])
+    expect(put.code, show(put)).toBe(0)
+    const get = await kv([...endpoints, 'get', 'ep-tls'], { KV_CACERT: path.join(fixtures, 'ca.crt') })
+    expect(get.code, show(get)).toBe(0)
+    expect(get.stdout.trim()).toBe('sealed')
+    const plain = await kv([...endpoints, 'get', 'ep-tls'])
+    expect(plain.code, show(plain)).toBe(3)
+    expect(plain.stderr.trim().split('\n'), show(plain)).toHaveLength(1)
+    expect(plain.stderr).toMatch(/^kv: UNAVAILABLE: no endpoint answered: .*; a TLS cluster needs --cacert <ca\.crt> \(or KV_CACERT\)$/m)
   })
 
   it('usage errors exit 2 in one line: no cluster named, a malformed list, endpoints without a token', async () => {
