@@ -6,6 +6,7 @@
  *   kv node --config cluster.json --id g1-r1     one replica, in the foreground
  *   kv cluster up                                a whole local cluster as child processes
  *   kv --config cluster.json put|get|delete|append|batch-put|status|scan|watch ...
+ *   kv --endpoints h1:7001,h2:7001 --token T get k   the same without the config: the replicas say the rest
  *   kv --config cluster.json chat --room R --name N   a terminal chat (kv chat --script: its scripted test)
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
@@ -26,9 +27,19 @@ const program = new Command('kv')
   .description('kv: a sharded, replicated, fault-tolerant key-value store')
   .version(kvVersion, '-v, --version', 'print the version of kv')
   .addOption(new Option('--config <file>', 'the cluster description (cluster.json)').env('KV_CONFIG'))
+  .addOption(new Option('--endpoints <list>', 'client commands: replicas to ask for the cluster\'s layout, host:port,host:port,... (any group\'s), instead of --config').env('KV_ENDPOINTS'))
+  .addOption(new Option('--token <token>', 'client commands: the client token ("token" in cluster.json); needed with --endpoints, else over the config\'s').env('KV_TOKEN'))
+  .addOption(new Option('--cacert <file>', 'client commands, TLS: the cluster CA certificate (PEM) to verify replicas with (over the config\'s tls.caFile)').env('KV_CACERT'))
+  .addOption(new Option('--cert <file>', 'client commands, TLS: the client certificate (PEM) to present, when the cluster requires one (with --key and --cacert)').env('KV_CERT'))
+  .addOption(new Option('--key <file>', 'client commands, TLS: the client certificate\'s private key (PEM)').env('KV_KEY'))
   .option('--json', 'machine-readable output, errors included (one JSON object per line on stdout)')
   .option('--hex', 'print values as hexadecimal (binary values)')
   .option('--timeout <ms>', 'per-call timeout for client commands', intArg(1, 3_600_000))
+  .addHelpText('after', `
+Client commands (get, put, delete, append, batch-put, scan, watch, status, shard, chat) find the
+cluster by, in order: --endpoints, KV_ENDPOINTS (with --token or KV_TOKEN), --config, KV_CONFIG.
+With --endpoints, the first replica that answers tells the rest (groups, replicas, TLS on or off);
+a TLS cluster needs --cacert. kv node, kv cluster and kv config read --config only.`)
   .showHelpAfterError('(add --help for usage)')
   // Usage errors come back here as exceptions, so that they exit 2 like every other usage error.
   .exitOverride()

@@ -1,26 +1,28 @@
-import { createClient, type KvClient, type KvWatchEvent, type ScanRange } from '@kv/client'
+import type { KvClient, KvWatchEvent, ScanRange } from '@kv/client'
 import type { Command } from 'commander'
 import { intArg } from './args.js'
-import { loadConfig } from './config.js'
-import { exitCodes } from './exit-codes.js'
+import { openCluster, type ClusterView, type TargetFlags } from './client-target.js'
+import { exitCodes, UsageError } from './exit-codes.js'
 
-export interface ClientFlags {
-  config?: string
+export { UsageError }
+
+export interface ClientFlags extends TargetFlags {
   json?: boolean
   hex?: boolean
   timeout?: number
 }
 
 /**
- * Runs one client call. Errors go up to the command line's handler, which prints them in one
- * line (JSON with --json) and exits with their code (exit-codes.ts).
+ * Runs one client call against the cluster the flags name (client-target.ts: --endpoints or
+ * --config). Errors go up to the command line's handler, which prints them in one line (JSON
+ * with --json) and exits with their code (exit-codes.ts).
  */
-export async function withClient(flags: ClientFlags, run: (c: KvClient) => Promise<void>): Promise<void> {
-  if (flags.config === undefined) throw new UsageError('--config <cluster.json> (or KV_CONFIG) is required (make one with `kv config generate`)')
-  const config = loadConfig(flags.config)
-  const client = createClient({ config, timeoutMs: flags.timeout ?? 5000 })
+export async function withClient(flags: ClientFlags, run: (c: KvClient, view: ClusterView) => Promise<void>): Promise<void> {
+  const timeoutMs = flags.timeout ?? 5000
+  const view = await openCluster(flags, timeoutMs)
+  const client = view.client(timeoutMs)
   try {
-    await run(client)
+    await run(client, view)
   } finally {
     await client.close()
   }
@@ -47,10 +49,6 @@ function jsonValue(value: Uint8Array, hex: boolean): { value: string } | { value
     }
   }
   return { valueHex: Buffer.from(value).toString('hex') }
-}
-
-export class UsageError extends Error {
-  readonly code = 'USAGE'
 }
 
 function print(flags: ClientFlags, json: unknown, text: string): void {
@@ -192,9 +190,9 @@ export function addClientCommands(program: Command): void {
     .description('a table of groups, replicas, roles, terms, indexes, epochs, keys, versions, uptimes and data sizes; exit 3 when a group has no leader')
     .action(async (_o: unknown, cmd: Command) => {
       const f = flags(cmd)
-      if (f.config === undefined) throw new UsageError('--config <cluster.json> (or KV_CONFIG) is required')
       const { statusTable } = await import('./status.js')
+      const view = await openCluster(f, f.timeout ?? 5000)
       // A group with no leader serves nothing: say so in the exit code, as for an unavailable call.
-      if (!(await statusTable(loadConfig(f.config), f.json === true))) process.exitCode = exitCodes.unavailable
+      if (!(await statusTable(view, f.json === true))) process.exitCode = exitCodes.unavailable
     })
 }

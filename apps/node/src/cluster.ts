@@ -6,6 +6,7 @@ import type { Command } from 'commander'
 import { generateConfig, loadConfig, type ClusterConfig } from './config.js'
 import { intArg, layoutOf, withLayoutOptions, type LayoutFlags } from './args.js'
 import { allGroups } from '@kv/protocol'
+import { configView } from './client-target.js'
 import { collectStatus, formatTable } from './status.js'
 import { CliError, exitCodes } from './exit-codes.js'
 import { writeSecretFile } from './secret-file.js'
@@ -74,6 +75,7 @@ function clusterUp(o: UpFlags): void {
     writeSecretFile(configPath, JSON.stringify(c, null, 2) + '\n')
   }
   const config = loadConfig(configPath)
+  const view = configView(config, configPath)
   const children = new Map<string, ChildProcess>()
   const pids: Record<string, number> = {}
   const start = (id: string) => {
@@ -103,7 +105,7 @@ function clusterUp(o: UpFlags): void {
       start(id)
       console.log(`${id} restarted`)
     }
-    void collectStatus(config, false, 800).then((rows) => {
+    void collectStatus(view, false, 800).then((rows) => {
       for (const r of rows.filter((x) => x.role === 'leader')) {
         const now = `${r.replica} (term ${r.term})`
         if (leaders.get(r.group) !== now) console.log(`${r.group}: leader ${now}`)
@@ -118,10 +120,10 @@ function clusterUp(o: UpFlags): void {
     clearInterval(watch)
     if (load !== null) await load.stop()
     // Followers may be an entry or two behind the moment load stops: let them catch up first.
-    let rows = await collectStatus(config, true, 2000)
+    let rows = await collectStatus(view, true, 2000)
     for (let i = 0; i < 20 && !caughtUp(rows); i++) {
       await new Promise((r) => setTimeout(r, 250))
-      rows = await collectStatus(config, true, 2000)
+      rows = await collectStatus(view, true, 2000)
     }
     console.log(formatTable(rows, true))
     console.log(agreement(rows, allGroups(config).length))

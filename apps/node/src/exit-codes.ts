@@ -57,3 +57,8 @@ export function exitCodeOf(code: string): number {
       return exitCodes.failure
   }
 }
+
+/** A bad flag, argument or combination of them: exit 2, one line. */
+export class UsageError extends Error {
+  readonly code = 'USAGE'
+}

@@ -1,6 +1,6 @@
 import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
-import { allGroups, listenAddress } from '@kv/protocol'
+import { allGroups, clusterTopology, isDiscoverRequest, listenAddress } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
 import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv, type ReplicaLimits } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
@@ -165,6 +165,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const startedAt = Date.now()
   const dataSize = folderSizeTracker(o.dataDir)
 
+  // What `discover` answers (kv --endpoints): the config's public part, the same on every replica.
+  const topology = clusterTopology(o.config)
   let flushScheduled = false
   const flushSoon = () => {
     if (flushScheduled) return
@@ -186,6 +188,11 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       flushSoon()
     },
     onClientRequest: (msg, reply, conn) => {
+      // Any replica, of any group, answers it at once: it needs no consensus (the connection's hello carried the client token).
+      if (isDiscoverRequest(msg)) {
+        metrics.request('discover', 'ok', 0)
+        return reply(topology)
+      }
       const parsed = parseGroupRequest(kind, msg)
       if (!parsed.ok) {
         log.warn({ remote: conn.remoteAddress, reason: parsed.reason }, 'bad client request')

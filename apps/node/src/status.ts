@@ -1,6 +1,5 @@
-import { createClient } from '@kv/client'
-import { allGroups, type GroupSpec } from '@kv/protocol'
-import type { ClusterConfig } from './config.js'
+import { topologyGroups, type GroupSpec } from '@kv/protocol'
+import type { ClusterView } from './client-target.js'
 
 export interface ReplicaRow {
   group: string
@@ -25,14 +24,14 @@ export interface ReplicaRow {
 
 /** Asks every replica for its status (in parallel; an unreachable one shows as down). */
 export async function collectStatus(
-  config: ClusterConfig,
+  cluster: ClusterView,
   digest = false,
   timeoutMs = 1500,
   /** Groups outside the config too (added with their own replicas). */
   extra: readonly GroupSpec[] = [],
 ): Promise<ReplicaRow[]> {
-  const client = createClient({ config, timeoutMs })
-  const groups = [...allGroups(config)]
+  const client = cluster.client(timeoutMs)
+  const groups: Array<Pick<GroupSpec, 'id' | 'replicas'>> = [...topologyGroups(cluster.topology)]
   for (const g of extra) if (!groups.some((x) => x.id === g.id)) groups.push(g)
   try {
     const rows = groups.flatMap((g) =>
@@ -78,8 +77,8 @@ export function formatTable(rows: readonly ReplicaRow[], withDigest = false, wit
 }
 
 /** `kv status`: the table (or JSON); true when every group has a leader. */
-export async function statusTable(config: ClusterConfig, json: boolean): Promise<boolean> {
-  const rows = await collectStatus(config)
+export async function statusTable(cluster: ClusterView, json: boolean): Promise<boolean> {
+  const rows = await collectStatus(cluster)
   console.log(json ? JSON.stringify(rows) : formatTable(rows, false, true))
   const leaderless = groupsWithoutLeader(rows)
   if (leaderless.length > 0 && !json) console.error(`no leader: ${leaderless.join(', ')}`)

@@ -5,7 +5,8 @@ import { CallScope } from './deadline.js'
 import { Admission } from './admission.js'
 import { BadRequestError, ClosedError, KvError, PartialBatchError, UnavailableError, type BatchPart } from './errors.js'
 import { batchOp, checkOp, interpretKvReply, toBytes, type BatchEntries, type Value } from './ops.js'
-import { resolveOptions, type ClientOptions } from './options.js'
+import { discoverCluster } from './discovery.js'
+import { resolveOptions, type ClientOptions, type ConnectOptions } from './options.js'
 import { ConnectionPool } from './pool.js'
 import { parseClientResponse, parseReplicaStatus, type ReplicaStatus } from './response.js'
 import type { EndpointGroup, Router } from './router.js'
@@ -57,6 +58,18 @@ export class KvClient {
     })
     this.#env = { pool, limits: o.limits, logger: o.logger, random: o.random }
     this.#admission = new Admission(this.#session, o.limits)
+  }
+
+  /**
+   * A client from some replicas' addresses and the token alone (what `kv --endpoints` does):
+   * asks them for the cluster's topology (`discoverCluster`: in order, a few bounded rounds),
+   * then routes exactly as a client created from the whole cluster.json. Rejects with
+   * UnavailableError naming each endpoint's failure when none answered.
+   */
+  static async connect(options: ConnectOptions): Promise<KvClient> {
+    const topology = await discoverCluster(options)
+    const { endpoints: _endpoints, clusterId: _clusterId, signal: _signal, ...common } = options
+    return new KvClient({ ...common, topology })
   }
 
   /** This client's session id (sent with every request). */

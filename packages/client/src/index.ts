@@ -2,7 +2,9 @@ export { createClient, KvClient, type CallOptions, type GetOptions } from './cli
 export { mergeScanParts, type ScanOptions, type ScanPage, type ScanRange } from './scan.js'
 export { Watch, type KvWatchEvent, type WatchOptions, type WatchTarget } from './watch.js'
 export { compareRevisions } from './revisions.js'
-export type { ClientOptions, ClientTlsOptions, ConfigOptions, EndpointsOptions } from './options.js'
+export type { ClientOptions, ClientTlsOptions, CommonOptions, ConfigOptions, ConnectOptions, EndpointsOptions, TopologyOptions } from './options.js'
+export { discoverCluster } from './discovery.js'
+export type { ClusterTopology, TopologyGroup } from '@kv/protocol'
 export {
   loadClusterConfig,
   parseClusterConfig,

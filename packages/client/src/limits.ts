@@ -31,6 +31,13 @@ export interface ClientLimits {
    * in flight could apply its retry twice. Writes past the window wait for it to open.
    */
   readonly maxWriteWindow: number
+  /**
+   * Discovery (`KvClient.connect`): rounds over the given endpoints, each tried once per round in
+   * order, with the jittered backoff between rounds; the call's deadline may end it sooner.
+   */
+  readonly maxDiscoveryRounds: number
+  /** Most endpoints one discovery may be given. */
+  readonly maxDiscoveryEndpoints: number
 }
 
 export const defaultClientLimits: ClientLimits = {
@@ -43,6 +50,8 @@ export const defaultClientLimits: ClientLimits = {
   maxInflight: 1_024,
   maxWaitingCalls: 100_000,
   maxWriteWindow: 1_024,
+  maxDiscoveryRounds: 3,
+  maxDiscoveryEndpoints: 64,
 }
 
 /** The replicas keep this many unacknowledged answers per session (server limits). */
@@ -69,6 +78,8 @@ export function checkClientLimits(l: ClientLimits): void {
   if (!positiveInt(l.maxAttemptsPerCall)) bad('maxAttemptsPerCall must be a positive integer')
   if (!positiveInt(l.maxInflight)) bad('maxInflight must be a positive integer')
   if (!(Number.isSafeInteger(l.maxWaitingCalls) && l.maxWaitingCalls >= 0)) bad('maxWaitingCalls must be an integer ≥ 0')
+  if (!positiveInt(l.maxDiscoveryRounds)) bad('maxDiscoveryRounds must be a positive integer')
+  if (!positiveInt(l.maxDiscoveryEndpoints)) bad('maxDiscoveryEndpoints must be a positive integer')
   if (!positiveInt(l.maxWriteWindow) || l.maxWriteWindow >= SERVER_MAX_RESULTS_PER_SESSION) {
     bad(`maxWriteWindow must be a positive integer below ${SERVER_MAX_RESULTS_PER_SESSION}`)
   }

@@ -1,3 +1,4 @@
+import type { ClusterTopology } from '@kv/protocol'
 import { checkTlsMaterial, readTlsFile, TlsError, type DialTls } from '@kv/transport-tcp'
 import { noopLogger, type Logger } from './logger.js'
 import { loadClusterConfig, parseClusterConfig, parseEndpoint, type ClusterConfig } from './config.js'
@@ -19,7 +20,7 @@ export interface ClientTlsOptions {
   readonly keyFile?: string
 }
 
-interface CommonOptions {
+export interface CommonOptions {
   /**
    * TLS (default: the config's `tls` section: its `caFile`, and `clientCertFile`/`clientKeyFile`
    * if set; plain TCP without one). `false`: plain TCP whatever the config says.
@@ -54,7 +55,30 @@ export interface ConfigOptions extends CommonOptions {
   readonly token?: string
 }
 
-export type ClientOptions = EndpointsOptions | ConfigOptions
+/**
+ * A cluster's public topology, as a replica answers `discover` (`discoverCluster`), with the
+ * client token: routing as with the whole cluster.json. `KvClient.connect` builds one for you.
+ */
+export interface TopologyOptions extends CommonOptions {
+  readonly topology: ClusterTopology
+  readonly token: string
+}
+
+/**
+ * `KvClient.connect` and `discoverCluster`: some replicas' addresses (of any group, the
+ * controller's too) and the client token. With TLS on, `tls` gives the cluster CA (and the
+ * client certificate if the cluster requires one).
+ */
+export interface ConnectOptions extends CommonOptions {
+  /** "host:port" of replicas to ask, tried in order. */
+  readonly endpoints: readonly string[]
+  readonly token: string
+  /** Only a cluster with this id will do (default: whichever the token opens). */
+  readonly clusterId?: string
+  readonly signal?: AbortSignal
+}
+
+export type ClientOptions = EndpointsOptions | ConfigOptions | TopologyOptions
 
 export interface ResolvedOptions {
   readonly router: Router
@@ -69,7 +93,7 @@ export interface ResolvedOptions {
 }
 
 /** The TLS material the client dials with, from its options or its config; files read and checked now. */
-function resolveTls(options: ClientOptions, config: ClusterConfig | null): DialTls | null {
+export function resolveTls(options: { readonly tls?: ClientTlsOptions | false }, config: ClusterConfig | null): DialTls | null {
   if (options.tls === false) return null
   const t: ClientTlsOptions | undefined = options.tls ?? (config?.tls === undefined ? undefined : {
     caFile: config.tls.caFile,
@@ -97,6 +121,12 @@ function resolveTls(options: ClientOptions, config: ClusterConfig | null): DialT
 }
 
 function routerAndAuth(options: ClientOptions): { router: Router; clusterId: string; token: string; config: ClusterConfig | null } {
+  if ('topology' in options) {
+    const t = options.topology
+    if (typeof t !== 'object' || t === null || t.type !== 'topology') throw new ConfigError('options.topology: must be a cluster topology (discoverCluster answers one)')
+    if (t.tls && options.tls === undefined) throw new ConfigError(`cluster ${t.clusterId} uses TLS: give options.tls (the cluster CA as ca or caFile)`)
+    return { router: Router.fromTopology(t), clusterId: t.clusterId, token: options.token, config: null }
+  }
   if ('config' in options) {
     const config = typeof options.config === 'string' ? loadClusterConfig(options.config) : parseClusterConfig(options.config)
     return { router: Router.fromConfig(config), clusterId: options.clusterId ?? config.clusterId, token: options.token ?? config.token, config }
@@ -133,6 +163,6 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
 }
 
 /** Every connection the connector opens gets the client's TLS material. */
-function withTls(connector: Connector, tls: DialTls | null): Connector {
+export function withTls(connector: Connector, tls: DialTls | null): Connector {
   return tls === null ? connector : (args) => connector({ ...args, tls })
 }

@@ -14,7 +14,8 @@ export interface ReplicaConnection {
 
 export interface ConnectArgs {
   readonly endpoint: Endpoint
-  readonly clusterId: string
+  /** Left out only by discovery (`discoverCluster`), which learns it: the hello then carries the token alone. */
+  readonly clusterId?: string
   readonly token: string
   readonly connectTimeoutMs: number
   readonly logger: Logger
@@ -29,7 +30,7 @@ export const tcpConnector: Connector = (args) =>
   ClientConnection.connect({
     host: args.endpoint.host,
     port: args.endpoint.port,
-    clusterId: args.clusterId,
+    ...(args.clusterId === undefined ? {} : { clusterId: args.clusterId }),
     token: args.token,
     logger: args.logger,
     limits: { connectTimeoutMs: args.connectTimeoutMs },

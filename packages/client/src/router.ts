@@ -1,4 +1,4 @@
-import { initialShardMap, ReplicaGroup, ShardRouter, type GroupSpec, type ShardMap } from '@kv/protocol'
+import { clusterTopology, initialShardMap, ReplicaGroup, ShardRouter, type ClusterTopology, type GroupSpec, type ShardMap } from '@kv/protocol'
 import { endpointKey, type ClusterConfig, type Endpoint } from './config.js'
 
 /** A group's replicas addressed by endpoint: `@kv/protocol`'s routing state, shared with the simulator. */
@@ -34,10 +34,15 @@ export class Router {
     this.#shards = options.map === undefined || options.map === null ? null : new ShardRouter(options.map)
   }
 
+  /** Through the config's public topology: a client of a cluster.json and one that discovered it route alike. */
   static fromConfig(config: ClusterConfig): Router {
-    const groups = config.groups.map((g) => endpointGroup(g.id, g.replicas))
-    if (config.controller !== undefined) return new Router(groups, { controller: endpointGroup(config.controller.id, config.controller.replicas) })
-    return new Router(groups, { map: config.groups.length > 1 ? initialShardMap(config) : null })
+    return Router.fromTopology(clusterTopology(config))
+  }
+
+  static fromTopology(topology: ClusterTopology): Router {
+    const groups = topology.groups.map((g) => endpointGroup(g.id, g.replicas))
+    if (topology.controller !== null) return new Router(groups, { controller: endpointGroup(topology.controller.id, topology.controller.replicas) })
+    return new Router(groups, { map: topology.groups.length > 1 ? initialShardMap(topology) : null })
   }
 
   static fromEndpoints(endpoints: readonly Endpoint[]): Router {

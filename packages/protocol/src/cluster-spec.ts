@@ -17,7 +17,7 @@ const portSchema = z.number().int().min(1).max(65535)
 /** "host:port" or "[ipv6]:port": a listen address written as one string. */
 const hostPortText = z.string().max(300).refine((s) => parseHostPort(s) !== null, 'expected "host:port" (or "[ipv6]:port") with a port in 1..65535')
 
-const replicaSpec = z.object({
+export const replicaSpecSchema = z.object({
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
   /** Where peers and clients reach this replica: the advertised address (DNS name or IP). */
   host: hostSchema,
@@ -32,7 +32,7 @@ const replicaSpec = z.object({
 export const groupSpecSchema = z.object({
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
   protocol: z.enum(['raft', 'paxos']),
-  replicas: z.array(replicaSpec).min(1).max(9),
+  replicas: z.array(replicaSpecSchema).min(1).max(9),
 })
 
 export const clusterSpecSchema = z
@@ -140,7 +140,7 @@ export function listenAddress(r: { readonly host: string; readonly port: number;
 
 export type ClusterSpec = z.infer<typeof clusterSpecSchema>
 export type GroupSpec = z.infer<typeof groupSpecSchema>
-export type ReplicaSpec = z.infer<typeof replicaSpec>
+export type ReplicaSpec = z.infer<typeof replicaSpecSchema>
 /** What a caller may write: the fields with defaults are optional. */
 export type ClusterSpecInput = z.input<typeof clusterSpecSchema>
 
@@ -173,8 +173,11 @@ export function endpointKey(e: { readonly host: string; readonly port: number })
   return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`
 }
 
-/** The shard map a cluster starts from: epoch 1, the spec's initial groups (all by default). */
-export function initialShardMap(spec: ClusterSpec): ShardMap {
+/**
+ * The shard map a cluster starts from: epoch 1, the spec's initial groups (all by default). Also
+ * of a cluster's public topology (topology.ts), which carries the same three fields.
+ */
+export function initialShardMap(spec: { readonly groups: readonly GroupSpec[]; readonly initialGroups?: readonly string[] | undefined; readonly vnodesPerGroup: number }): ShardMap {
   const initial = spec.initialGroups
   const groups = initial === undefined ? spec.groups : spec.groups.filter((g) => initial.includes(g.id))
   return { epoch: 1, vnodesPerGroup: spec.vnodesPerGroup, groups }

@@ -29,6 +29,7 @@ export {
   listenAddress,
   parseClusterSpec,
   parseHostPort,
+  replicaSpecSchema,
   type ClusterSpec,
   type ClusterSpecInput,
   type GroupSpec,
@@ -47,3 +48,13 @@ export {
   type ControllerWriteOp,
   type ShardMap,
 } from './shard-map.js'
+export {
+  clusterTopology,
+  clusterTopologySchema,
+  isDiscoverRequest,
+  parseClusterTopology,
+  topologyGroups,
+  type ClusterTopology,
+  type DiscoverRequest,
+  type TopologyGroup,
+} from './topology.js'

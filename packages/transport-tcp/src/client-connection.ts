@@ -12,7 +12,8 @@ import type { DialTls } from './tls.js'
 export interface ClientConnectOptions {
   readonly host: string
   readonly port: number
-  readonly clusterId: string
+  /** Left out: the replica judges the hello by the token alone (see `Hello.clusterId`). */
+  readonly clusterId?: string
   readonly token: string
   /** Dial with TLS: verify the replica against the CA; present `cert`/`key` if given. Default: plain TCP. */
   readonly tls?: DialTls
@@ -96,7 +97,7 @@ export class ClientConnection {
     // in the queue, and the queue must not evict live requests before them.
     const queue = new DropOldestQueue<OutgoingMessage>(limits.maxPendingRequests * 2)
     const stats = createStats()
-    const base: Hello = { type: 'hello', clusterId: options.clusterId, token: options.token, role: 'client' }
+    const base: Hello = { type: 'hello', ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }), token: options.token, role: 'client' }
     const hello: Hello = options.nodeId === undefined ? base : { ...base, nodeId: options.nodeId }
     // The handlers need the instance, which needs the connection: bind through a holder.
     let self: ClientConnection | null = null

@@ -10,7 +10,12 @@ export type Role = 'peer' | 'client'
 
 export interface Hello {
   readonly type: 'hello'
-  readonly clusterId: string
+  /**
+   * Required for peers. A client may leave it out when it knows only the token and some
+   * replicas' addresses (`kv --endpoints`): it learns the id from the topology it asks for
+   * (`discover`) and presents it on every later connection.
+   */
+  readonly clusterId?: string
   readonly token: string
   readonly role: Role
   /** Required for peers (it names the sender of every later message); optional for clients. */
@@ -31,12 +36,13 @@ export interface Refused {
 export function parseHello(msg: TransportMessage): Hello | { readonly invalid: string } {
   if (msg.type !== 'hello') return { invalid: `expected hello, got ${JSON.stringify(msg.type)}` }
   const { clusterId, token, role, nodeId } = msg
-  if (typeof clusterId !== 'string') return { invalid: 'hello without a string clusterId' }
   if (typeof token !== 'string') return { invalid: 'hello without a string token' }
   if (role !== 'peer' && role !== 'client') return { invalid: 'hello with a role other than peer or client' }
+  if (clusterId !== undefined && typeof clusterId !== 'string') return { invalid: 'hello with a non-string clusterId' }
+  if (role === 'peer' && clusterId === undefined) return { invalid: 'peer hello without a clusterId' }
   if (nodeId !== undefined && typeof nodeId !== 'string') return { invalid: 'hello with a non-string nodeId' }
   if (role === 'peer' && (nodeId === undefined || nodeId === '')) return { invalid: 'peer hello without a nodeId' }
-  return nodeId === undefined ? { type: 'hello', clusterId, token, role } : { type: 'hello', clusterId, token, role, nodeId }
+  return { type: 'hello', ...(clusterId === undefined ? {} : { clusterId }), token, role, ...(nodeId === undefined ? {} : { nodeId }) }
 }
 
 /** The credentials a listener accepts: the clients' token, and the replicas' if they have their own. */
@@ -50,10 +56,14 @@ export interface Credentials {
 
 /**
  * Null when the Hello belongs to this cluster and carries the credential of the role it
- * claims; else why not. A client credential never passes as a peer's.
+ * claims; else why not. A client credential never passes as a peer's. A client hello without a
+ * cluster id is judged by its token alone (the token is the secret; the id guards against a
+ * config pointed at the wrong cluster, and such a client learns it with its first request).
  */
 export function checkCredentials(hello: Hello, credentials: Credentials): string | null {
-  if (hello.clusterId !== credentials.clusterId) return `wrong cluster id ${JSON.stringify(hello.clusterId)}`
+  if (hello.clusterId !== undefined && hello.clusterId !== credentials.clusterId) return `wrong cluster id ${JSON.stringify(hello.clusterId)}`
+  if (hello.clusterId === undefined && hello.role !== 'client') return 'peer hello without a cluster id'
+
   if (hello.role === 'client') return sameSecret(hello.token, credentials.token) ? null : 'wrong token'
   const peerToken = credentials.peerToken ?? credentials.token
   if (sameSecret(hello.token, peerToken)) return null

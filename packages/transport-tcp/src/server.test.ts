@@ -77,6 +77,19 @@ describe('TransportServer handshake', () => {
     expect(logger.find('warn', 'handshake refused')[0]?.obj).toMatchObject({ remoteAddress: HOST })
   })
 
+  it('judges a client hello without a cluster id by its token alone; a peer hello needs one', async () => {
+    const s = await server({ nodeId: 'replica-7' })
+    const c = await ClientConnection.connect({ host: HOST, port: s.port, token: TOKEN })
+    cleanup.push(() => c.close())
+    expect(c.serverNodeId).toBe('replica-7')
+    await expect(ClientConnection.connect({ host: HOST, port: s.port, token: 'guess' })).rejects.toMatchObject({ code: 'HANDSHAKE_REFUSED', reason: 'wrong token' })
+    const socket = await raw(s.port)
+    const frames = collectFrames(socket)
+    socket.write(new FrameEncoder().encode([{ type: 'hello', token: TOKEN, role: 'peer', nodeId: 'p1' }]))
+    await closedPromise(socket)
+    expect(frames).toEqual([])
+  })
+
   it('answers refused on the wire, then closes', async () => {
     const s = await server()
     const socket = await raw(s.port)

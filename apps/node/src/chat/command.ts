@@ -1,8 +1,7 @@
-import { createClient } from '@kv/client'
 import { InvalidArgumentError, type Command } from 'commander'
 import { intArg, protocolArg } from '../args.js'
-import { UsageError } from '../client-commands.js'
-import { loadConfig } from '../config.js'
+import { openCluster, type TargetFlags } from '../client-target.js'
+import { UsageError } from '../exit-codes.js'
 import { interactiveChat } from './interactive.js'
 import { runParticipant } from './participant.js'
 import { ChatRoom, formatMessage } from './room.js'
@@ -54,7 +53,8 @@ export function addChatCommand(program: Command): void {
     .option('--kill-leader', 'script: SIGKILL the room group\'s leader mid-way, then restart it')
     .option('--keep', 'script: keep its cluster\'s data folder')
     .action(async (o: ChatFlags, cmd: Command) => {
-      const { config: configPath, timeout } = cmd.optsWithGlobals<{ config?: string; timeout?: number }>()
+      const globals = cmd.optsWithGlobals<TargetFlags & { timeout?: number }>()
+      const { config: configPath, timeout } = globals
       if (o.script === true) {
         process.exitCode = await runChatScript({
           ...(configPath === undefined ? {} : { config: configPath }),
@@ -64,21 +64,21 @@ export function addChatCommand(program: Command): void {
         })
         return
       }
-      if (configPath === undefined) throw new UsageError('--config <cluster.json> is required (or use --script, which starts its own cluster)')
       if (o.room === undefined) throw new UsageError('--room <room> is required')
-      const client = createClient({ config: loadConfig(configPath), timeoutMs: timeout ?? 20_000 })
+      if (o.history !== true && o.name === undefined) throw new UsageError('--name <name> is required')
+      const client = (await openCluster(globals, timeout ?? 20_000)).client(timeout ?? 20_000)
       try {
         if (o.history === true) {
           for (const m of await new ChatRoom(client, o.room, o.name ?? '-').history()) console.log(formatMessage(m))
           return
         }
-        if (o.name === undefined) throw new UsageError('--name <name> is required')
+        const name = o.name!
         if (o.participant === true) {
-          const summary = await runParticipant(client, o.room, o.name, { messages: o.messages, intervalMs: o.intervalMs, participants: o.participants, deadlineMs: 180_000 })
+          const summary = await runParticipant(client, o.room, name, { messages: o.messages, intervalMs: o.intervalMs, participants: o.participants, deadlineMs: 180_000 })
           console.log(JSON.stringify(summary))
           return
         }
-        await interactiveChat(client, o.room, o.name)
+        await interactiveChat(client, o.room, name)
       } finally {
         await client.close()
       }

@@ -6,6 +6,7 @@ import { createClient } from '@kv/client'
 import { allGroups, initialShardMap, ShardRouter } from '@kv/protocol'
 import { generateConfig, loadConfig, type ClusterConfig } from '../config.js'
 import { agreement } from '../cluster.js'
+import { configView, type ClusterView } from '../client-target.js'
 import { collectStatus, formatTable, type ReplicaRow } from '../status.js'
 import { checkTranscripts, type ParticipantSummary } from './participant.js'
 import { roomKey } from './room.js'
@@ -66,6 +67,7 @@ export async function runChatScript(o: ScriptOptions): Promise<number> {
     }
   }
   const room = o.room ?? `script-${Date.now().toString(36)}`
+  const view = configView(config, configPath)
   const client = createClient({ config, timeoutMs: 20_000 })
   try {
     if (dir !== null) {
@@ -79,7 +81,7 @@ export async function runChatScript(o: ScriptOptions): Promise<number> {
     const runs = names.map((name) => participant(configPath, room, name, o))
     if (o.killLeader) {
       await sleep(Math.min(3000, (o.messages * o.intervalMs) / 3 + 500))
-      const leader = (await collectStatus(config, false, 1000)).find((r) => r.group === roomGroup && r.role === 'leader')
+      const leader = (await collectStatus(view, false, 1000)).find((r) => r.group === roomGroup && r.role === 'leader')
       if (leader !== undefined) {
         nodes.get(leader.replica)?.kill('SIGKILL')
         console.log(`SIGKILLed ${leader.replica}, the leader of ${roomGroup}`)
@@ -98,7 +100,7 @@ export async function runChatScript(o: ScriptOptions): Promise<number> {
     }
     const problems = summaries.length === names.length ? checkTranscripts(summaries) : ['a participant failed']
     console.log(problems.length === 0 ? 'transcripts agree: every acknowledged message once, in one order' : `transcripts: ${problems.slice(0, 10).join('; ')}`)
-    const rows = await settledRows(config)
+    const rows = await settledRows(view)
     console.log(formatTable(rows, true))
     const verdict = agreement(rows, allGroups(config).length)
     console.log(verdict)
@@ -125,15 +127,15 @@ async function groupOfRoom(client: ReturnType<typeof createClient>, config: Clus
 }
 
 /** Each replica's status once the followers caught up with their leaders (bounded wait). */
-async function settledRows(config: ClusterConfig): Promise<ReplicaRow[]> {
-  let rows = await collectStatus(config, true, 2000)
+async function settledRows(view: ClusterView): Promise<ReplicaRow[]> {
+  let rows = await collectStatus(view, true, 2000)
   for (let i = 0; i < 40; i++) {
     const commit = new Map<string, number>()
     for (const r of rows) commit.set(r.group, Math.max(commit.get(r.group) ?? 0, r.commitIndex ?? 0))
     // A replica that does not answer is left out (agreement() names it).
     if (rows.every((r) => r.appliedIndex === null || r.appliedIndex === commit.get(r.group))) break
     await sleep(250)
-    rows = await collectStatus(config, true, 2000)
+    rows = await collectStatus(view, true, 2000)
   }
   return rows
 }

@@ -1,4 +1,4 @@
-import { compareRevisions, parseClientRequest, type ClientRequest, type ClientResponse, type OpResult, type ScanOp, type WatchEvent, type WatchOp, type WriteOp } from '@kv/protocol'
+import { clusterTopology, compareRevisions, isDiscoverRequest, parseClientRequest, type ClientRequest, type ClientResponse, type OpResult, type ScanOp, type WatchEvent, type WatchOp, type WriteOp } from '@kv/protocol'
 import { TransportServer, type ListenTls, type Reply } from '@kv/transport-tcp'
 import { parseClusterConfig, type ClusterConfig } from '../config.js'
 
@@ -45,6 +45,12 @@ export class FakeCluster {
   /** Replicas that swallow every request (they accept connections but never answer). */
   readonly silent = new Set<string>()
   policy: ReplyPolicy = () => 'send'
+  /** The replicas asked for the topology (`discover`), in order. */
+  readonly discoveries: string[] = []
+  /** Replicas that answer `discover` as a release without discovery would: BAD_REQUEST. */
+  readonly withoutDiscovery = new Set<string>()
+  /** The servers listen with TLS (and want client certificates): what `discover` answers. */
+  private tls = { on: false, requireClientCert: false }
   /** Every change, one log index each (epoch 0), for watches; `horizon`: events at or below it are compacted. */
   readonly history: WatchEvent[] = []
   horizon = 0
@@ -74,6 +80,7 @@ export class FakeCluster {
       servers.set(id, server)
     }
     cluster.leader = 'r1'
+    cluster.tls = { on: tls !== undefined, requireClientCert: tls?.requireClientCert === true }
     return cluster
   }
 
@@ -127,6 +134,12 @@ export class FakeCluster {
   }
 
   private onRequest(replica: string, msg: unknown, reply: Reply, connId: number): void {
+    if (isDiscoverRequest(msg)) {
+      this.discoveries.push(replica)
+      if (this.silent.has(replica)) return
+      if (this.withoutDiscovery.has(replica)) return reply({ type: 'error', code: 'BAD_REQUEST', message: 'unknown request type "discover"' })
+      return reply({ ...clusterTopology(this.config()), tls: this.tls.on, requireClientCert: this.tls.requireClientCert })
+    }
     const parsed = parseClientRequest(msg)
     if (!parsed.ok) return reply({ type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
     const request = parsed.request
