@@ -109,11 +109,10 @@ export const catalogue: readonly Mutation[] = [
     search: 'const matches = [r.log.durableTo]',
     replace: 'const matches = [r.log.lastIndex()]',
     checks: [t(`${RAFT}/replication.test.ts`, 'durability before counting'), t(`${RAFT}/snapshot.test.ts`), conformance('raft')],
-    // Not caught by the fuzzer (0 of 1,000 seeds), and it cannot be: the replica keeps one Ready
-    // in flight, so neither an entry applied, a client answered, a read state nor a message
-    // carrying the new commit index leaves the leader before the Ready holding its own copy is
-    // durable. Counting that copy early changes nothing anyone outside the core observes; only
-    // the checks above, which look inside the core, can see it.
+    // With pipelined Readys the fuzzer catches it (seed 2 of 1,000 on 2026-12-07: the core's
+    // invariant "commit above what a quorum holds durably", checked after every step). With one
+    // Ready in flight it could not: nothing left the leader before its own copy was durable.
+    sim: { protocol: 'raft', seeds: 200 },
     quick: true,
   },
   {
@@ -145,6 +144,12 @@ export const catalogue: readonly Mutation[] = [
     search: 'const durable = Math.min(token.lastEntryIndex, token.cutFrom - 1)',
     replace: 'const durable = token.lastEntryIndex',
     checks: [t(`${RAFT}/pipeline.test.ts`, 'entries cut while their Ready is in flight'), t(`${RAFT}/log.test.ts`)],
+    // Not caught by the fuzzer (0 of 1,000 seeds on 2026-12-07). The wrong count lasts from the
+    // advance of the Ready holding the cut entries to the advance of the next one, which writes
+    // their replacements; to be seen, the follower must ack a replacement in that window, its ack
+    // must be the one that commits it, and the follower must crash before the replacement's write
+    // completes (often the same sync as the cut one's), then the entry be lost by the next leader.
+    // The checks above look inside the core and see the count at once.
     quick: true,
   },
   {
@@ -154,6 +159,8 @@ export const catalogue: readonly Mutation[] = [
     search: 'if (this.pendingSnapshot !== null || this.snapshotsInFlight > 0) return this.appliedIndex',
     replace: 'if (this.pendingSnapshot !== null) return this.appliedIndex',
     checks: [t(`${RAFT}/pipeline.test.ts`, 'a snapshot received while writes are in flight'), conformance('raft')],
+    // Caught by the fuzzer (seed 1 of 1,000 on 2026-12-07: the log's slice invariant).
+    sim: { protocol: 'raft', seeds: 200 },
     quick: true,
   },
 
@@ -209,9 +216,9 @@ export const catalogue: readonly Mutation[] = [
     search: 'leader.votes.set(entry.index, new Set())',
     replace: 'leader.votes.set(entry.index, new Set([s.id]))',
     checks: [t(`${PAXOS}/core.test.ts`, "does not choose a slot from one acceptor's vote"), t(`${PAXOS}/core.test.ts`, 'counts its own acceptance only after advance'), conformance('paxos')],
-    // Not caught by the fuzzer (0 of 1,000 seeds), and it cannot be, for the reason given at
-    // raft-leader-counts-own-copy-early: nothing learns of the slot being chosen before the
-    // leader's own acceptance is durable.
+    // Caught by the fuzzer since Readys are pipelined (seed 1 of 1,000 on 2026-12-07, the core's
+    // own invariant), as raft-leader-counts-own-copy-early.
+    sim: { protocol: 'paxos', seeds: 200 },
     quick: true,
   },
   {
@@ -231,6 +238,8 @@ export const catalogue: readonly Mutation[] = [
     search: 'for (const e of entries) if (this.latest.get(e.index) === seq) this.latest.delete(e.index)',
     replace: 'for (const e of entries) this.latest.delete(e.index)',
     checks: [t(`${PAXOS}/pipeline.test.ts`, 'a slot accepted again while its earlier write is in flight'), t(`${SIM}/conformance.test.ts`, '^paxos conformance pipeline-overwrite')],
+    // Caught by the fuzzer (seed 7 of 1,000 on 2026-12-07: the durability check of applied slots).
+    sim: { protocol: 'paxos', seeds: 200 },
     quick: true,
   },
   {
