@@ -122,9 +122,12 @@ export const catalogue: readonly Mutation[] = [
     search: 'const current: HardState = { term: this.term, vote: this.vote,',
     replace: 'const current: HardState = { term: this.term, vote: null,',
     checks: [t(`${RAFT}/election.test.ts`, 'sends a vote only after persisting it'), conformance('raft')],
-    // Duels: a voter that bounces between two candidates of one term; election safety sees two
-    // leaders: seeds 15, 25, 143, 214, 256, ...
-    sim: { protocol: 'raft', seeds: 150 },
+    // The core's hard state then never matches what it handed out, so it is never idle: seed 1
+    // ends in the simulator's livelock check (10,000 Readys with nothing to sync at one instant;
+    // before that check the run spun until the caller's timeout). Duels (a voter bouncing between
+    // two candidates of one term) also broke election safety at seeds 15, 25, 143 before Readys
+    // were pipelined.
+    sim: { protocol: 'raft', seeds: 10 },
     quick: true,
   },
   {

@@ -1,6 +1,7 @@
 import type { CoreConfig, CoreFactory, Entry, HardState, Ready, Rng, Snapshot } from '@kv/consensus'
 import { ControllerMachine, KvStateMachine, Replica, type ReplicaLimits } from '@kv/server'
 import { SimDisk } from './disk.js'
+import { SimulationError } from './errors.js'
 import type { EventQueue } from './event-queue.js'
 import type { SimNetwork } from './network.js'
 
@@ -58,6 +59,9 @@ export type SimMachine = KvStateMachine | ControllerMachine
  * in its backlog, in order, and is handled on resume (SIGCONT), after one overdue tick, by a
  * replica whose state is as stale as the pause was long.
  */
+/** Readys with nothing to sync one replica may hand out at one virtual instant before it counts as a livelock. */
+const MAX_QUICK_READYS_AT_ONE_INSTANT = 10_000
+
 export class SimNode {
   readonly disk = new SimDisk()
   replica: Replica<SimMachine> | null = null
@@ -74,6 +78,9 @@ export class SimNode {
   private tickOverdue = false
   private backlog: Array<() => void> = []
   private crashPoint: CrashPoint | null = null
+  /** Readys finished at once (nothing to sync) at the virtual instant `instantOfQuickReadys`. */
+  private quickReadys = 0
+  private instantOfQuickReadys = -1
   /** Extra virtual ms every disk sync takes (a stalling disk); 0: none. */
   diskStallMs = 0
 
@@ -251,6 +258,12 @@ export class SimNode {
     this.hooks.committed(this, ready.committed)
     if (this.disk.idle && !this.disk.needsSync(ready)) {
       // Nothing to sync and nothing before it: done at once, as the node skips the log for it.
+      // A core that keeps handing out such Readys never lets the replica's loop return: that
+      // is a livelock (the real node would spin the same way), reported as one.
+      if (this.queue.now !== this.instantOfQuickReadys) [this.instantOfQuickReadys, this.quickReadys] = [this.queue.now, 0]
+      if (++this.quickReadys > MAX_QUICK_READYS_AT_ONE_INSTANT) {
+        throw new SimulationError(`livelock: ${this.id} handed out ${MAX_QUICK_READYS_AT_ONE_INSTANT.toLocaleString('en-US')} Readys with nothing to sync at t=${this.queue.now}ms`)
+      }
       const point = this.crashPointFor(ready, this.disk.hardState)
       this.disk.writeWithoutSync(ready)
       if (point?.when === 'before-send') return this.crashAt(point)

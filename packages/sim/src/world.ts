@@ -3,6 +3,7 @@ import { initialShardMap, layoutCluster, type ClusterSpec, type GroupSpec } from
 import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type MigrationEvent, type ReplicaLimits } from '@kv/server'
 import { SimAdmin } from './admin.js'
 import { SimClient, type ClientRouting, type ClientTiming } from './client.js'
+import { SimulationError } from './errors.js'
 import { EventQueue } from './event-queue.js'
 import { HistoryRecorder, type KvInput } from './linearizability/index.js'
 import { Nemesis, noFaults, type NemesisOptions } from './nemesis.js'
@@ -53,9 +54,11 @@ export const defaultWorldOptions: Omit<WorldOptions, 'seed' | 'protocol'> = {
   checkInvariants: true,
 }
 
-export class SimulationError extends Error {
-  readonly code = 'SIMULATION'
-}
+export { SimulationError }
+
+/** Events at one virtual instant past which a run is a livelock (a busy instant of a healthy run holds a few hundred). */
+export const MAX_EVENTS_AT_ONE_INSTANT = 100_000
+
 
 /** One simulated group: its spec and its replicas. */
 export interface SimGroup {
@@ -79,6 +82,7 @@ export class SimWorld {
   readonly options: WorldOptions
   readonly spec: ClusterSpec
   readonly queue = new EventQueue()
+  private eventsThisInstant = 0
   readonly rng: Rng
   readonly net: SimNetwork
   readonly groups: readonly SimGroup[]
@@ -326,13 +330,23 @@ export class SimWorld {
     this.runUntil(() => false, ms)
   }
 
-  /** Runs events until `done()` holds or `maxMs` of virtual time passed; returns whether it held. */
+  /**
+   * Runs events until `done()` holds or `maxMs` of virtual time passed; returns whether it held.
+   * Throws when `MAX_EVENTS_AT_ONE_INSTANT` events run without virtual time moving: replicas
+   * that keep handing each other work at one instant (a Ready loop that never settles) would
+   * otherwise spin forever, and the verdict would become the caller's wall-clock timeout.
+   */
   runUntil(done: () => boolean, maxMs: number): boolean {
     const until = this.queue.now + maxMs
     while (!done()) {
+      const before = this.queue.now
       if (!this.queue.runNext(until)) {
         this.queue.now = Math.max(this.queue.now, until)
         return done()
+      }
+      if (this.queue.now !== before) this.eventsThisInstant = 0
+      else if (++this.eventsThisInstant > MAX_EVENTS_AT_ONE_INSTANT) {
+        throw new SimulationError(`livelock: ${MAX_EVENTS_AT_ONE_INSTANT.toLocaleString('en-US')} events at t=${this.queue.now}ms without virtual time moving`)
       }
     }
     return true
