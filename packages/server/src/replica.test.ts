@@ -4,7 +4,7 @@
  * shell (answer on apply, read barriers, group commit, session answers, leadership loss) is
  * checked at the exact point where a broken shell would answer too early or wrongly.
  */
-import type { ConsensusCore, CoreConfig, Entry, NotLeader, ProposeResult, Ready, ReadState, Snapshot, Status } from '@kv/consensus'
+import { initialMembership, type ConsensusCore, type CoreConfig, type Entry, type NotLeader, type ProposeResult, type Ready, type ReadState, type Snapshot, type Status } from '@kv/consensus'
 import type { ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
@@ -77,7 +77,11 @@ class ScriptedCore implements ConsensusCore {
     return {
       id: this.config.id, role: this.role, term: this.term, leader: this.role === 'leader' ? this.config.id : null,
       commitIndex: this.committedUpTo, lastIndex: this.log.length, appliedIndex: this.handedOut, firstIndex: 1,
+      membership: initialMembership(this.config.members),
     }
+  }
+  proposeMembership(): NotLeader {
+    return { type: 'not-leader', leader: null }
   }
   compact(_snapshot: Snapshot): void {}
   transferLeadership(): void {}

@@ -1,11 +1,14 @@
 import {
   entryBytes,
+  initialMembership,
   isNotLeader,
   maxReadysInFlight,
+  membershipFields,
   type ConsensusCore,
   type CoreConfig,
   type CoreFactory,
   type Entry,
+  type Membership,
   type PeerMessage,
   type ReadState,
   type Ready,
@@ -98,6 +101,12 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private snapshotInFlight = false
   private lastSnapshotIndex: number
   private pendingCount = 0
+  /**
+   * The group's membership as of the applied index, from the membership entries applied and
+   * the snapshots restored: it goes into every snapshot this replica takes, so that a replica
+   * restarted from it knows its group (see `Snapshot.membership`).
+   */
+  private membershipAtApplied: Required<Pick<Snapshot, 'membership' | 'membershipIndex'>> & Pick<Snapshot, 'previousMembership'>
 
   /** The machine seen through its operation type (inside this class, M's own methods take `never`). */
   private get machine(): StateMachine<OpOf<M>> {
@@ -114,6 +123,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const snapshot = options.coreConfig.persisted?.snapshot ?? null
     if (snapshot !== null && snapshot.index > this.stateMachine.appliedIndex) this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot?.index ?? 0
+    this.membershipAtApplied = membershipOf(snapshot, options.coreConfig.members)
     this.maxReadysInFlight = maxReadysInFlight(options.coreConfig)
     this.core = options.coreFactory(options.coreConfig)
   }
@@ -295,14 +305,21 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   private installSnapshot(snapshot: Snapshot): void {
     if (snapshot.index <= this.stateMachine.appliedIndex) return
+    if (snapshot.membership !== undefined) this.membershipAtApplied = membershipOf(snapshot, [])
     this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot.index
   }
 
   private apply(entry: Entry): void {
+    if (entry.type === 'membership' && entry.index > this.membershipAtApplied.membershipIndex) {
+      this.membershipAtApplied = {
+        membership: entry.membership, membershipIndex: entry.index, previousMembership: this.membershipAtApplied.membership,
+      }
+    }
     // Entries at or below the state machine's index were applied before a restart.
     if (entry.index <= this.stateMachine.appliedIndex) return
-    if (entry.type === 'noop') return this.stateMachine.applyNoop(entry.index, entry.term)
+    // A membership entry means nothing to the machine; its index is applied all the same.
+    if (entry.type === 'noop' || entry.type === 'membership') return this.stateMachine.applyNoop(entry.index, entry.term)
     const record = decodeRecord(entry.data)
     const results = this.stateMachine.apply(entry.index, entry.term, record)
     if (record.kind !== this.stateMachine.commandKind || !('commands' in record)) return
@@ -398,6 +415,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       index: this.stateMachine.appliedIndex,
       term: this.stateMachine.appliedTerm,
       data: this.stateMachine.snapshot(),
+      ...membershipFields(this.membershipAtApplied),
     }
     this.snapshotInFlight = true
     this.env.saveSnapshot(snapshot, () => {
@@ -451,6 +469,16 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       firstIndex: s.firstIndex,
       ...this.stateMachine.statusInfo?.(),
     }
+  }
+}
+
+/** The membership fields of `snapshot`, or the initial membership (`members`) without one. */
+function membershipOf(snapshot: Snapshot | null, members: readonly string[]): Required<Pick<Snapshot, 'membership' | 'membershipIndex'>> & Pick<Snapshot, 'previousMembership'> {
+  const membership: Membership = snapshot?.membership ?? initialMembership(members)
+  return {
+    membership,
+    membershipIndex: snapshot?.membershipIndex ?? 0,
+    ...(snapshot?.previousMembership === undefined ? {} : { previousMembership: snapshot.previousMembership }),
   }
 }
 
