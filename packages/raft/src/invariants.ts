@@ -48,7 +48,9 @@ function checkLeader(r: RaftNode): void {
   // Raft §5.3 with durable counting: an entry of our term is committed only once a quorum
   // of voters holds it durably, our own copy counted from `durableTo` (advanced Readys),
   // never earlier, and only while we vote; learners never count.
-  if (r.log.term(r.log.commitIndex) === r.term) {
+  // While a change is uncommitted, entries committed under the previous voters need not be
+  // held by a quorum of the new ones yet (thesis §4.1: the new configuration applies at once).
+  if (r.log.term(r.log.commitIndex) === r.term && r.log.configIndex() <= r.log.commitIndex) {
     const quorumIndex = quorumMatches(r)[r.quorum - 1] ?? 0
     assert(r.log.commitIndex <= quorumIndex, `commit ${r.log.commitIndex} above what a quorum holds durably (${quorumIndex})`)
   }

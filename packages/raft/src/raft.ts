@@ -278,14 +278,15 @@ export class RaftNode implements ConsensusCore {
       case 'InstallSnapshot':
         if (this.followLeader(m.from)) onInstallSnapshot(this, m)
         return
+      // Answers of a replica the configuration no longer holds (removed since) are late: dropped.
       case 'AppendEntriesResponse':
-        if (this.role === 'leader') onAppendEntriesResponse(this, m)
+        if (this.role === 'leader' && this.progress.has(m.from)) onAppendEntriesResponse(this, m)
         return
       case 'InstallSnapshotResponse':
-        if (this.role === 'leader') onInstallSnapshotResponse(this, m)
+        if (this.role === 'leader' && this.progress.has(m.from)) onInstallSnapshotResponse(this, m)
         return
       case 'HeartbeatResponse':
-        if (this.role === 'leader') onHeartbeatResponse(this, m)
+        if (this.role === 'leader' && this.progress.has(m.from)) onHeartbeatResponse(this, m)
         return
       case 'TimeoutNow':
         if (this.role === 'follower' && this.isVoter()) onTimeoutNow(this)
