@@ -1,0 +1,105 @@
+import { isMember, isMembershipRefusal, isNotLeader, type MembershipChange } from '@kv/consensus'
+import type { FaultScope, NemesisGroup } from './fault-kinds.js'
+import type { SimNode } from './node.js'
+
+/** Voters a group keeps between (it starts at 3 or 5). */
+const MIN_VOTERS = 3
+const MAX_MEMBERS = 6
+
+const encoder = new TextEncoder()
+
+/**
+ * Membership changes as a fault (issue 15), on their own clock so that most seeds make some
+ * whatever their swarm weights: about every two nemesis intervals, one step on one group,
+ * through its leader's core (as `kv member` will, through the shell):
+ *
+ * - a learner in the membership is promoted (the core refuses until it caught up: tried again
+ *   next step), or removed if its replica is down;
+ * - else, with more than the minimum of voters, one is removed: a crashed one first (the
+ *   second half of replacing it), else a random one, the leader a third of the time;
+ * - else a brand-new, empty replica is started and added as a learner (replacing a crashed
+ *   voter, or growing the group).
+ *
+ * A removed replica is retired (crashed for good) once its removal is committed; until then it
+ * runs on, as a real one would until its operator stops it. The core's refusals (a change
+ * pending, not caught up, not leading) are part of the fault: they are logged, not retried.
+ */
+export class MembershipChanges {
+  private added = 0
+  private readonly removals: Array<{ readonly node: SimNode; readonly group: NemesisGroup; readonly index: number }> = []
+
+  constructor(
+    private readonly scope: FaultScope,
+    private readonly groups: readonly NemesisGroup[],
+    private readonly addReplica: (group: NemesisGroup) => SimNode | null,
+  ) {}
+
+  start(): void {
+    const s = this.scope
+    s.queue.after(s.options.intervalMs * (1 + 2 * s.rng.next()), () => {
+      if (!s.active) return
+      this.retireRemoved()
+      this.step(s.pickOne(this.groups))
+      this.start()
+    })
+  }
+
+  private step(group: NemesisGroup): void {
+    const leader = this.scope.leaderOf(group)
+    if (leader?.replica == null) return
+    const { membership } = leader.replica.core.status()
+    const nodeOf = (id: string): SimNode | undefined => group.nodes.find((n) => n.id === id)
+    const learner = membership.learners[0]
+    if (learner !== undefined) {
+      this.propose(group, leader, nodeOf(learner)?.alive === true ? 'promote' : 'remove', learner)
+      return
+    }
+    const dead = membership.voters.filter((id) => nodeOf(id)?.alive === false)
+    if (membership.voters.length > MIN_VOTERS && (dead.length > 0 || this.scope.rng.chance(0.5))) {
+      const victim = dead[0] ?? (this.scope.rng.chance(1 / 3) ? leader.id : this.scope.pickOne(membership.voters))
+      this.propose(group, leader, 'remove', victim)
+      return
+    }
+    if (membership.voters.length + membership.learners.length >= MAX_MEMBERS) return
+    const node = this.addReplica(group)
+    if (node === null) return
+    this.added++
+    this.propose(group, leader, 'add-learner', node.id)
+  }
+
+  private propose(group: NemesisGroup, leader: SimNode, type: MembershipChange['type'], id: string): void {
+    const result = leader.proposeMembership({ type, id, context: encoder.encode(`sim:${id}`) })
+    if (result === null) return
+    const what = `membership ${group.id}: ${type} ${id} at ${leader.id}`
+    if (isMembershipRefusal(result)) return this.scope.log(`${what} refused (${result.reason})`)
+    if (isNotLeader(result)) return this.scope.log(`${what} refused (not leader)`)
+    this.scope.log(`${what} → index ${result.index}`)
+    const node = group.nodes.find((n) => n.id === id)
+    if (type === 'remove' && node !== undefined) this.removals.push({ node, group, index: result.index })
+  }
+
+  /** Retires the replicas whose removal a live replica of their group has committed. */
+  private retireRemoved(): void {
+    for (let i = this.removals.length - 1; i >= 0; i--) {
+      const { node, group, index } = this.removals[i]!
+      for (const other of group.nodes) {
+        const status = other.replica?.core.status()
+        if (status === undefined || status.commitIndex < index) continue
+        if (!isMember(status.membership, node.id)) {
+          if (!node.retired) {
+            node.retire()
+            this.scope.log(`retire ${node.id} (removed from ${group.id})`)
+          }
+        }
+        // Committed past the removal's index: it either took effect or was replaced.
+        this.removals.splice(i, 1)
+        break
+      }
+    }
+  }
+
+  /** Replicas added so far (for tests). */
+  get replicasAdded(): number {
+    return this.added
+  }
+}
