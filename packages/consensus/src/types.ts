@@ -94,8 +94,11 @@ export interface Status {
   readonly appliedIndex: number
   /** First index still held in the log (entries below it are in the snapshot). */
   readonly firstIndex: number
-  /** The membership this replica acts on now (Raft: the latest in its log, committed or not;
-   * Paxos: the one governing its next slot). */
+  /**
+   * The membership in force on this replica (Raft: the latest in its log, committed or not;
+   * Paxos: the one governing its next slot to choose, so a chosen change shows α slots later).
+   * A removed replica may be stopped once a replica shows it out and has committed its removal.
+   */
   readonly membership: Membership
 }
 

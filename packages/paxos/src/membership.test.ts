@@ -47,7 +47,9 @@ describe('reconfiguration through the log (alpha rule)', () => {
     const { c, leader } = withLearner(1)
     const p = slotOf(c.changeMembership(leader, { type: 'promote', id: 'n4' }))
     c.run(3)
-    expect(c.core(leader).status().membership.voters).toContain('n4')
+    expect(c.core(leader).status().commitIndex).toBeGreaterThanOrEqual(p)
+    // Chosen, but not in force before slot p + α.
+    expect(c.core(leader).status().membership.voters).not.toContain('n4')
     // Two of n1..n3 choose slots below p + α; from p + α on, three of n1..n4 must.
     const others = ['n1', 'n2', 'n3'].filter((id) => id !== leader)
     c.crash(others[0]!)
@@ -55,6 +57,7 @@ describe('reconfiguration through the log (alpha rule)', () => {
     for (let i = 0; i < 2 * ALPHA; i++) c.core(leader).propose(new TextEncoder().encode(`v${i}`))
     c.run(10)
     expect(c.core(leader).status().commitIndex).toBe(p + ALPHA - 1)
+    expect(c.core(leader).status().membership.voters).toContain('n4')
   })
 
   it('the leader never proposes more than α slots past the chosen prefix', () => {
@@ -161,7 +164,7 @@ describe('reconfiguration through the log (alpha rule)', () => {
   it('a leader whose removal is chosen stops leading, and another leads on', () => {
     const c = cluster(9)
     const leader = c.waitForLeader()
-    c.changeMembership(leader, { type: 'remove', id: leader })
+    const removal = slotOf(c.changeMembership(leader, { type: 'remove', id: leader }))
     c.run(5)
     expect(c.core(leader).status().role).not.toBe('leader')
     const next = c.waitForLeader()
@@ -169,6 +172,7 @@ describe('reconfiguration through the log (alpha rule)', () => {
     c.core(next).propose(new TextEncoder().encode('after'))
     c.run(10)
     expect(c.app(next).log).toContain('after')
+    fillPast(c, next, removal + ALPHA)
     expect(c.core(next).status().membership.voters).not.toContain(leader)
   })
 
@@ -186,15 +190,15 @@ describe('reconfiguration through the log (alpha rule)', () => {
     fillPast(c, leader, add + ALPHA)
     const promote = slotOf(c.changeMembership(leader, { type: 'promote', id: 'n4' }))
     fillPast(c, leader, promote + ALPHA)
-    slotOf(c.changeMembership(leader, { type: 'remove', id: dead }))
-    c.run(5)
+    const removal = slotOf(c.changeMembership(leader, { type: 'remove', id: dead }))
+    fillPast(c, leader, removal + ALPHA)
     expect(c.core(leader).status().membership.voters).toEqual(['n1', 'n2', 'n3', 'n4'].filter((id) => id !== dead))
     expect(c.app('n4').log.slice(0, 12)).toEqual(c.app(leader).log.slice(0, 12))
   })
 
   it('a snapshot taken within α of a change carries both memberships: a restarted replica still leads correctly', () => {
     const { c, leader } = withLearner(11)
-    c.changeMembership(leader, { type: 'promote', id: 'n4' })
+    const promote = slotOf(c.changeMembership(leader, { type: 'promote', id: 'n4' }))
     c.run(2)
     for (const id of c.ids) c.compact(id)
     for (const id of c.ids) c.crash(id)
@@ -203,6 +207,7 @@ describe('reconfiguration through the log (alpha rule)', () => {
     c.core(next).propose(new TextEncoder().encode('after restart'))
     c.run(10)
     for (const id of c.ids) expect(c.app(id).log).toContain('after restart')
+    fillPast(c, next, promote + ALPHA)
     expect(c.core(next).status().membership.voters).toContain('n4')
   })
 })

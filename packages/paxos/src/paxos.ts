@@ -117,7 +117,8 @@ function status(s: PaxosState): Status {
     lastIndex: s.log.lastIndex,
     appliedIndex: s.appliedIndex,
     firstIndex: s.log.firstIndex,
-    membership: s.configs.latest().membership,
+    // In force: governing the next slot to choose (a chosen change takes over α slots on).
+    membership: s.configs.forSlot(s.commitIndex + 1),
   }
 }
 

@@ -162,8 +162,11 @@ export interface NemesisContext {
   clients(): readonly string[]
   /** One election timeout at the nominal clock rate, in virtual ms. */
   readonly electionTimeoutMs: number
-  /** Starts a brand-new, empty replica of `group` (it joins once a change adds it); null if the world cannot. */
-  addReplica?(group: NemesisGroup): SimNode | null
+  /** Brand-new, empty replicas of a group (they join once a change adds them); absent if the world cannot. */
+  replicas?: {
+    nextId(group: NemesisGroup): string
+    start(group: NemesisGroup, id: string): SimNode
+  }
 }
 
 /** What a fault needs of the nemesis that injects it (leadership-faults.ts, partition-faults.ts). */

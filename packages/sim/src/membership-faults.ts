@@ -8,6 +8,13 @@ const MAX_MEMBERS = 6
 
 const encoder = new TextEncoder()
 
+/** How the nemesis starts brand-new replicas (the world's `addReplica`). */
+export interface NewReplicas {
+  /** The id the next replica of `group` will have. */
+  nextId(group: NemesisGroup): string
+  start(group: NemesisGroup, id: string): SimNode
+}
+
 /**
  * Membership changes as a fault (issue 15), on their own clock so that most seeds make some
  * whatever their swarm weights: about every two nemesis intervals, one step on one group,
@@ -20,8 +27,10 @@ const encoder = new TextEncoder()
  * - else a brand-new, empty replica is started and added as a learner (replacing a crashed
  *   voter, or growing the group).
  *
- * A removed replica is retired (crashed for good) once its removal is committed; until then it
- * runs on, as a real one would until its operator stops it. The core's refusals (a change
+ * A removed replica is retired (crashed for good) once a replica that committed its removal
+ * shows it out of the membership in force (Paxos: α slots after the removal was chosen; until
+ * then it is still an acceptor of the slots between); until then it runs on, as a real one
+ * would until its operator stops it. The core's refusals (a change
  * pending, not caught up, not leading) are part of the fault: they are logged, not retried.
  */
 export class MembershipChanges {
@@ -31,7 +40,7 @@ export class MembershipChanges {
   constructor(
     private readonly scope: FaultScope,
     private readonly groups: readonly NemesisGroup[],
-    private readonly addReplica: (group: NemesisGroup) => SimNode | null,
+    private readonly replicas: NewReplicas,
   ) {}
 
   start(): void {
@@ -61,40 +70,48 @@ export class MembershipChanges {
       return
     }
     if (membership.voters.length + membership.learners.length >= MAX_MEMBERS) return
-    const node = this.addReplica(group)
-    if (node === null) return
-    this.added++
-    this.propose(group, leader, 'add-learner', node.id)
+    const id = this.replicas.nextId(group)
+    // The replica starts once a leader took the change (its first messages may be lost meanwhile).
+    if (this.propose(group, leader, 'add-learner', id)) {
+      this.replicas.start(group, id)
+      this.added++
+    }
   }
 
-  private propose(group: NemesisGroup, leader: SimNode, type: MembershipChange['type'], id: string): void {
+  /** Returns whether the leader took the change. */
+  private propose(group: NemesisGroup, leader: SimNode, type: MembershipChange['type'], id: string): boolean {
     const result = leader.proposeMembership({ type, id, context: encoder.encode(`sim:${id}`) })
-    if (result === null) return
+    if (result === null) return false
     const what = `membership ${group.id}: ${type} ${id} at ${leader.id}`
-    if (isMembershipRefusal(result)) return this.scope.log(`${what} refused (${result.reason})`)
-    if (isNotLeader(result)) return this.scope.log(`${what} refused (not leader)`)
+    if (isMembershipRefusal(result)) {
+      this.scope.log(`${what} refused (${result.reason})`)
+      return false
+    }
+    if (isNotLeader(result)) {
+      this.scope.log(`${what} refused (not leader)`)
+      return false
+    }
     this.scope.log(`${what} → index ${result.index}`)
     const node = group.nodes.find((n) => n.id === id)
     if (type === 'remove' && node !== undefined) this.removals.push({ node, group, index: result.index })
+    return true
   }
 
   /** Retires the replicas whose removal a live replica of their group has committed. */
   private retireRemoved(): void {
     for (let i = this.removals.length - 1; i >= 0; i--) {
       const { node, group, index } = this.removals[i]!
-      for (const other of group.nodes) {
+      // A removal lost with its leader stays here: it is never seen in force (the list is short).
+      const done = node.retired || group.nodes.some((other) => {
         const status = other.replica?.core.status()
-        if (status === undefined || status.commitIndex < index) continue
-        if (!isMember(status.membership, node.id)) {
-          if (!node.retired) {
-            node.retire()
-            this.scope.log(`retire ${node.id} (removed from ${group.id})`)
-          }
-        }
-        // Committed past the removal's index: it either took effect or was replaced.
-        this.removals.splice(i, 1)
-        break
+        return status !== undefined && status.commitIndex >= index && !isMember(status.membership, node.id)
+      })
+      if (!done) continue
+      if (!node.retired) {
+        node.retire()
+        this.scope.log(`retire ${node.id} (removed from ${group.id})`)
       }
+      this.removals.splice(i, 1)
     }
   }
 

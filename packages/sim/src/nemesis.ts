@@ -78,8 +78,8 @@ export class Nemesis {
     this.active = true
     if (this.options.clockDrift > 1) this.driftAll()
     if (this.options.skipSlots.length > 0) new HoleWatch(this.scope, this.groups).start()
-    if (this.options.membership && this.context.addReplica !== undefined) {
-      new MembershipChanges(this.scope, this.groups, (g) => this.context.addReplica?.(g) ?? null).start()
+    if (this.options.membership && this.context.replicas !== undefined) {
+      new MembershipChanges(this.scope, this.groups, this.context.replicas).start()
     }
     this.schedule()
   }

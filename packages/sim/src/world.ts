@@ -166,7 +166,9 @@ export class SimWorld {
         clients: () => this.clients.map((c) => c.name),
         electionTimeoutMs: o.timing.tickMs * o.timing.electionTimeoutTicks,
         // Clients of a sharded world find replicas through the spec: only one-group worlds grow.
-        ...(this.sharded ? {} : { addReplica: (g: { id: string }) => this.addReplica(g.id) }),
+        ...(this.sharded ? {} : {
+          replicas: { nextId: (g: { id: string }) => this.nextReplicaId(g.id), start: (g: { id: string }, id: string) => this.addReplica(g.id, id) },
+        }),
       },
     )
     for (const n of this.nodes) n.start()
@@ -180,10 +182,11 @@ export class SimWorld {
    * Starts a brand-new, empty replica of group `groupId` (id `<group>-m<k>`), reachable by the
    * network and by the group's clients. It is no member until a change adds it.
    */
-  addReplica(groupId: string): SimNode {
+  addReplica(groupId: string, id = this.nextReplicaId(groupId)): SimNode {
     const make = this.replicaMakers.get(groupId)
     if (make === undefined) throw new Error(`no group ${groupId}`)
-    const id = `${groupId}-m${++this.replicasAdded}`
+    if (this.byId.has(id)) throw new Error(`replica ${id} exists`)
+    this.replicasAdded++
     const node = make(id)
     const group = this.group(groupId)
     ;(group.nodes as SimNode[]).push(node)
@@ -193,6 +196,11 @@ export class SimWorld {
     this.serverIds.get(groupId)!.push(id)
     node.start()
     return node
+  }
+
+  /** The id `addReplica` gives the next replica of `groupId`. */
+  nextReplicaId(groupId: string): string {
+    return `${groupId}-m${this.replicasAdded + 1}`
   }
 
   /** A world of more than one shard group, or with a controller: keys are placed by the ring. */

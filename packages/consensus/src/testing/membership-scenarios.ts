@@ -18,31 +18,31 @@ function liveMembers(cluster: CoreCluster, membership: Membership): NodeId[] {
  * Get `change` made: offer it to whoever leads until one takes it (a core refuses while a
  * change is pending, a learner catches up, or its own term has no entry committed: each
  * tick a filler proposal keeps the log moving, which is what lets a Paxos change take effect
- * α slots on), then wait until the leader holds the resulting membership committed.
+ * α slots on), and again to a new leader, then wait until a leader has it in force.
  */
 function makeChange(cluster: CoreCluster, change: Omit<MembershipChange, 'context'>, tag: string): Membership {
-  let made: { index: number; membership: Membership } | null = null
+  let expected: Membership | null = null
+  let offered: { leader: NodeId; term: number } | null = null
   let fill = 0
   cluster.awaitCondition((c) => {
     const leader = c.leader()
     if (leader === null) return false
     const status = c.status(leader)!
-    if (made !== null && status.commitIndex >= made.index && sameMembership(status.membership, made.membership)) return true
-    if (made !== null && status.commitIndex >= made.index) made = null // lost with a leader: offer again
-    if (made === null) {
+    if (expected !== null && sameMembership(status.membership, expected)) return true
+    // Offered to no leader yet, or to one since replaced (the change may be lost with it).
+    if (offered === null || offered.leader !== leader || offered.term !== status.term) {
       const full = { ...change, context: utf8(`addr:${change.id}`) }
-      // What it leads to from the membership the leader acts on now (no other change is pending).
-      const expected = applyChange(status.membership, full)
+      const next = applyChange(status.membership, full)
       const result = c.proposeMembership(leader, full)
-      if (!isMembershipRefusal(result) && !isNotLeader(result) && !isMembershipRefusal(expected)) {
-        made = { index: result.index, membership: expected }
-        return false
+      if (!isMembershipRefusal(result) && !isNotLeader(result) && !isMembershipRefusal(next)) {
+        expected = next
+        offered = { leader, term: status.term }
       }
     }
     c.propose(leader, payload(c, `${tag}-fill-${fill++}`))
     return false
   }, CHANGE_TICKS, `${change.type} ${change.id}`)
-  return made!.membership
+  return expected!
 }
 
 /**
