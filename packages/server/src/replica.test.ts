@@ -5,7 +5,7 @@
  * checked at the exact point where a broken shell would answer too early or wrongly.
  */
 import { initialMembership, type ConsensusCore, type CoreConfig, type Entry, type NotLeader, type ProposeResult, type Ready, type ReadState, type Snapshot, type Status } from '@kv/consensus'
-import type { ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
+import type { ClientResponse, KvOp, MembersResponse, ReplicaStatus } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
 import type { MachineContext } from './group-message.js'
@@ -116,7 +116,7 @@ function harness(limits: Partial<ReplicaLimits> = {}) {
     stateMachine: new ContextKeepingMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
     limits,
   })
-  const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus }> = []
+  const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus | MembersResponse }> = []
   const send = (label: string, req: SessionRequest<KvOp>) => replica.request(req, (response) => answers.push({ label, response }))
   /** Completes every persist handed out so far (each one's Ready loop may hand out more). */
   const persistAll = () => {
@@ -141,9 +141,9 @@ const get = (key: string): SessionRequest<KvOp> => ({ clientId: 'reader', seq: 0
 const watch = (key: string, fromRevision: [number, number], waitMs = 500): SessionRequest<KvOp> => ({
   clientId: 'watcher', seq: 0, ackedSeq: 0, op: { op: 'watch', key, fromRevision, maxEvents: 10, waitMs },
 })
-const eventsOf = (r: ClientResponse | ReplicaStatus | undefined) =>
+const eventsOf = (r: ClientResponse | ReplicaStatus | MembersResponse | undefined) =>
   r !== undefined && r.type === 'result' && r.result.type === 'events' ? r.result.events.map((e) => `${e.type} ${e.key} @${e.revision.join('.')}`) : r
-const valueOf = (r: ClientResponse | ReplicaStatus | undefined) =>
+const valueOf = (r: ClientResponse | ReplicaStatus | MembersResponse | undefined) =>
   r !== undefined && r.type === 'result' && r.result.type === 'value' && r.result.value !== null ? new TextDecoder().decode(r.result.value) : r
 
 function commandsOf(entry: Entry): readonly Command[] {

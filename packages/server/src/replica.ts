@@ -1,6 +1,7 @@
 import {
   entryBytes,
   initialMembership,
+  isMembershipRefusal,
   isNotLeader,
   maxReadysInFlight,
   membershipFields,
@@ -9,19 +10,20 @@ import {
   type CoreFactory,
   type Entry,
   type Membership,
+  type MembershipChange,
   type PeerMessage,
   type ReadState,
   type Ready,
   type Snapshot,
 } from '@kv/consensus'
-import type { ClientResponse, ErrorCode, ReplicaStatus, StatusRequest } from '@kv/protocol'
+import type { ClientResponse, ErrorCode, MemberRequest, MembersResponse, ReplicaStatus, StatusRequest } from '@kv/protocol'
 import type { ReplicaEnv } from './env.js'
 import { isGroupMessage, type GroupMessage, type MachineContext, type OutgoingGroupMessage } from './group-message.js'
 import { checkReplicaLimits, defaultReplicaLimits, type ReplicaLimits } from './limits.js'
 import { decodeRecord, encodeRecord, type Command, type LogRecord } from './log-record.js'
 import type { StateMachine } from './state-machine.js'
 
-export type Reply = (response: ClientResponse | ReplicaStatus) => void
+export type Reply = (response: ClientResponse | ReplicaStatus | MembersResponse) => void
 
 /** A client operation for the group's machine, under the client's session (reads carry seq 0). */
 export interface SessionRequest<Op> {
@@ -107,6 +109,10 @@ export class Replica<M extends AnyMachine = AnyMachine> {
    * restarted from it knows its group (see `Snapshot.membership`).
    */
   private membershipAtApplied: Required<Pick<Snapshot, 'membership' | 'membershipIndex'>> & Pick<Snapshot, 'previousMembership'>
+  /** Members' addresses, from the contexts of the add-learner entries applied (`kv member add`). */
+  private readonly memberAddresses = new Map<string, string>()
+  /** Membership changes this replica proposed as leader, answered when their entry applies. */
+  private readonly memberWaiters = new Map<number, Reply>()
 
   /** The machine seen through its operation type (inside this class, M's own methods take `never`). */
   private get machine(): StateMachine<OpOf<M>> {
@@ -170,8 +176,9 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   }
 
   /** A client request that passed the gateway (e.g. `parseClientRequest`). */
-  request(req: SessionRequest<OpOf<M>> | StatusRequest, reply: Reply): void {
+  request(req: SessionRequest<OpOf<M>> | StatusRequest | MemberRequest, reply: Reply): void {
     if ('type' in req && req.type === 'status') return reply(this.replicaStatus(req.digest === true))
+    if ('type' in req && req.type === 'member') return this.memberRequest(req, reply)
     const { op } = req as SessionRequest<OpOf<M>>
     const kind = this.machine.classify(op)
     if (kind === 'stale-read') return reply(this.finalRead(op))
@@ -183,6 +190,34 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     this.pendingCount++
     if (kind === 'read') this.pendingGets.push({ op, reply })
     else this.enqueueWrite(req as SessionRequest<OpOf<M>>, reply)
+  }
+
+  /**
+   * `kv member`: `list` answers this replica's applied view at once; a change goes to the core
+   * (the leader takes one at a time: see `ConsensusCore.proposeMembership`) and is answered
+   * once its entry applies here, or refused at once (NOT_LEADER, or UNAVAILABLE with the
+   * core's reason: a change pending, a learner not caught up, ...). The new replica's address
+   * travels in the change's context, so every replica learns it from the log.
+   */
+  private memberRequest(req: MemberRequest, reply: Reply): void {
+    if (req.action === 'list') return reply(this.membersResponse())
+    const type: MembershipChange['type'] = req.action === 'add' ? 'add-learner' : req.action
+    const change: MembershipChange = { type, id: req.id!, context: new TextEncoder().encode(req.address ?? '') }
+    const result = this.core.proposeMembership(change)
+    if (isNotLeader(result)) return reply(notLeader(result.leader))
+    if (isMembershipRefusal(result)) return reply(error('UNAVAILABLE', `member ${req.action} ${req.id}: ${result.reason}: ${result.message}`))
+    this.memberWaiters.set(result.index, reply)
+    this.drive()
+  }
+
+  private membersResponse(): MembersResponse {
+    const { membership, membershipIndex } = this.membershipAtApplied
+    const addresses: Record<string, string> = {}
+    for (const id of [...membership.voters, ...membership.learners]) {
+      const address = this.memberAddresses.get(id)
+      if (address !== undefined) addresses[id] = address
+    }
+    return { type: 'members', replicaId: this.id, voters: membership.voters, learners: membership.learners, addresses, index: membershipIndex }
   }
 
   private enqueueWrite(req: SessionRequest<OpOf<M>>, reply: Reply): void {
@@ -315,6 +350,14 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       this.membershipAtApplied = {
         membership: entry.membership, membershipIndex: entry.index, previousMembership: this.membershipAtApplied.membership,
       }
+      if (entry.change.type === 'add-learner' && entry.change.context.length > 0) {
+        this.memberAddresses.set(entry.change.id, new TextDecoder().decode(entry.change.context))
+      }
+    }
+    if (entry.type === 'membership') {
+      const waiter = this.memberWaiters.get(entry.index)
+      this.memberWaiters.delete(entry.index)
+      waiter?.(this.membersResponse())
     }
     // Entries at or below the state machine's index were applied before a restart.
     if (entry.index <= this.stateMachine.appliedIndex) return
@@ -443,6 +486,9 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   private failPending(leader: string | null): void {
     const response = notLeader(leader)
+    // A change proposed under the lost leadership may or may not commit: `kv member list` tells.
+    for (const reply of this.memberWaiters.values()) reply(response)
+    this.memberWaiters.clear()
     this.pendingWrites = []
     const waiters = [...this.writeWaiters.values()]
     this.writeWaiters.clear()

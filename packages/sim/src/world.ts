@@ -318,7 +318,10 @@ export class SimWorld {
       this.net.sendReply(to, from, rid, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       return
     }
-    node.replica.request(parsed.request, (resp) => this.net.sendReply(to, from, rid, resp))
+    // No simulated client sends membership requests (the nemesis changes membership through the cores).
+    node.replica.request(parsed.request, (resp) => {
+      if (resp.type !== 'members') this.net.sendReply(to, from, rid, resp)
+    })
     this.afterEvent(node)
   }
 
