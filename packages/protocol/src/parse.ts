@@ -139,7 +139,7 @@ export function parseClientRequest(msg: unknown): ParseResult {
   if (typeof msg !== 'object' || msg === null) return { ok: false, reason: 'request must be an object' }
   const m = msg as { type?: unknown; clientId?: unknown; seq?: unknown; ackedSeq?: unknown; op?: unknown }
   if (m.type === 'status') return { ok: true, request: { type: 'status', digest: (m as { digest?: unknown }).digest === true } }
-  if (m.type === 'member') return parseMemberRequest(m as Record<string, unknown>)
+  if (m.type === 'member') return parseMemberRequest(m)
   if (m.type !== 'kv') return { ok: false, reason: `unknown request type ${JSON.stringify(m.type)}` }
   if (typeof m.clientId !== 'string' || m.clientId.length === 0 || m.clientId.length > limits.maxClientIdChars) {
     return { ok: false, reason: 'clientId must be a non-empty string' }

@@ -179,7 +179,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   request(req: SessionRequest<OpOf<M>> | StatusRequest | MemberRequest, reply: Reply): void {
     if ('type' in req && req.type === 'status') return reply(this.replicaStatus(req.digest === true))
     if ('type' in req && req.type === 'member') return this.memberRequest(req, reply)
-    const { op } = req as SessionRequest<OpOf<M>>
+    const { op } = req
     const kind = this.machine.classify(op)
     if (kind === 'stale-read') return reply(this.finalRead(op))
     const status = this.core.status()
@@ -189,7 +189,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     }
     this.pendingCount++
     if (kind === 'read') this.pendingGets.push({ op, reply })
-    else this.enqueueWrite(req as SessionRequest<OpOf<M>>, reply)
+    else this.enqueueWrite(req, reply)
   }
 
   /**
