@@ -106,8 +106,8 @@ export const catalogue: readonly Mutation[] = [
     name: 'raft-leader-counts-own-copy-early',
     description: 'the leader counts its own log toward a quorum before the Ready carrying it was made durable',
     file: `${RAFT}/replication.ts`,
-    search: 'const matches = [r.log.durableTo]',
-    replace: 'const matches = [r.log.lastIndex()]',
+    search: '(id === r.id ? r.log.durableTo : ',
+    replace: '(id === r.id ? r.log.lastIndex() : ',
     checks: [t(`${RAFT}/replication.test.ts`, 'durability before counting'), t(`${RAFT}/snapshot.test.ts`), conformance('raft')],
     // With pipelined Readys the fuzzer catches it (seed 2 of 1,000 on 2026-12-07: the core's
     // invariant "commit above what a quorum holds durably", checked after every step). With one
@@ -194,8 +194,8 @@ export const catalogue: readonly Mutation[] = [
     name: 'paxos-holes-not-filled',
     description: 'recovery leaves slots nobody reported empty instead of filling them with no-ops',
     file: `${PAXOS}/recovery.ts`,
-    search: 'const value = best.get(slot)?.entry\n',
-    replace: 'const value = best.get(slot)?.entry\n    if (value === undefined) continue\n',
+    search: '    plan.push(reproposal(best.get(slot)?.entry, slot, ballot))\n',
+    replace: '    const value = best.get(slot)?.entry\n    if (value === undefined) continue\n    plan.push(reproposal(value, slot, ballot))\n',
     checks: [t(`${PAXOS}/recovery.test.ts`, 'fills every slot'), t(`${PAXOS}/cluster.test.ts`, 'leaves holes'), t(`${PAXOS}/core.test.ts`)],
     // Leaders that skip slots; the fresh client after the faults stop is never served: seeds 1, 5, 17, ...
     sim: { protocol: 'paxos', seeds: 20 },
@@ -205,8 +205,8 @@ export const catalogue: readonly Mutation[] = [
     name: 'paxos-leader-never-steps-down',
     description: 'a Paxos leader that heard from no quorum for an election timeout keeps leading',
     file: `${PAXOS}/heartbeat.ts`,
-    search: 'if (heard >= s.quorum) return',
-    replace: 'if (heard >= 0) return',
+    search: 'if (isLeaderQuorum(s, heard)) return',
+    replace: 'if (heard.length >= 0) return',
     checks: [t(`${PAXOS}/cluster.test.ts`, 'fails pending reads when the leader loses its ballot'), t(`${PAXOS}/cluster.test.ts`), kvraft('paxos')],
     // The final one-way cut: seeds 4, 5, 7, 8, 10, ...
     sim: { protocol: 'paxos', seeds: 10 },
@@ -215,7 +215,7 @@ export const catalogue: readonly Mutation[] = [
   {
     name: 'paxos-leader-counts-own-copy-early',
     description: "the leader counts its own acceptance of a proposal before it is durable",
-    file: `${PAXOS}/leader.ts`,
+    file: `${PAXOS}/window.ts`,
     search: 'leader.votes.set(entry.index, new Set())',
     replace: 'leader.votes.set(entry.index, new Set([s.id]))',
     checks: [t(`${PAXOS}/core.test.ts`, "does not choose a slot from one acceptor's vote"), t(`${PAXOS}/core.test.ts`, 'counts its own acceptance only after advance'), conformance('paxos')],
@@ -264,8 +264,8 @@ export const catalogue: readonly Mutation[] = [
     name: 'paxos-read-barrier-no-majority-round',
     description: "the read barrier is confirmed by the leader's own acknowledgement alone",
     file: `${PAXOS}/heartbeat.ts`,
-    search: 's.reads.acknowledge(s.id, round, s.quorum)',
-    replace: 's.reads.acknowledge(s.id, round, 1)',
+    search: 's.reads.acknowledge(s.id, round, (acks) => isLeaderQuorum(s, acks))',
+    replace: 's.reads.acknowledge(s.id, round, () => true)',
     checks: [t(`${PAXOS}/cluster.test.ts`, 'partitioned away while a newer ballot'), kvraft('paxos', 'many partitions')],
     // Seeds 70, 204, 223, 269, 309, ...
     sim: { protocol: 'paxos', seeds: 250 },

@@ -31,7 +31,7 @@ export interface LogLine {
   index: number
   /** Raft term or Paxos ballot of the entry; null for a hole. */
   term: number | null
-  kind: 'noop' | 'hole' | LogRecord['kind'] | 'undecodable'
+  kind: 'noop' | 'hole' | 'membership' | LogRecord['kind'] | 'undecodable'
   /** Client writes: `clientId:seq op` each; migration steps: the step; maps: the epoch. */
   detail: string
   /** First 12 hex digits of the SHA-256 of the entry's data (empty for no-ops and holes). */
@@ -93,6 +93,11 @@ export function logLines(entries: readonly Entry[], from: number, limit: number)
 
 function describeEntry(e: Entry): LogLine {
   if (e.type === 'noop') return { index: e.index, term: e.term, kind: 'noop', detail: 'no-op', digest: '' }
+  if (e.type === 'membership') {
+    const m = e.membership
+    const detail = `${e.change.type} ${e.change.id}: voters ${m.voters.join(',')}; learners ${m.learners.join(',') || '-'}`
+    return { index: e.index, term: e.term, kind: 'membership', detail, digest: '' }
+  }
   const digest = createHash('sha256').update(e.data).digest('hex').slice(0, 12)
   let record: LogRecord
   try {

@@ -10,7 +10,18 @@ export const ENTRY_OVERHEAD_BYTES = 64
 
 /** What `entry` costs in a message or a Ready (see `ENTRY_OVERHEAD_BYTES`). */
 export function entryBytes(entry: Entry): number {
-  return ENTRY_OVERHEAD_BYTES + (entry.type === 'normal' ? entry.data.length : 0)
+  switch (entry.type) {
+    case 'normal':
+      return ENTRY_OVERHEAD_BYTES + entry.data.length
+    case 'noop':
+      return ENTRY_OVERHEAD_BYTES
+    case 'membership': {
+      // The ids of the membership (voters, learners, roster) and the change's context.
+      const m = entry.membership
+      const ids = [...m.voters, ...m.learners, ...m.roster, entry.change.id]
+      return ENTRY_OVERHEAD_BYTES + entry.change.context.length + ids.reduce((n, id) => n + 8 + id.length * 3, 0)
+    }
+  }
 }
 
 /**

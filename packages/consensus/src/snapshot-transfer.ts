@@ -1,4 +1,5 @@
 import { assert } from './assert.js'
+import { isMembership, type Membership } from './membership.js'
 import type { Snapshot } from './types.js'
 
 /**
@@ -30,6 +31,23 @@ export interface SnapshotChunk {
   readonly data: Uint8Array
   /** The last chunk: `offset + data.length` is the snapshot's size. */
   readonly done: boolean
+  /** The snapshot's membership fields (`Snapshot.membership`, `membershipIndex`,
+   * `previousMembership`), on every chunk: they are small, and the follower then needs no
+   * particular chunk to know them. */
+  readonly membership?: Membership
+  readonly membershipIndex?: number
+  readonly previousMembership?: Membership
+}
+
+type MembershipFields = Pick<Snapshot, 'membership' | 'membershipIndex' | 'previousMembership'>
+
+/** The membership fields `from` carries, without the absent ones (exactOptionalPropertyTypes). */
+export function membershipFields(from: MembershipFields): MembershipFields {
+  return {
+    ...(from.membership === undefined ? {} : { membership: from.membership }),
+    ...(from.membershipIndex === undefined ? {} : { membershipIndex: from.membershipIndex }),
+    ...(from.previousMembership === undefined ? {} : { previousMembership: from.previousMembership }),
+  }
 }
 
 /** The follower's answer to a chunk that did not complete the snapshot. */
@@ -110,6 +128,7 @@ export class SnapshotSender {
         offset: this.next,
         data: this.snapshot.data.subarray(this.next, end),
         done,
+        ...membershipFields(this.snapshot),
       })
       this.chunksSent++
       this.bytesSent += end - this.next
@@ -194,6 +213,7 @@ export class SnapshotAssembly {
   private snapshotTerm = 0
   private parts: Uint8Array[] = []
   private received = 0
+  private membership: MembershipFields = {}
   /** Chunks past a gap, by offset. */
   private aside = new Map<number, SnapshotChunk>()
 
@@ -217,6 +237,7 @@ export class SnapshotAssembly {
       this.snapshotIndex = chunk.snapshotIndex
       this.snapshotTerm = chunk.snapshotTerm
     }
+    if (chunk.membership !== undefined) this.membership = membershipFields(chunk)
     if (chunk.offset > this.received) {
       // A chunk before it is missing: keep this one for when the gap is filled.
       if (this.aside.size < this.maxChunksAside) this.aside.set(chunk.offset, chunk)
@@ -245,10 +266,16 @@ export class SnapshotAssembly {
     this.parts = []
     this.received = 0
     this.aside = new Map()
+    this.membership = {}
   }
 
   private complete(): ChunkOutcome {
-    const snapshot: Snapshot = { index: this.snapshotIndex, term: this.snapshotTerm, data: join(this.parts, this.received) }
+    const snapshot: Snapshot = {
+      index: this.snapshotIndex,
+      term: this.snapshotTerm,
+      data: join(this.parts, this.received),
+      ...this.membership,
+    }
     this.clear()
     return { type: 'complete', snapshot }
   }
@@ -275,8 +302,11 @@ function join(parts: readonly Uint8Array[], size: number): Uint8Array {
 /** The gateway check of a chunk's fields (each core checks its message's other fields). */
 export function isSnapshotChunk(m: Readonly<Record<string, unknown>>, maxChunkBytes: number, maxSnapshotBytes: number): boolean {
   const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
-  const { snapshotIndex, snapshotTerm, offset, data, done } = m
+  const { snapshotIndex, snapshotTerm, offset, data, done, membership, membershipIndex, previousMembership } = m
   return (
+    (membership === undefined || isMembership(membership)) &&
+    (membershipIndex === undefined || count(membershipIndex)) &&
+    (previousMembership === undefined || isMembership(previousMembership)) &&
     count(snapshotIndex) && snapshotIndex >= 1 && count(snapshotTerm) && count(offset) &&
     data instanceof Uint8Array && data.length <= maxChunkBytes && offset + data.length <= maxSnapshotBytes &&
     typeof done === 'boolean'

@@ -9,6 +9,8 @@
  * indexed from 1.
  */
 
+import type { Membership, MembershipChange, MembershipRefusal } from './membership.js'
+
 /** A replica's id, unique within its group (e.g. "g1-r2"). */
 export type NodeId = string
 
@@ -16,10 +18,20 @@ export type NodeId = string
  * One slot of the replicated log. `term` is the Raft term (or Paxos ballot) under which
  * the entry was written. `noop` entries are written by a new leader (Raft: to commit
  * entries of earlier terms; Paxos: to fill holes) and carry no data for the application.
+ * `membership` entries change the group (see `Membership`): they carry the change and the
+ * membership it results in, commit like any entry, and reach the shell in `Ready.committed`
+ * (the application applies nothing for them; the shell learns members and addresses).
  */
 export type Entry =
   | { readonly type: 'normal'; readonly index: number; readonly term: number; readonly data: Uint8Array }
   | { readonly type: 'noop'; readonly index: number; readonly term: number }
+  | {
+    readonly type: 'membership'
+    readonly index: number
+    readonly term: number
+    readonly change: MembershipChange
+    readonly membership: Membership
+  }
 
 /**
  * The small durable state a core must find again after a crash.
@@ -38,6 +50,20 @@ export interface Snapshot {
   readonly term: number
   /** Opaque bytes produced by the application's state machine. */
   readonly data: Uint8Array
+  /**
+   * The latest membership at or below `index` (of the last membership entry there, or the
+   * initial one). A core fills the three membership fields in when it compacts (`compact`)
+   * and sends them with the snapshot; the shell stores them with the snapshot (tracking them
+   * as it applies membership entries), so a restarted or snapshot-restored replica knows its
+   * group. Absent in snapshots taken before membership changes existed: the core then takes
+   * `CoreConfig.members`.
+   */
+  readonly membership?: Membership
+  /** The index of the entry that set `membership` (0: the initial membership). */
+  readonly membershipIndex?: number
+  /** The membership before that entry. Paxos needs it: a change chosen at slot i governs
+   * slots from i + α on, so slots of the snapshot's window may still be the previous one's. */
+  readonly previousMembership?: Membership
 }
 
 /** What a core is restarted from: everything it was handed to persist, as persisted. */
@@ -68,6 +94,12 @@ export interface Status {
   readonly appliedIndex: number
   /** First index still held in the log (entries below it are in the snapshot). */
   readonly firstIndex: number
+  /**
+   * The membership in force on this replica (Raft: the latest in its log, committed or not;
+   * Paxos: the one governing its next slot to choose, so a chosen change shows α slots later).
+   * A removed replica may be stopped once a replica shows it out and has committed its removal.
+   */
+  readonly membership: Membership
 }
 
 /** Returned by calls that only a leader can serve. `leader` is a hint, possibly stale. */
@@ -146,7 +178,13 @@ export interface Ready {
 /** Everything a core is configured with. Timeouts are in ticks; the shell decides a tick's length. */
 export interface CoreConfig {
   readonly id: NodeId
-  /** Every member of the group, this node included, in a fixed order shared by all members. */
+  /**
+   * The group's initial voters, in a fixed order shared by all of them: the membership when
+   * nothing persisted says otherwise (a snapshot's `membership`, or membership entries in the
+   * log). A brand-new replica joining an existing group is started without itself here (for
+   * instance with the group's current voters): it is then no member, never campaigns, and
+   * learns the membership from the log or snapshot its leader sends.
+   */
   readonly members: readonly NodeId[]
   readonly electionTimeoutTicks: number
   readonly heartbeatTicks: number
@@ -184,6 +222,10 @@ export interface CoreConfig {
 
 export type ProposeResult = { readonly index: number; readonly term: number } | NotLeader
 
+/** The answer to `proposeMembership`: the change's entry (it takes effect as the core's
+ * protocol says), or why it was not made. */
+export type ProposeMembershipResult = ProposeResult | MembershipRefusal
+
 export interface ConsensusCore {
   /** One logical clock tick. */
   tick(): void
@@ -191,6 +233,13 @@ export interface ConsensusCore {
   step(msg: PeerMessage): void
   /** Append `data` to the log if this node leads; the entry commits later (see `Ready.committed`). */
   propose(data: Uint8Array): ProposeResult
+  /**
+   * Append a membership change to the log if this node leads (see `Membership`). Refused
+   * when another change is pending, when promoting a learner not yet caught up
+   * (`PROMOTE_MAX_LAG_ENTRIES`), when removing the last voter, or for an id the change does
+   * not fit (unknown, or admitted before).
+   */
+  proposeMembership(change: MembershipChange): ProposeMembershipResult
   /** Ask for a linearizable read barrier; answered by a `ReadState` with this `ctx` in a later Ready. */
   readIndex(ctx: number): NotLeader | null
   /** Work to do now, or null when there is none (see `Ready` for when the shell may ask). */

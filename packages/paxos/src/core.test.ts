@@ -55,21 +55,21 @@ function drain(core: ConsensusCore): Ready[] {
 describe('persistence ordering', () => {
   it('sends a Promise only after the promised ballot is durable', () => {
     const core = createPaxos(config('n2'))
-    core.step(msg({ type: 'prepare', from: 'n1', to: 'n2', term: 4, commitIndex: 0, fromSlot: 1 }))
+    core.step(msg({ type: 'prepare', from: 'n1', to: 'n2', term: 65, commitIndex: 0, fromSlot: 1 }))
     const ready = core.ready()!
-    expect(ready.hardState).toEqual({ term: 4, vote: null, commit: 0 })
+    expect(ready.hardState).toEqual({ term: 65, vote: null, commit: 0 })
     expect(ready.messagesNow).toEqual([])
-    expect(ready.messagesAfterPersist).toMatchObject([{ type: 'promise', to: 'n1', term: 4, accepted: [] }])
+    expect(ready.messagesAfterPersist).toMatchObject([{ type: 'promise', to: 'n1', term: 65, accepted: [] }])
   })
 
   it('sends an Accepted only after the accepted slots are durable', () => {
     const core = createPaxos(config('n2'))
-    const entry: Entry = { type: 'normal', index: 1, term: 4, data: bytes('x') }
-    core.step(msg({ type: 'accept', from: 'n1', to: 'n2', term: 4, commitIndex: 0, entries: [entry] }))
+    const entry: Entry = { type: 'normal', index: 1, term: 65, data: bytes('x') }
+    core.step(msg({ type: 'accept', from: 'n1', to: 'n2', term: 65, commitIndex: 0, entries: [entry] }))
     const ready = core.ready()!
     expect(ready.entries).toEqual([entry])
     expect(ready.messagesNow).toEqual([])
-    expect(ready.messagesAfterPersist).toMatchObject([{ type: 'accepted', slots: [1], term: 4 }])
+    expect(ready.messagesAfterPersist).toMatchObject([{ type: 'accepted', slots: [1], term: 65 }])
   })
 
   it('sends its Prepare only after its own ballot is durable', () => {
@@ -141,7 +141,7 @@ describe('view change', () => {
     core.step(msg({ type: 'promise', from: 'n2', to: 'n3', term: ballot, commitIndex: 0, fromSlot: 1, accepted: [y], complete: true, snapshotIndex: 0 }))
     expect(core.status().role).toBe('leader')
     const ready = core.ready()!
-    const plan = ready.entries.map((e) => [e.index, e.term, e.type === 'noop' ? 'noop' : new TextDecoder().decode(e.data)])
+    const plan = ready.entries.map((e) => [e.index, e.term, e.type === 'normal' ? new TextDecoder().decode(e.data) : e.type])
     expect(plan).toEqual([
       [1, 3, 'noop'],
       [2, 3, 'y'],

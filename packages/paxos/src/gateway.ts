@@ -1,4 +1,4 @@
-import { isSnapshotChunk, isSnapshotChunkAck, type Entry, type NodeId } from '@kv/consensus'
+import { isMembershipEntryBody, isSnapshotChunk, isSnapshotChunkAck, type Entry, type NodeId } from '@kv/consensus'
 import { ballotOwner } from './ballot.js'
 import { MAX_MESSAGE_PAYLOAD_BYTES, MAX_PROMISE_SLOTS, MAX_SNAPSHOT_BYTES } from './limits.js'
 import { LEADER_MESSAGES, REPLY_MESSAGES, type PaxosMessage, type PaxosMessageType } from './messages.js'
@@ -12,7 +12,9 @@ import { LEADER_MESSAGES, REPLY_MESSAGES, type PaxosMessage, type PaxosMessageTy
 
 export interface GatewayContext {
   readonly id: NodeId
-  readonly members: readonly NodeId[]
+  /** The roster this replica knows (the latest chosen membership's): ballots are numbered by
+   * it (ballot.ts), and its ids are the replicas it hears from (see `isFromOwner`). */
+  readonly roster: () => readonly NodeId[]
   readonly maxEntriesPerMessage: number
 }
 
@@ -25,6 +27,7 @@ const isPositive = (x: unknown): x is number => isCount(x) && x >= 1
 function isEntry(x: unknown): x is Entry {
   if (!isObject(x) || !isPositive(x['index']) || !isPositive(x['term'])) return false
   if (x['type'] === 'noop') return true
+  if (x['type'] === 'membership') return isMembershipEntryBody(x)
   return x['type'] === 'normal' && x['data'] instanceof Uint8Array
 }
 
@@ -96,6 +99,29 @@ function hasValidBody(m: Fields, type: PaxosMessageType, term: number, ctx: Gate
   }
 }
 
+/**
+ * Ballots are unique per proposer: a leader's message must come from its ballot's owner, and
+ * a reply must answer a ballot this node owns (ballot.ts numbers them by roster position).
+ * A leader's message whose ballot's position lies past the roster known here comes from a
+ * replica admitted after what this one has learned: it is heard (it is how this one catches
+ * up), if its sender is not someone we know under another position. A reply must answer a
+ * ballot of ours; a reject must come from a replica we know. A replica not in its own roster yet (it is joining; its roster
+ * is a guess) cannot tell owners apart: it hears everyone, and can only learn.
+ */
+function isFromOwner(kind: PaxosMessageType, from: NodeId, term: number, ctx: GatewayContext): boolean {
+  const roster = ctx.roster()
+  if (!roster.includes(ctx.id)) return true
+  const known = roster.includes(from)
+  if (LEADER_MESSAGES.has(kind)) {
+    const owner = ballotOwner(term, roster)
+    return owner === null ? !known : owner === from
+  }
+  // A reply to our own ballot may come from an acceptor we do not know yet: one of a
+  // membership a recovery learned of from the promises (view-change.ts, `maybeWin`).
+  if (REPLY_MESSAGES.has(kind)) return ballotOwner(term, roster) === ctx.id
+  return known
+}
+
 const MESSAGE_TYPES: ReadonlySet<string> = new Set([...LEADER_MESSAGES, ...REPLY_MESSAGES, 'reject'])
 
 /** True if `raw` is a well-formed message for this node; false means "ignore it". */
@@ -103,14 +129,9 @@ export function isValidMessage(raw: unknown, ctx: GatewayContext): raw is PaxosM
   if (!isObject(raw)) return false
   const { type, from, to, term } = raw
   if (typeof type !== 'string' || !MESSAGE_TYPES.has(type)) return false
-  if (to !== ctx.id || typeof from !== 'string' || from === ctx.id || !ctx.members.includes(from)) {
-    return false
-  }
+  if (to !== ctx.id || typeof from !== 'string' || from === ctx.id) return false
   if (!isPositive(term)) return false
   const kind = type as PaxosMessageType
-  // Ballots are unique per proposer: a leader's message must come from its ballot's owner,
-  // and a reply must answer a ballot this node owns.
-  if (LEADER_MESSAGES.has(kind) && ballotOwner(term, ctx.members) !== from) return false
-  if (REPLY_MESSAGES.has(kind) && ballotOwner(term, ctx.members) !== ctx.id) return false
+  if (!isFromOwner(kind, from, term, ctx)) return false
   return hasValidBody(raw, kind, term, ctx)
 }

@@ -1,4 +1,5 @@
 import type { NodeId, NotLeader } from '@kv/consensus'
+import { isLeaderQuorum } from './reconfiguration.js'
 import { sendCatchUp } from './learner.js'
 import { QUORUM_CHECK_ELECTION_TIMEOUTS } from './limits.js'
 import type { HeartbeatReply, LearnReply } from './messages.js'
@@ -53,7 +54,7 @@ export function startReadRound(s: PaxosState): void {
   const round = s.reads.startRound(s.commitIndex, s.id)
   if (round === null) return
   // The leader's own acknowledgement is in already; a group of one is done at once.
-  const answers = s.reads.acknowledge(s.id, round, s.quorum)
+  const answers = s.reads.acknowledge(s.id, round, (acks) => isLeaderQuorum(s, acks))
   if (answers.length > 0) {
     s.out.readStates.push(...answers)
     startReadRound(s)
@@ -76,8 +77,9 @@ export function onHeartbeatReply(s: PaxosState, msg: HeartbeatReply): void {
   const progress = leader?.peers.get(msg.from)
   if (leader === null || progress === undefined || msg.term !== leader.ballot) return
   progress.lastHeardTick = leader.ticks
+  progress.reportedCommit = Math.max(progress.reportedCommit, msg.commitIndex)
   if (msg.readRound > 0) {
-    const answers = s.reads.acknowledge(msg.from, msg.readRound, s.quorum)
+    const answers = s.reads.acknowledge(msg.from, msg.readRound, (acks) => isLeaderQuorum(s, acks))
     if (answers.length > 0) {
       s.out.readStates.push(...answers)
       startReadRound(s)
@@ -91,6 +93,7 @@ export function onLearnReply(s: PaxosState, msg: LearnReply): void {
   const progress = leader?.peers.get(msg.from)
   if (leader === null || progress === undefined || msg.term !== leader.ballot) return
   progress.lastHeardTick = leader.ticks
+  progress.reportedCommit = Math.max(progress.reportedCommit, msg.commitIndex)
   progress.learnOutstanding = false
   sendCatchUp(s, msg.from, msg.commitIndex)
 }
@@ -110,9 +113,9 @@ export function onLearnReply(s: PaxosState, msg: LearnReply): void {
 function checkQuorum(s: PaxosState, leader: LeaderState): void {
   const window = QUORUM_CHECK_ELECTION_TIMEOUTS * s.config.electionTimeoutTicks
   if (leader.ticks < window) return
-  let heard = 1
-  for (const progress of leader.peers.values()) if (leader.ticks - progress.lastHeardTick < window) heard += 1
-  if (heard >= s.quorum) return
+  const heard = [s.id]
+  for (const [peer, progress] of leader.peers) if (leader.ticks - progress.lastHeardTick < window) heard.push(peer)
+  if (isLeaderQuorum(s, heard)) return
   becomeFollower(s, null)
   resetElectionTimer(s)
 }

@@ -25,12 +25,22 @@ export function checkInvariants(s: PaxosState): void {
     assert(leader.nextSlot > s.commitIndex, 'next slot at or below the chosen watermark')
     for (const [slot, votes] of leader.votes) {
       assert(slot > s.commitIndex, () => `decided slot ${slot} still voting`)
+      // The alpha rule: nothing proposed past α slots beyond the chosen prefix (window.ts).
+      assert(slot <= s.commitIndex + s.options.alpha, () => `slot ${slot} proposed past the window (chosen ${s.commitIndex}, α ${s.options.alpha})`)
       // The leader's own acceptance counts only once it is durable (after advance).
       assert(!votes.has(s.id) || s.unsynced.isDurable(slot), () => `the leader counts its own acceptance of slot ${slot} before it is durable`)
     }
+    const waiting = leader.waiting
+    for (let i = 0; i < waiting.length; i++) {
+      const slot = waiting[i]!.index
+      assert(!leader.votes.has(slot) && slot < leader.nextSlot, () => `waiting slot ${slot} was proposed or not taken`)
+      assert(i === 0 || slot > waiting[i - 1]!.index, 'waiting slots out of order')
+    }
+    assert(leader.changeSlot === null || leader.changeSlot > s.commitIndex, 'a chosen change still pending')
     checkReplication(s, leader)
   }
   assert((s.role === 'pre-candidate') === (s.preCandidate !== null), 'pre-candidate role without its state')
+  assert(s.configs.scannedTo >= s.commitIndex, 'a chosen slot not looked at for membership changes')
   if (s.candidate !== null) assert(s.candidate.ballot === s.promisedBallot, 'candidate ballot != promise')
 }
 

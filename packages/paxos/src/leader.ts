@@ -1,56 +1,60 @@
-import { assert, type Entry, type NodeId, type ProposeResult, type Ready } from '@kv/consensus'
+import { hasQuorum, type Entry, type NodeId, type ProposeResult, type Ready } from '@kv/consensus'
+import { noteChosen } from './configs.js'
 import type { Accepted } from './messages.js'
 import { startReadRound } from './heartbeat.js'
-import { planRecovery, type PromiseReport } from './recovery.js'
 import { onAcceptAnswered } from './replication.js'
 import { RetransmitTimer } from './retransmit.js'
-import type { LeaderState, PaxosState } from './state.js'
-import { sendNow, writeSlot } from './state.js'
+import type { LeaderState, PaxosState, PeerProgress } from './state.js'
+import { sendNow } from './state.js'
+import { releaseWaiting, take } from './window.js'
 
 /**
  * The distinguished proposer ("Paxos Made Moderately Complex" §3, Leader/Commander): one
  * phase 1 for all slots above its watermark, then phase 2 per slot at its ballot.
  */
 
-function propose(s: PaxosState, leader: LeaderState, entry: Entry): void {
-  writeSlot(s, entry)
-  // The leader's own acceptance counts once it is durable: see `countOwnAcceptance`.
-  leader.votes.set(entry.index, new Set())
+/** What the leader tracks of a replica it starts leading (or that joins meanwhile). */
+export function newPeerProgress(s: PaxosState, leader: LeaderState): PeerProgress {
+  return {
+    next: s.commitIndex + 1,
+    inflight: [],
+    retransmit: new RetransmitTimer(s.config.heartbeatTicks, s.config.heartbeatTicks),
+    lastHeardTick: leader.ticks,
+    heartbeatSentTick: 0,
+    learnOutstanding: false,
+    snapshotTransfer: null,
+    commitSent: 0,
+    reportedCommit: 0,
+  }
 }
 
-/** Phase 1 succeeded for `ballot`: re-propose the recovered slots, then lead. */
-export function becomeLeader(s: PaxosState, ballot: number, reports: readonly PromiseReport[]): void {
-  const recovery = planRecovery(s.commitIndex, reports, ballot)
+/**
+ * Phase 1 succeeded for `ballot`: re-propose the recovered slots (`recovery`, from
+ * `planRecovery`), then lead. `peers`: every replica it leads (see `leaderPeers`).
+ */
+export function becomeLeader(s: PaxosState, ballot: number, recovery: readonly Entry[], peers: readonly NodeId[]): void {
   const recoveryThrough = recovery.at(-1)?.index ?? s.commitIndex
+  const change = recovery.findLast((e) => e.type === 'membership')
   const leader: LeaderState = {
     ballot,
     ticks: 0,
     nextSlot: recoveryThrough + 1,
+    waiting: [],
+    changeSlot: change?.index ?? null,
     recoveryThrough,
     votes: new Map(),
     peers: new Map(),
     heartbeatElapsed: 0,
     catchUpElapsed: 0,
   }
-  for (const peer of s.peers) {
-    leader.peers.set(peer, {
-      next: s.commitIndex + 1,
-      inflight: [],
-      retransmit: new RetransmitTimer(s.config.heartbeatTicks, s.config.heartbeatTicks),
-      lastHeardTick: 0,
-      heartbeatSentTick: 0,
-      learnOutstanding: false,
-      snapshotTransfer: null,
-      commitSent: 0,
-    })
-  }
+  for (const peer of peers) leader.peers.set(peer, newPeerProgress(s, leader))
   s.role = 'leader'
   s.leader = s.id
   s.candidate = null
   s.proposer = leader
-  for (const entry of recovery) propose(s, leader, entry)
+  for (const entry of recovery) take(s, leader, entry)
   // Announce the new ballot at once, so followers stop their election timers.
-  for (const peer of s.peers) {
+  for (const peer of peers) {
     sendNow(s, peer, { type: 'heartbeat', term: ballot, commitIndex: s.commitIndex, readRound: 0 })
   }
 }
@@ -59,25 +63,40 @@ export function becomeLeader(s: PaxosState, ballot: number, reports: readonly Pr
 export function proposeValue(s: PaxosState, data: Uint8Array): ProposeResult {
   const leader = s.proposer
   if (s.role !== 'leader' || leader === null) return { type: 'not-leader', leader: s.leader }
-  let slot = leader.nextSlot
-  while (s.options.skipSlots.has(slot)) slot += 1
-  propose(s, leader, { type: 'normal', index: slot, term: leader.ballot, data })
-  leader.nextSlot = slot + 1
+  const slot = takeSlot(s, leader)
+  take(s, leader, { type: 'normal', index: slot, term: leader.ballot, data })
   return { index: slot, term: leader.ballot }
 }
 
-/** Advance the chosen watermark over every slot a quorum accepted; never past a hole. */
+/** The next free slot (past the test switch's holes); it is the caller's from now on. */
+export function takeSlot(s: PaxosState, leader: LeaderState): number {
+  let slot = leader.nextSlot
+  while (s.options.skipSlots.has(slot)) slot += 1
+  leader.nextSlot = slot + 1
+  return slot
+}
+
+/**
+ * Advance the chosen watermark over every slot a quorum of its own membership accepted (the
+ * alpha rule fixes that membership before the slot is proposed); never past a hole. Chosen
+ * memberships are recorded as the watermark passes them, and the window moves on.
+ */
 export function advanceCommit(s: PaxosState): void {
   const leader = s.proposer
   if (leader === null) return
   const before = s.commitIndex
   for (;;) {
-    const votes = leader.votes.get(s.commitIndex + 1)
-    if (votes === undefined || votes.size < s.quorum) break
-    leader.votes.delete(s.commitIndex + 1)
-    s.commitIndex += 1
+    const slot = s.commitIndex + 1
+    const votes = leader.votes.get(slot)
+    if (votes === undefined || !hasQuorum(s.configs.forSlot(slot), votes)) break
+    leader.votes.delete(slot)
+    s.commitIndex = slot
+    noteChosen(s)
+    if (leader.changeSlot === slot) leader.changeSlot = null
   }
-  if (s.commitIndex > before) startReadRound(s)
+  if (s.commitIndex === before) return
+  releaseWaiting(s, leader)
+  startReadRound(s)
 }
 
 function vote(s: PaxosState, leader: LeaderState, slot: number, acceptor: NodeId): void {
@@ -87,9 +106,11 @@ function vote(s: PaxosState, leader: LeaderState, slot: number, acceptor: NodeId
 export function onAccepted(s: PaxosState, msg: Accepted): void {
   const leader = s.proposer
   if (leader === null || msg.term !== leader.ballot) return
+  // A replica that left the group meanwhile has no progress any more: its answer is late.
   const progress = leader.peers.get(msg.from)
-  assert(progress !== undefined, () => `no progress for ${msg.from}`)
+  if (progress === undefined) return
   progress.lastHeardTick = leader.ticks
+  progress.reportedCommit = Math.max(progress.reportedCommit, msg.commitIndex)
   for (const slot of msg.slots) vote(s, leader, slot, msg.from)
   advanceCommit(s)
   onAcceptAnswered(s, leader, msg.from, progress, msg.slots)

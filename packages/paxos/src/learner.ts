@@ -1,4 +1,5 @@
 import { assert, SnapshotSender, takeWithinBytes, type NodeId, type Snapshot } from '@kv/consensus'
+import { Configs, noteChosen } from './configs.js'
 import { SNAPSHOT_STALL_ROUNDS } from './limits.js'
 import { sameValue } from './log.js'
 import type { InstallSnapshot, Learn, SnapshotReply } from './messages.js'
@@ -24,6 +25,7 @@ export function learnCommit(s: PaxosState, ballot: number, leaderCommit: number)
     if (next === undefined || next.term !== ballot) break
     s.commitIndex += 1
   }
+  noteChosen(s)
 }
 
 /** The snapshot covers chosen slots this node does not have: adopt it. Slots above it are
@@ -32,6 +34,9 @@ export function installSnapshot(s: PaxosState, snapshot: Snapshot): void {
   if (snapshot.index <= s.commitIndex) return
   s.log.installSnapshot(snapshot)
   s.commitIndex = snapshot.index
+  // The leader's snapshot says which memberships govern the slots after it.
+  if (snapshot.membership !== undefined) s.configs = Configs.fromSnapshot(snapshot, s.config.members, s.options.alpha)
+  else s.configs.scannedTo = Math.max(s.configs.scannedTo, snapshot.index)
   s.handedOut = Math.max(s.handedOut, snapshot.index)
   s.out.snapshot = snapshot
   for (const slot of s.out.entries.keys()) if (slot <= snapshot.index) s.out.entries.delete(slot)
@@ -50,6 +55,7 @@ export function onLearn(s: PaxosState, msg: Learn): void {
     if (held === undefined || !sameValue(held, entry)) writeSlot(s, entry)
     s.commitIndex = entry.index
   }
+  noteChosen(s)
   if (current) sendAfterPersist(s, msg.from, { type: 'learn-reply', term: msg.term, commitIndex: s.commitIndex })
 }
 

@@ -72,7 +72,9 @@ export function checkConfig(config: CoreConfig): void {
   if (new Set(members).size !== members.length) {
     throw new PaxosConfigError(`members must be unique: ${members.join(', ')}`)
   }
-  if (!members.includes(id)) throw new PaxosConfigError(`${id} is not one of the members`)
+  // A node not among `members` is a replica joining an existing group: it learns its
+  // membership from the leader (see `CoreConfig.members`).
+  if (typeof id !== 'string' || id.length === 0) throw new PaxosConfigError('id must be a non-empty string')
   positiveInteger('heartbeatTicks', config.heartbeatTicks)
   positiveInteger('electionTimeoutTicks', config.electionTimeoutTicks)
   positiveInteger('maxEntriesPerMessage', config.maxEntriesPerMessage)
@@ -128,11 +130,25 @@ export interface PaxosOptions {
   readonly skipSlots?: readonly number[]
   /** Ask a quorum before bumping the ballot (default true), as Raft's PreVote. */
   readonly preVote?: boolean
+  /**
+   * The alpha of reconfiguration (see configs.ts): a membership chosen at slot i governs
+   * slots from i + alpha on, and a leader has at most alpha slots in flight past the chosen
+   * prefix. Default `DEFAULT_ALPHA`. Every replica of a group must use the same value.
+   */
+  readonly alpha?: number
 }
+
+/** Default of `options.alpha`: room for a pipeline of batches (each slot holds a batch of
+ * commands), small enough that a change takes effect within a few round trips. */
+export const DEFAULT_ALPHA = 32
+
+/** Upper bound on `options.alpha`. */
+export const MAX_ALPHA = 4_096
 
 export interface ResolvedOptions extends ByteBounds {
   readonly skipSlots: ReadonlySet<number>
   readonly preVote: boolean
+  readonly alpha: number
   /** `maxReadysInFlight(config)`: Readys handed out and not yet advanced at most. */
   readonly maxReadysInFlight: number
 }
@@ -140,7 +156,12 @@ export interface ResolvedOptions extends ByteBounds {
 export function readOptions(config: CoreConfig): ResolvedOptions {
   const preVote: unknown = config.options?.['preVote'] ?? true
   if (typeof preVote !== 'boolean') throw new PaxosConfigError('options.preVote must be a boolean')
-  return { skipSlots: readSkipSlots(config), preVote, maxReadysInFlight: maxReadysInFlight(config), ...readByteBounds(config) }
+  const alpha: unknown = config.options?.['alpha'] ?? DEFAULT_ALPHA
+  if (typeof alpha !== 'number') throw new PaxosConfigError('options.alpha must be a number')
+  return {
+    skipSlots: readSkipSlots(config), preVote, alpha: bounded('options.alpha', alpha, 1, MAX_ALPHA),
+    maxReadysInFlight: maxReadysInFlight(config), ...readByteBounds(config),
+  }
 }
 
 function readSkipSlots(config: CoreConfig): ReadonlySet<number> {

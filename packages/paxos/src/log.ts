@@ -1,4 +1,4 @@
-import { assert, type Entry, type Snapshot } from '@kv/consensus'
+import { assert, sameChange, sameMembership, type Entry, type Snapshot } from '@kv/consensus'
 
 /**
  * The acceptor's accepted slots: for each slot, the (ballot, value) it accepted last
@@ -78,7 +78,11 @@ export class SlotLog {
 
 /** Two entries carry the same value (the ballots may differ). */
 export function sameValue(a: Entry, b: Entry): boolean {
-  if (a.type === 'noop' || b.type === 'noop') return a.type === b.type
+  if (a.type !== b.type) return false
+  if (a.type === 'noop' || b.type === 'noop') return true
+  if (a.type === 'membership' || b.type === 'membership') {
+    return a.type === 'membership' && b.type === 'membership' && sameChange(a.change, b.change) && sameMembership(a.membership, b.membership)
+  }
   if (a.data.length !== b.data.length) return false
   return a.data.every((byte, i) => byte === b.data[i])
 }

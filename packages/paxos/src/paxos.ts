@@ -1,7 +1,9 @@
 import {
   assert,
+  isVoter,
   unreachable,
   type ConsensusCore,
+  type MembershipChange,
   type CoreConfig,
   type PeerMessage,
   type PersistedState,
@@ -15,6 +17,8 @@ import { checkInvariants } from './invariants.js'
 import { onAccepted, proposeValue } from './leader.js'
 import { onInstallSnapshot, onLearn, onSnapshotReply } from './learner.js'
 import { checkConfig, readOptions } from './limits.js'
+import { Configs, noteChosen } from './configs.js'
+import { proposeMembership, stepDownIfRemoved, syncPeers } from './reconfiguration.js'
 import type { PaxosMessage } from './messages.js'
 import { advanceReady, buildReady } from './ready.js'
 import { createState, sendNow, type PaxosState } from './state.js'
@@ -33,11 +37,13 @@ function restore(s: PaxosState, persisted: PersistedState): void {
     s.commitIndex = snapshot.index
     s.handedOut = snapshot.index
     s.appliedIndex = snapshot.index
+    s.configs = Configs.fromSnapshot(snapshot, s.config.members, s.options.alpha)
   }
   for (const entry of persisted.entries) if (entry.index > s.log.snapshotIndex) s.log.set(entry)
   s.promisedBallot = Math.max(hardState?.term ?? 0, s.log.highestBallot)
   const persistedCommit = hardState?.commit ?? 0
   while (s.commitIndex < persistedCommit && s.log.get(s.commitIndex + 1) !== undefined) s.commitIndex += 1
+  noteChosen(s)
   s.handedOutHardState = hardState
 }
 
@@ -90,10 +96,13 @@ function tick(s: PaxosState): void {
   else if (s.role === 'candidate') retryPrepare(s)
 }
 
+/** The snapshot kept, and sent to replicas that need it, carries the memberships that govern
+ * the slots after it, as this replica's chosen log says. */
 function compact(s: PaxosState, snapshot: Snapshot): void {
   assert(snapshot.index <= s.appliedIndex, () => `snapshot at ${snapshot.index} covers unapplied slots`)
   if (snapshot.index <= s.log.snapshotIndex) return
-  s.log.installSnapshot(snapshot)
+  s.log.installSnapshot({ ...snapshot, ...s.configs.snapshotFields(snapshot.index) })
+  s.configs.pruneThrough(snapshot.index)
   for (const slot of s.out.entries.keys()) if (slot <= snapshot.index) s.out.entries.delete(slot)
   s.unsynced.dropThrough(snapshot.index)
 }
@@ -108,7 +117,16 @@ function status(s: PaxosState): Status {
     lastIndex: s.log.lastIndex,
     appliedIndex: s.appliedIndex,
     firstIndex: s.log.firstIndex,
+    // In force: governing the next slot to choose (a chosen change takes over α slots on).
+    membership: s.configs.forSlot(s.commitIndex + 1),
   }
+}
+
+/** After every event: a leader tracks the replicas of the memberships in force, and one
+ * whose removal is chosen stops leading. */
+function afterEvent(s: PaxosState): void {
+  stepDownIfRemoved(s)
+  if (s.proposer !== null) syncPeers(s, s.proposer)
 }
 
 /** Builds a Multi-Paxos core. Throws `PaxosConfigError` for a config that cannot work. */
@@ -118,22 +136,30 @@ export function createPaxos(config: CoreConfig): ConsensusCore {
   if (config.persisted !== null) restore(s, config.persisted)
   const gateway: GatewayContext = {
     id: config.id,
-    members: config.members,
+    roster: () => s.configs.latest().membership.roster,
     maxEntriesPerMessage: config.maxEntriesPerMessage,
   }
   return {
-    tick: () => tick(s),
+    tick: () => {
+      tick(s)
+      afterEvent(s)
+    },
     step: (msg: PeerMessage) => {
       if (isValidMessage(msg, gateway)) dispatch(s, msg)
+      afterEvent(s)
     },
     propose: (data) => proposeValue(s, data),
+    proposeMembership: (change: MembershipChange) => proposeMembership(s, change),
     readIndex: (ctx) => requestRead(s, ctx),
     ready: () => buildReady(s),
-    advance: (ready) => advanceReady(s, ready),
+    advance: (ready) => {
+      advanceReady(s, ready)
+      afterEvent(s)
+    },
     status: () => status(s),
     compact: (snapshot) => compact(s, snapshot),
     transferLeadership: (to) => {
-      if (s.proposer !== null && s.peers.includes(to)) {
+      if (s.proposer !== null && to !== s.id && isVoter(s.configs.latest().membership, to)) {
         sendNow(s, to, { type: 'timeout-now', term: s.proposer.ballot })
       }
     },

@@ -1,4 +1,5 @@
-import { nextBallotAbove } from './ballot.js'
+import { ourNextBallot } from './ballot.js'
+import { canCampaign, electionVoters, isElectionQuorum } from './reconfiguration.js'
 import type { PrePrepare, PrePromise } from './messages.js'
 import { becomeFollower, resetElectionTimer } from './roles.js'
 import { sendNow, type PaxosState } from './state.js'
@@ -25,20 +26,24 @@ import { campaign } from './view-change.js'
  * replicas that keep colliding cannot refuse each other forever.
  */
 export function startElection(s: PaxosState): void {
+  // Learners and removed replicas never start a view change.
+  if (!canCampaign(s)) {
+    resetElectionTimer(s)
+    return
+  }
   if (!s.options.preVote) return campaign(s)
   if (s.role === 'pre-candidate') {
     becomeFollower(s, null)
     resetElectionTimer(s)
     return
   }
-  const index = s.config.members.indexOf(s.id)
-  const ballot = nextBallotAbove(s.promisedBallot, index, s.config.members.length)
+  const ballot = ourNextBallot(s.promisedBallot, s.configs.latest().membership.roster, s.id)
   becomeFollower(s, null)
   s.role = 'pre-candidate'
   s.preCandidate = { ballot, grants: new Set([s.id]) }
   resetElectionTimer(s)
-  for (const peer of s.peers) sendNow(s, peer, { type: 'pre-prepare', term: ballot })
-  if (s.preCandidate.grants.size >= s.quorum) campaign(s)
+  for (const peer of electionVoters(s)) sendNow(s, peer, { type: 'pre-prepare', term: ballot })
+  if (isElectionQuorum(s, s.preCandidate.grants)) campaign(s)
 }
 
 export function onPrePrepare(s: PaxosState, msg: PrePrepare): void {
@@ -59,7 +64,7 @@ export function onPrePrepare(s: PaxosState, msg: PrePrepare): void {
 export function retryPrePrepare(s: PaxosState): void {
   const pre = s.preCandidate
   if (pre === null) return
-  for (const peer of s.peers) if (!pre.grants.has(peer)) sendNow(s, peer, { type: 'pre-prepare', term: pre.ballot })
+  for (const peer of electionVoters(s)) if (!pre.grants.has(peer)) sendNow(s, peer, { type: 'pre-prepare', term: pre.ballot })
 }
 
 /** One tick of the pre-vote backing window. */
@@ -74,5 +79,5 @@ export function onPrePromise(s: PaxosState, msg: PrePromise): void {
   const pre = s.preCandidate
   if (pre === null || msg.term !== pre.ballot || !msg.granted) return
   pre.grants.add(msg.from)
-  if (pre.grants.size >= s.quorum) campaign(s)
+  if (isElectionQuorum(s, pre.grants)) campaign(s)
 }

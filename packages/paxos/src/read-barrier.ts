@@ -53,12 +53,13 @@ export class ReadBarrier {
     return this.round?.id === roundId && this.round.acks.has(from)
   }
 
-  /** Counts an acknowledgement at the leader's ballot; returns the answers once a quorum has. */
-  acknowledge(from: NodeId, roundId: number, quorum: number): ReadState[] {
+  /** Counts an acknowledgement at the leader's ballot; returns the answers once `isQuorum`
+   * says the acknowledgements are a quorum (of voters: a learner's never counts). */
+  acknowledge(from: NodeId, roundId: number, isQuorum: (acks: ReadonlySet<NodeId>) => boolean): ReadState[] {
     const round = this.round
     if (round === null || round.id !== roundId) return []
     round.acks.add(from)
-    if (round.acks.size < quorum) return []
+    if (!isQuorum(round.acks)) return []
     this.round = null
     return round.ctxs.map((ctx) => ({ ctx, index: round.index }))
   }

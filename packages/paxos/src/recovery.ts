@@ -45,12 +45,15 @@ export function planRecovery(watermark: number, reports: readonly PromiseReport[
   }
   const plan: Entry[] = []
   for (let slot = watermark + 1; slot <= highest; slot++) {
-    const value = best.get(slot)?.entry
-    plan.push(
-      value === undefined || value.type === 'noop'
-        ? { type: 'noop', index: slot, term: ballot }
-        : { type: 'normal', index: slot, term: ballot, data: value.data },
-    )
+    plan.push(reproposal(best.get(slot)?.entry, slot, ballot))
   }
   return plan
+}
+
+/** The value of `found` (none: a no-op) proposed again in `slot` at `ballot`. */
+function reproposal(found: Entry | undefined, slot: number, ballot: number): Entry {
+  if (found === undefined || found.type === 'noop') return { type: 'noop', index: slot, term: ballot }
+  // A membership change keeps its change and resulting membership: it is the same value.
+  if (found.type === 'membership') return { ...found, index: slot, term: ballot }
+  return { type: 'normal', index: slot, term: ballot, data: found.data }
 }

@@ -1,6 +1,7 @@
-import { assert, entryBytes, type Entry, type NodeId } from '@kv/consensus'
+import { assert, entryBytes, isVoter, type Entry, type NodeId } from '@kv/consensus'
 import type { InflightAccept, LeaderState, PaxosState, PeerProgress } from './state.js'
 import { sendNow } from './state.js'
+import { proposedBelow } from './window.js'
 
 /**
  * Phase 2 fan-out, run once per `ready()` so that every proposal made since the last Ready
@@ -17,10 +18,11 @@ import { sendNow } from './state.js'
  * order) until a heartbeat round found the window stalled.
  */
 
-/** `slot` still needs `peer`'s acceptance: undecided, and not accepted by it at this ballot. */
-function awaits(leader: LeaderState, peer: NodeId, slot: number): boolean {
+/** `slot` still needs `peer`'s acceptance: undecided, not accepted by it at this ballot, and
+ * `peer` is an acceptor of the slot's membership (learners and others never get Accepts). */
+function awaits(s: PaxosState, leader: LeaderState, peer: NodeId, slot: number): boolean {
   const votes = leader.votes.get(slot)
-  return votes !== undefined && !votes.has(peer)
+  return votes !== undefined && !votes.has(peer) && isVoter(s.configs.forSlot(slot), peer)
 }
 
 /** The next batch for `peer`: undecided slots it has not accepted, from `progress.next`; at
@@ -30,11 +32,13 @@ function nextBatch(s: PaxosState, leader: LeaderState, peer: NodeId, progress: P
   const batch: number[] = []
   let bytes = 0
   let slot = Math.max(progress.next, s.commitIndex + 1)
-  while (slot < leader.nextSlot && batch.length < s.config.maxEntriesPerMessage) {
+  // Slots waiting for the window (window.ts) are not proposed yet: stop before them.
+  const end = proposedBelow(leader)
+  while (slot < end && batch.length < s.config.maxEntriesPerMessage) {
     // No vote set: a skipped slot (a hole on purpose) or one already chosen, which the
     // replica learns through the watermark or catch-up instead.
     const entry = s.log.get(slot)
-    if (awaits(leader, peer, slot) && entry !== undefined) {
+    if (awaits(s, leader, peer, slot) && entry !== undefined) {
       bytes += entryBytes(entry)
       if (batch.length > 0 && bytes > s.options.maxBytesPerMessage) break
       batch.push(slot)
@@ -59,17 +63,17 @@ function sendAccept(s: PaxosState, leader: LeaderState, peer: NodeId, progress: 
 /** Sends `accept`'s slots that still await `peer` again, as a new Accept at the window's end. */
 function resend(s: PaxosState, leader: LeaderState, peer: NodeId, progress: PeerProgress, accept: InflightAccept): void {
   progress.inflight = progress.inflight.filter((a) => a !== accept)
-  const slots = accept.slots.filter((slot) => awaits(leader, peer, slot))
+  const slots = accept.slots.filter((slot) => awaits(s, leader, peer, slot))
   if (slots.length > 0) sendAccept(s, leader, peer, progress, slots, accept.copies + 1)
 }
 
 /** Forgets Accepts whose every slot was accepted by `peer` or chosen meanwhile. */
-function settle(leader: LeaderState, peer: NodeId, progress: PeerProgress): void {
-  progress.inflight = progress.inflight.filter((a) => a.slots.some((slot) => awaits(leader, peer, slot)))
+function settle(s: PaxosState, leader: LeaderState, peer: NodeId, progress: PeerProgress): void {
+  progress.inflight = progress.inflight.filter((a) => a.slots.some((slot) => awaits(s, leader, peer, slot)))
 }
 
 function sendAccepts(s: PaxosState, leader: LeaderState, peer: NodeId, progress: PeerProgress): void {
-  settle(leader, peer, progress)
+  settle(s, leader, peer, progress)
   while (progress.inflight.length < s.config.maxInflightMessages) {
     const slots = nextBatch(s, leader, peer, progress)
     if (slots.length === 0) return
@@ -87,9 +91,9 @@ function sameSlots(a: readonly number[], b: readonly number[]): boolean {
  */
 export function onAcceptAnswered(s: PaxosState, leader: LeaderState, peer: NodeId, progress: PeerProgress, slots: readonly number[]): void {
   const answered = progress.inflight.findIndex((a) => sameSlots(a.slots, slots))
-  if (answered < 0) return settle(leader, peer, progress) // an answer to a copy already replaced
+  if (answered < 0) return settle(s, leader, peer, progress) // an answer to a copy already replaced
   const accept = progress.inflight[answered]!
-  settle(leader, peer, progress)
+  settle(s, leader, peer, progress)
   // The answer to a copy could be the answer to the original, sent before everything here.
   if (accept.copies > 1) return
   progress.retransmit.sample(leader.ticks - accept.sentTick)
@@ -100,7 +104,7 @@ export function onAcceptAnswered(s: PaxosState, leader: LeaderState, peer: NodeI
 /** One leader tick: Accepts unanswered for longer than the acceptor's timeout go again. */
 export function retransmitExpired(s: PaxosState, leader: LeaderState): void {
   for (const [peer, progress] of leader.peers) {
-    settle(leader, peer, progress)
+    settle(s, leader, peer, progress)
     const expired = progress.inflight.filter((a) => progress.retransmit.expired(a.sentTick, leader.ticks, a.copies))
     for (const a of expired) resend(s, leader, peer, progress, a)
   }
@@ -129,7 +133,7 @@ export function checkReplication(s: PaxosState, leader: LeaderState): void {
     assert(progress.inflight.length <= s.config.maxInflightMessages, () => `${progress.inflight.length} Accepts in flight to ${peer}`)
     const tracked = new Set(progress.inflight.flatMap((a) => a.slots))
     for (const slot of leader.votes.keys()) {
-      if (slot < progress.next && awaits(leader, peer, slot) && s.log.get(slot) !== undefined) {
+      if (slot < progress.next && awaits(s, leader, peer, slot) && s.log.get(slot) !== undefined) {
         assert(tracked.has(slot), () => `slot ${slot} awaits ${peer} but is in no Accept in flight`)
       }
     }

@@ -1,4 +1,5 @@
 import { SnapshotAssembly, type CoreConfig, type Entry, type HardState, type NodeId, type Ready, type Role, type SnapshotSender } from '@kv/consensus'
+import { Configs } from './configs.js'
 import type { ResolvedOptions } from './limits.js'
 import { SlotLog } from './log.js'
 import type { PaxosMessage } from './messages.js'
@@ -40,6 +41,8 @@ export interface PeerProgress {
   snapshotTransfer: SnapshotSender | null
   /** Highest chosen watermark this acceptor was told. */
   commitSent: number
+  /** Its own chosen watermark, as it last reported it (a learner is promoted once close). */
+  reportedCommit: number
 }
 
 /** A node whose ballot is established (phase 1 done). */
@@ -49,6 +52,14 @@ export interface LeaderState {
   ticks: number
   /** Next slot a new proposal may take. */
   nextSlot: number
+  /**
+   * Slots taken (`nextSlot` moved past them) but not proposed yet, in slot order: the alpha
+   * rule lets the leader propose in slot j only once every slot up to j − α is chosen (see
+   * window.ts). They go out as the watermark moves; nothing is written or sent before.
+   */
+  readonly waiting: Entry[]
+  /** A membership entry proposed (or re-proposed by recovery) and not chosen yet: one at a time. */
+  changeSlot: number | null
   /** Highest slot re-proposed by recovery; reads wait until it is chosen. */
   readonly recoveryThrough: number
   /** Acceptors that accepted each undecided slot at this ballot (the leader itself included
@@ -68,14 +79,17 @@ export interface CandidateState {
   readonly promises: Map<NodeId, { readonly parts: PromiseReport[]; complete: boolean; askedFrom: number | null }>
   /** Its own promise counts only once the ballot is durable (after `advance`). */
   selfPromised: boolean
+  /** Acceptors sent the Prepare: the voters of every membership the recovery needs (it may
+   * learn of more from the promises, see `maybeWin`). */
+  readonly asked: Set<NodeId>
 }
 
 export interface PaxosState {
   readonly config: CoreConfig
   readonly id: NodeId
-  readonly peers: readonly NodeId[]
-  readonly quorum: number
   readonly options: ResolvedOptions
+  /** The chosen memberships that may still govern a slot above the watermark (configs.ts). */
+  configs: Configs
   readonly log: SlotLog
   /** Highest ballot promised ("Paxos Made Simple" phase 1b); durable as HardState.term. */
   promisedBallot: number
@@ -122,9 +136,8 @@ export function createState(config: CoreConfig, options: ResolvedOptions): Paxos
   return {
     config,
     id: config.id,
-    peers: config.members.filter((m) => m !== config.id),
-    quorum: Math.floor(config.members.length / 2) + 1,
     options,
+    configs: Configs.initial(config.members, options.alpha),
     log: new SlotLog(),
     promisedBallot: 0,
     role: 'follower',

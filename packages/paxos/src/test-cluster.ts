@@ -8,11 +8,15 @@
  */
 import {
   createRng,
+  initialMembership,
+  membershipFields,
   type ConsensusCore,
   type CoreConfig,
   type Entry,
   type HardState,
+  type MembershipChange,
   type NodeId,
+  type ProposeMembershipResult,
   type PeerMessage,
   type ReadState,
   type Ready,
@@ -45,16 +49,25 @@ interface Disk {
 export interface App {
   log: string[]
   readStates: ReadState[]
+  /** The membership fields a snapshot taken now carries (see `Snapshot.membership`). */
+  membership: Pick<Snapshot, 'membership' | 'membershipIndex' | 'previousMembership'>
 }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 export const bytes = (text: string): Uint8Array => encoder.encode(text)
-export const entryText = (entry: Entry): string => (entry.type === 'noop' ? 'noop' : decoder.decode(entry.data))
+export const entryText = (entry: Entry): string => {
+  if (entry.type === 'noop') return 'noop'
+  if (entry.type === 'membership') return `${entry.change.type} ${entry.change.id}`
+  return decoder.decode(entry.data)
+}
 
 export class TestCluster {
+  /** Every replica of the run, those added later included (`addNode`). */
   readonly ids: NodeId[]
+  /** The group's initial voters (`CoreConfig.members` of every replica). */
+  readonly initialIds: readonly NodeId[]
   readonly rng: Rng
   readonly apps = new Map<NodeId, App>()
   readonly disks = new Map<NodeId, Disk>()
@@ -71,11 +84,25 @@ export class TestCluster {
 
   constructor(private readonly options: ClusterOptions) {
     this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}`)
+    this.initialIds = [...this.ids]
     this.rng = createRng(options.seed)
     for (const id of this.ids) {
       this.disks.set(id, { hardState: null, snapshot: null, entries: new Map() })
       this.start(id)
     }
+  }
+
+  /** Starts a brand-new, empty replica that joins the group (not among the initial members). */
+  addNode(id: NodeId): void {
+    if (this.disks.has(id)) throw new Error(`${id} exists`)
+    this.ids.push(id)
+    this.disks.set(id, { hardState: null, snapshot: null, entries: new Map() })
+    this.start(id)
+  }
+
+  /** `id` proposes a membership change (it must lead for it to be taken). */
+  changeMembership(id: NodeId, change: Omit<MembershipChange, 'context'>): ProposeMembershipResult {
+    return this.core(id).proposeMembership({ ...change, context: bytes(`addr-of-${change.id}`) })
   }
 
   core(id: NodeId): ConsensusCore {
@@ -110,7 +137,7 @@ export class TestCluster {
       id,
       createPaxos({
         id,
-        members: this.ids,
+        members: this.initialIds,
         electionTimeoutTicks: this.options.electionTimeoutTicks ?? 10,
         heartbeatTicks: this.options.heartbeatTicks ?? 2,
         random: () => random.next(),
@@ -122,7 +149,8 @@ export class TestCluster {
       }),
     )
     const log = disk.snapshot === null ? [] : (JSON.parse(decoder.decode(disk.snapshot.data)) as string[])
-    this.apps.set(id, { log, readStates: [] })
+    const membership = disk.snapshot?.membership === undefined ? { membership: initialMembership(this.initialIds), membershipIndex: 0 } : membershipFields(disk.snapshot)
+    this.apps.set(id, { log, readStates: [], membership })
   }
 
   /** The process dies: memory is gone, the disk stays. */
@@ -193,7 +221,10 @@ export class TestCluster {
 
   private apply(id: NodeId, ready: Ready): void {
     const app = this.app(id)
-    if (ready.snapshot !== null) app.log = JSON.parse(decoder.decode(ready.snapshot.data)) as string[]
+    if (ready.snapshot !== null) {
+      app.log = JSON.parse(decoder.decode(ready.snapshot.data)) as string[]
+      app.membership = membershipFields(ready.snapshot)
+    }
     for (const entry of ready.committed) {
       if (entry.index !== app.log.length + 1) {
         throw new Error(`${id} applied ${entry.index} after ${app.log.length}`)
@@ -205,6 +236,10 @@ export class TestCluster {
       }
       this.chosen.set(entry.index, value)
       app.log.push(value)
+      if (entry.type === 'membership') {
+        const previous = app.membership.membership
+        app.membership = { membership: entry.membership, membershipIndex: entry.index, ...(previous === undefined ? {} : { previousMembership: previous }) }
+      }
     }
     app.readStates.push(...ready.readStates)
   }
@@ -214,7 +249,7 @@ export class TestCluster {
     const app = this.app(id)
     const disk = this.disks.get(id)!
     const index = app.log.length
-    const snapshot: Snapshot = { index, term: disk.entries.get(index)?.term ?? 0, data: bytes(JSON.stringify(app.log)) }
+    const snapshot: Snapshot = { index, term: disk.entries.get(index)?.term ?? 0, data: bytes(JSON.stringify(app.log)), ...app.membership }
     disk.snapshot = snapshot
     for (const i of disk.entries.keys()) if (i <= index) disk.entries.delete(i)
     this.core(id).compact(snapshot)
@@ -284,7 +319,7 @@ export class TestCluster {
   private effectiveLeader(): NodeId | null {
     for (const id of this.upNodes()) {
       if (this.core(id).status().role !== 'leader') continue
-      if (this.followers(id) + 1 >= Math.floor(this.ids.length / 2) + 1) return id
+      if (this.followers(id) + 1 >= Math.floor(this.core(id).status().membership.voters.length / 2) + 1) return id
     }
     return null
   }

@@ -1,6 +1,8 @@
-import type { Ready } from '@kv/consensus'
-import { nextBallotAbove } from './ballot.js'
+import { hasQuorum, type Membership, type NodeId, type Ready } from '@kv/consensus'
+import { ourNextBallot } from './ballot.js'
 import { becomeLeader } from './leader.js'
+import { canCampaign, electionVoters, leaderPeers } from './reconfiguration.js'
+import { planRecovery } from './recovery.js'
 import type { PaxosPromise, Reject, TimeoutNow } from './messages.js'
 import { becomeFollower, observeBallot, resetElectionTimer } from './roles.js'
 import { sendAfterPersist, type PaxosState } from './state.js'
@@ -14,20 +16,23 @@ import { sendAfterPersist, type PaxosState } from './state.js'
 
 /** Start phase 1 with the smallest ballot of ours above every ballot promised. */
 export function campaign(s: PaxosState): void {
-  const index = s.config.members.indexOf(s.id)
-  const ballot = nextBallotAbove(s.promisedBallot, index, s.config.members.length)
+  if (!canCampaign(s)) return
+  const ballot = ourNextBallot(s.promisedBallot, s.configs.latest().membership.roster, s.id)
   becomeFollower(s, null)
   s.promisedBallot = ballot
   s.role = 'candidate'
-  s.candidate = { ballot, promises: new Map(), selfPromised: false }
+  const asked = new Set(electionVoters(s))
+  s.candidate = { ballot, promises: new Map(), selfPromised: false, asked }
   s.snapshotAssembly.clear() // no leader sends us chunks while we run
   resetElectionTimer(s)
   // The Prepare goes out only once the ballot is durable: a candidate that crashed before
   // persisting it could pick the same ballot again after restart and, with another quorum,
   // propose a second value at that ballot for one slot.
-  for (const peer of s.peers) {
-    sendAfterPersist(s, peer, { type: 'prepare', term: ballot, commitIndex: s.commitIndex, fromSlot: s.commitIndex + 1 })
-  }
+  for (const peer of asked) sendPrepare(s, peer, ballot)
+}
+
+function sendPrepare(s: PaxosState, peer: NodeId, ballot: number): void {
+  sendAfterPersist(s, peer, { type: 'prepare', term: ballot, commitIndex: s.commitIndex, fromSlot: s.commitIndex + 1 })
 }
 
 /**
@@ -39,7 +44,7 @@ export function campaign(s: PaxosState): void {
 export function retryPrepare(s: PaxosState): void {
   const candidate = s.candidate
   if (candidate === null) return
-  for (const peer of s.peers) {
+  for (const peer of candidate.asked) {
     const promise = candidate.promises.get(peer)
     if (promise?.complete === true) continue
     // A report in parts: ask again for the part we are waiting for.
@@ -48,16 +53,42 @@ export function retryPrepare(s: PaxosState): void {
   }
 }
 
+/**
+ * Phase 1 is won once the complete promises (ours included, once durable) hold a majority of
+ * every membership that governs a slot this leader will recover or propose: the chosen ones
+ * from our watermark on, and each membership entry the recovery re-proposes (it governs from
+ * α slots after its own). A value chosen in any slot was chosen by a majority of that slot's
+ * membership, which one of these is (by induction over the slots, since the recovered value
+ * of slot j − α is the chosen one if any is), so the recovery finds it. Acceptors of a
+ * membership we learn of only now are asked too.
+ */
 function maybeWin(s: PaxosState): void {
   const candidate = s.candidate
   if (candidate === null) return
-  const complete = [...candidate.promises.values()].filter((p) => p.complete)
-  const promises = complete.length + (candidate.selfPromised ? 1 : 0)
-  if (promises < s.quorum) return
-  const reports = complete.flatMap((p) => p.parts)
+  const promised: NodeId[] = []
+  for (const [id, p] of candidate.promises) if (p.complete) promised.push(id)
+  if (candidate.selfPromised) promised.push(s.id)
+  const governing = s.configs.governingFrom(s.commitIndex + 1)
+  if (!governing.every((m) => hasQuorum(m, promised))) return
+  const reports = [...candidate.promises.values()].filter((p) => p.complete).flatMap((p) => p.parts)
   // Our own promise: every slot we accepted above our watermark.
   reports.push({ commitIndex: s.commitIndex, accepted: s.log.acceptedAbove(s.commitIndex) })
-  becomeLeader(s, candidate.ballot, reports)
+  const recovery = planRecovery(s.commitIndex, reports, candidate.ballot)
+  const required: Membership[] = [...governing]
+  for (const entry of recovery) if (entry.type === 'membership') required.push(entry.membership)
+  if (!required.every((m) => hasQuorum(m, promised))) {
+    for (const m of required) {
+      for (const id of m.voters) {
+        if (id === s.id || candidate.asked.has(id)) continue
+        candidate.asked.add(id)
+        sendPrepare(s, id, candidate.ballot)
+      }
+    }
+    return
+  }
+  const peers = new Set(leaderPeers(s))
+  for (const m of required) for (const id of [...m.voters, ...m.learners]) if (id !== s.id) peers.add(id)
+  becomeLeader(s, candidate.ballot, recovery, [...peers])
 }
 
 /** The acceptor's snapshot covers slots the Promise should report from. */
@@ -106,6 +137,6 @@ export function onReject(s: PaxosState, msg: Reject): void {
 
 /** Leadership transfer: the current leader asks us to run phase 1 now. */
 export function onTimeoutNow(s: PaxosState, msg: TimeoutNow): void {
-  if (msg.term < s.promisedBallot) return
+  if (msg.term < s.promisedBallot || !canCampaign(s)) return
   campaign(s)
 }

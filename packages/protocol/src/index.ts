@@ -9,6 +9,8 @@ export type {
   ReplicaStatus,
   ScanOp,
   StatusRequest,
+  MemberRequest,
+  MembersResponse,
   WatchEvent,
   WatchOp,
   WriteOp,

@@ -139,6 +139,7 @@ export function parseClientRequest(msg: unknown): ParseResult {
   if (typeof msg !== 'object' || msg === null) return { ok: false, reason: 'request must be an object' }
   const m = msg as { type?: unknown; clientId?: unknown; seq?: unknown; ackedSeq?: unknown; op?: unknown }
   if (m.type === 'status') return { ok: true, request: { type: 'status', digest: (m as { digest?: unknown }).digest === true } }
+  if (m.type === 'member') return parseMemberRequest(m)
   if (m.type !== 'kv') return { ok: false, reason: `unknown request type ${JSON.stringify(m.type)}` }
   if (typeof m.clientId !== 'string' || m.clientId.length === 0 || m.clientId.length > limits.maxClientIdChars) {
     return { ok: false, reason: 'clientId must be a non-empty string' }
@@ -151,4 +152,17 @@ export function parseClientRequest(msg: unknown): ParseResult {
   if (!isRead && m.seq === 0) return { ok: false, reason: 'a write needs seq ≥ 1' }
   if (m.ackedSeq >= m.seq && !isRead) return { ok: false, reason: 'ackedSeq must be below seq' }
   return { ok: true, request: { type: 'kv', clientId: m.clientId, seq: m.seq, ackedSeq: m.ackedSeq, op } }
+}
+
+const MEMBER_ACTIONS: ReadonlySet<unknown> = new Set(['add', 'promote', 'remove', 'list'])
+
+/** `kv member`'s request: an action, the replica id it is about, and for `add` its host:port. */
+function parseMemberRequest(m: Record<string, unknown>): ParseResult {
+  const { action, id, address } = m
+  if (!MEMBER_ACTIONS.has(action)) return { ok: false, reason: `member: unknown action ${JSON.stringify(action)}` }
+  if (action === 'list') return { ok: true, request: { type: 'member', action: 'list' } }
+  if (typeof id !== 'string' || id.length === 0 || id.length > limits.maxClientIdChars) return { ok: false, reason: 'member: id must be a non-empty string' }
+  if (action !== 'add') return { ok: true, request: { type: 'member', action: action as 'promote' | 'remove', id } }
+  if (typeof address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(address)) return { ok: false, reason: 'member add: address must be host:port' }
+  return { ok: true, request: { type: 'member', action: 'add', id, address } }
 }

@@ -82,7 +82,32 @@ export interface StatusRequest {
   readonly digest?: boolean
 }
 
-export type AnyClientRequest = ClientRequest | StatusRequest
+/**
+ * A membership admin request (for `kv member add|promote|remove|list`), answered by a
+ * `MembersResponse`: `list` by any replica without consensus (its applied view), the changes
+ * by the group's leader once the change's entry is applied (Paxos: chosen; it governs slots
+ * α later, see docs/design.md). `address` (host:port) goes with `add`: the new replica's.
+ */
+export interface MemberRequest {
+  readonly type: 'member'
+  readonly action: 'add' | 'promote' | 'remove' | 'list'
+  readonly id?: string
+  readonly address?: string
+}
+
+export type AnyClientRequest = ClientRequest | StatusRequest | MemberRequest
+
+/** A group's membership as a replica applied it, with the addresses the log gave its members. */
+export interface MembersResponse {
+  readonly type: 'members'
+  readonly replicaId: string
+  readonly voters: readonly string[]
+  readonly learners: readonly string[]
+  /** id → host:port, for the members whose address a membership entry carried (joined by `add`). */
+  readonly addresses: Readonly<Record<string, string>>
+  /** The index of the membership entry this view is at (0: the initial membership). */
+  readonly index: number
+}
 
 export type OpResult =
   /** `revision`: with `get`'s `withRevision`, the group's revision the value was read at. */

@@ -1,4 +1,4 @@
-import type { NodeId } from '@kv/consensus'
+import { isVoter, type NodeId } from '@kv/consensus'
 import type { PreVote, PreVoteResponse, RequestVote, RequestVoteResponse } from './messages.js'
 import type { RaftNode } from './raft.js'
 import { becomeCandidate, becomeFollower, becomeLeader, becomePreCandidate } from './roles.js'
@@ -23,7 +23,8 @@ export function campaign(r: RaftNode, kind: CampaignKind): void {
   }
   const lastLogIndex = r.log.lastIndex()
   const lastLogTerm = r.log.lastTerm()
-  for (const to of r.peers) {
+  // Only voters are asked: a learner's answer would not count (thesis §4.2.1).
+  for (const to of r.voterPeers) {
     if (kind === 'pre-vote') {
       // Thesis §9.6: ask for the term we would use; promises nothing, so no need to persist.
       r.send({ type: 'PreVote', to, term: r.term + 1, lastLogIndex, lastLogTerm }, 'now')
@@ -39,13 +40,19 @@ function onElectionWon(r: RaftNode, kind: CampaignKind): void {
   else becomeLeader(r)
 }
 
+/** Counts the answers of the current voters only: the configuration may have changed since
+ * the campaign began (an entry appended or cut), and a non-voter's answer never counts. */
 function recordVote(r: RaftNode, from: NodeId, granted: boolean): Tally {
   if (!r.votes.has(from)) r.votes.set(from, granted)
   let grants = 0
-  for (const g of r.votes.values()) if (g) grants++
-  const refusals = r.votes.size - grants
+  let refusals = 0
+  for (const [id, g] of r.votes) {
+    if (!isVoter(r.membership, id)) continue
+    if (g) grants++
+    else refusals++
+  }
   if (grants >= r.quorum) return 'won'
-  if (r.members.length - refusals < r.quorum) return 'lost'
+  if (r.membership.voters.length - refusals < r.quorum) return 'lost'
   return 'pending'
 }
 

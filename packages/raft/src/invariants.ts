@@ -1,5 +1,6 @@
 import { assert } from '@kv/consensus'
 import type { RaftNode } from './raft.js'
+import { quorumMatches } from './replication.js'
 
 /** Cheap checks of the node's state; throws InvariantError (see `ConsensusCore.checkInvariants`). */
 export function checkInvariants(r: RaftNode): void {
@@ -9,8 +10,9 @@ export function checkInvariants(r: RaftNode): void {
   const lastTerm = r.log.lastTerm()
   // Entries are written under a term no newer than the writer's; we adopted that term.
   assert(lastTerm <= r.term, `last log term ${lastTerm} above current term ${r.term}`)
-  assert(r.vote === null || r.memberSet.has(r.vote), `vote for a non-member ${r.vote}`)
-  assert(r.leader === null || r.memberSet.has(r.leader), `leader ${r.leader} is not a member`)
+  assert(r.membership === r.log.membership(), 'the configuration is not the latest in the log')
+  // Learners and removed nodes never campaign (thesis §4.2.1).
+  assert(r.isVoter() || (r.role !== 'candidate' && r.role !== 'pre-candidate'), `${r.role} ${r.id} is no voter`)
   switch (r.role) {
     case 'leader':
       checkLeader(r)
@@ -39,13 +41,17 @@ function checkLeader(r: RaftNode): void {
   assert(r.leader === r.id, 'a leader names itself leader')
   assert(r.vote === r.id, 'a leader voted for itself in its term')
   assert(r.log.lastTerm() === r.term, 'a leader has appended an entry of its term')
-  assert(r.progress.size === r.peers.length, 'a leader tracks every follower')
+  assert(r.progress.size === r.peers.length && r.peers.every((p) => r.progress.has(p)), 'a leader tracks every follower and learner')
+  // Thesis §4.1: one uncommitted change at a time, or a non-voter leader that has not seen it commit.
+  assert(r.isVoter() || r.log.configIndex() > r.log.commitIndex, 'a removed leader leads past its removal')
   const lastIndex = r.log.lastIndex()
   // Raft §5.3 with durable counting: an entry of our term is committed only once a quorum
-  // holds it durably, our own copy counted from `durableTo` (advanced Readys), never earlier.
-  if (r.log.term(r.log.commitIndex) === r.term) {
-    const matches = [r.log.durableTo, ...[...r.progress.values()].map((pr) => pr.matchIndex)].sort((a, b) => b - a)
-    const quorumIndex = matches[r.quorum - 1] ?? 0
+  // of voters holds it durably, our own copy counted from `durableTo` (advanced Readys),
+  // never earlier, and only while we vote; learners never count.
+  // While a change is uncommitted, entries committed under the previous voters need not be
+  // held by a quorum of the new ones yet (thesis §4.1: the new configuration applies at once).
+  if (r.log.term(r.log.commitIndex) === r.term && r.log.configIndex() <= r.log.commitIndex) {
+    const quorumIndex = quorumMatches(r)[r.quorum - 1] ?? 0
     assert(r.log.commitIndex <= quorumIndex, `commit ${r.log.commitIndex} above what a quorum holds durably (${quorumIndex})`)
   }
   for (const [peer, pr] of r.progress) {

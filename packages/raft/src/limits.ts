@@ -91,7 +91,8 @@ export function checkConfig(config: CoreConfig): RaftOptions {
   check(typeof id === 'string' && id.length > 0, 'id must be a non-empty string')
   check(members.length >= 1 && members.length <= limits.maxMembers, `members must hold 1..${limits.maxMembers} ids`)
   check(new Set(members).size === members.length, 'members must be unique')
-  check(members.includes(id), `members must include this node (${id})`)
+  // A node not among `members` is a replica joining an existing group: it learns its
+  // membership from the leader (see `CoreConfig.members`).
   check(isCount(config.heartbeatTicks, 1, limits.maxElectionTimeoutTicks), 'heartbeatTicks must be a positive integer')
   check(
     isCount(config.electionTimeoutTicks, 2, limits.maxElectionTimeoutTicks),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { InvariantError, type Entry } from '@kv/consensus'
+import { initialMembership, InvariantError, type Entry } from '@kv/consensus'
 import { RaftLog } from './log.js'
+
+const GROUP = initialMembership(['n1', 'n2', 'n3'])
 
 function noop(index: number, term: number): Entry {
   return { type: 'noop', index, term }
@@ -9,7 +11,7 @@ function noop(index: number, term: number): Entry {
 /** A log holding entries with the given terms (index 1, 2, ...), all handed out and durable. */
 function logWithTerms(...terms: number[]): RaftLog {
   const entries = terms.map((t, i) => noop(i + 1, t))
-  return RaftLog.restore({ hardState: { term: terms.at(-1) ?? 0, vote: null, commit: 0 }, snapshot: null, entries })
+  return RaftLog.restore({ hardState: { term: terms.at(-1) ?? 0, vote: null, commit: 0 }, snapshot: null, entries }, GROUP)
 }
 
 function terms(log: RaftLog): number[] {
@@ -105,11 +107,11 @@ describe('RaftLog', () => {
       hardState: { term: 2, vote: 'n1', commit: 3 },
       snapshot: { index: 2, term: 1, data: new Uint8Array() },
       entries: [noop(2, 1), noop(3, 2), noop(4, 2)],
-    })
+    }, GROUP)
     expect({ first: log.firstIndex(), last: log.lastIndex(), commit: log.commitIndex, applied: log.appliedIndex })
       .toEqual({ first: 3, last: 4, commit: 3, applied: 2 })
     expect(log.beginReady().committed.map((e) => e.index)).toEqual([3])
-    expect(() => RaftLog.restore({ hardState: null, snapshot: null, entries: [noop(1, 1), noop(3, 1)] }))
+    expect(() => RaftLog.restore({ hardState: null, snapshot: null, entries: [noop(1, 1), noop(3, 1)] }, GROUP))
       .toThrow(InvariantError)
   })
 })

@@ -1,4 +1,4 @@
-import { assert, takeWithinBytes, type Entry, type PersistedState, type Snapshot } from '@kv/consensus'
+import { assert, takeWithinBytes, type Entry, type Membership, type PersistedState, type Snapshot } from '@kv/consensus'
 
 /** What one Ready handed out of the log; given back to `RaftLog.endReady` on advance. */
 export interface ReadyToken {
@@ -34,6 +34,11 @@ export class RaftLog {
   snapshot: Snapshot | null = null
   /** entries[i] holds index snapshotIndex + 1 + i. */
   private entries: Entry[] = []
+  /** The membership in force at `snapshotIndex` (thesis §4.1: a configuration is the latest in
+   * the log; below the log's first entry, the snapshot's). */
+  snapshotMembership: Membership
+  /** Indexes of the membership entries in `entries`, ascending. */
+  private configIndexes: number[] = []
   commitIndex = 0
   /** Highest committed index handed out to apply (the shell applies at once), or of a
    * snapshot whose Ready was advanced (restored by then). */
@@ -49,20 +54,26 @@ export class RaftLog {
   /** How many of `inFlight` carry a snapshot: nothing is handed out to apply meanwhile. */
   private snapshotsInFlight = 0
 
-  static restore(persisted: PersistedState | null): RaftLog {
-    const log = new RaftLog()
+  constructor(initialMembership: Membership) {
+    this.snapshotMembership = initialMembership
+  }
+
+  /** `initialMembership`: the group's membership when nothing persisted says otherwise. */
+  static restore(persisted: PersistedState | null, initialMembership: Membership): RaftLog {
+    const log = new RaftLog(initialMembership)
     if (persisted === null) return log
     const snapshot = persisted.snapshot
     if (snapshot !== null) {
       log.snapshot = snapshot
       log.snapshotIndex = snapshot.index
       log.snapshotTerm = snapshot.term
+      log.snapshotMembership = snapshot.membership ?? initialMembership
     }
     for (const e of persisted.entries) {
       if (e.index <= log.snapshotIndex) continue
       assert(e.index === log.lastIndex() + 1, `persisted log has a gap before index ${e.index}`)
       assert(e.term >= log.lastTerm(), `persisted log term decreases at index ${e.index}`)
-      log.entries.push(e)
+      log.push(e)
     }
     const commit = Math.max(persisted.hardState?.commit ?? 0, log.snapshotIndex)
     assert(commit <= log.lastIndex(), `persisted commit ${commit} beyond the persisted log (${log.lastIndex()})`)
@@ -92,6 +103,35 @@ export class RaftLog {
     return this.entry(index)?.term
   }
 
+  private push(e: Entry): void {
+    this.entries.push(e)
+    if (e.type === 'membership') this.configIndexes.push(e.index)
+  }
+
+  /** The membership in force at `index` (≥ snapshotIndex): the latest membership entry at or
+   * below it, else the snapshot's. Thesis §4.1: a server uses the latest configuration in its
+   * log, committed or not. */
+  membershipAt(index: number): Membership {
+    for (let i = this.configIndexes.length - 1; i >= 0; i--) {
+      const at = this.configIndexes[i]!
+      if (at > index) continue
+      const e = this.entry(at)
+      assert(e?.type === 'membership', `no membership entry at ${at}`)
+      return e.membership
+    }
+    return this.snapshotMembership
+  }
+
+  /** The latest membership in the log (or the snapshot's). */
+  membership(): Membership {
+    return this.membershipAt(this.lastIndex())
+  }
+
+  /** Index of the latest membership entry in the log, or the snapshot's index when none. */
+  configIndex(): number {
+    return this.configIndexes.at(-1) ?? this.snapshotIndex
+  }
+
   entry(index: number): Entry | undefined {
     if (index <= this.snapshotIndex) return undefined
     return this.entries[index - this.snapshotIndex - 1]
@@ -117,7 +157,7 @@ export class RaftLog {
   append(entry: Entry): void {
     assert(entry.index === this.lastIndex() + 1, `append of index ${entry.index} after ${this.lastIndex()}`)
     assert(entry.term >= this.lastTerm(), 'append of an entry with an older term')
-    this.entries.push(entry)
+    this.push(entry)
   }
 
   /**
@@ -133,7 +173,7 @@ export class RaftLog {
       // Leader Completeness (Raft §5.4): a committed entry is never overwritten.
       assert(e.index > this.commitIndex, `conflict at committed index ${e.index}`)
       if (ours !== undefined) this.truncateFrom(e.index)
-      for (const rest of entries.slice(e.index - prevIndex - 1)) this.entries.push(rest)
+      for (const rest of entries.slice(e.index - prevIndex - 1)) this.push(rest)
       break
     }
     return prevIndex + entries.length
@@ -143,6 +183,8 @@ export class RaftLog {
   private truncateFrom(index: number): void {
     assert(index > this.commitIndex && index > this.snapshotIndex, `truncation at ${index} below commit`)
     this.entries.length = index - this.snapshotIndex - 1
+    // Thesis §4.1: a configuration entry cut from the log no longer applies.
+    this.configIndexes = this.configIndexes.filter((i) => i < index)
     if (index <= this.handedOutTo) {
       this.pendingTruncateFrom = Math.min(this.pendingTruncateFrom ?? Infinity, index)
       this.handedOutTo = index - 1
@@ -185,9 +227,14 @@ export class RaftLog {
   installSnapshot(snapshot: Snapshot): void {
     assert(snapshot.index > this.commitIndex, 'installing a snapshot that is already committed')
     const keepsSuffix = this.matchTerm(snapshot.index, snapshot.term)
+    // A leader's snapshot carries its membership; one from an older leader may not, and then
+    // our own log (when it holds the same history) tells it.
+    const membership = snapshot.membership ?? (keepsSuffix ? this.membershipAt(snapshot.index) : this.snapshotMembership)
     if (keepsSuffix) {
       this.entries = this.entries.slice(snapshot.index - this.snapshotIndex)
+      this.configIndexes = this.configIndexes.filter((i) => i > snapshot.index)
     } else {
+      this.configIndexes = []
       // Entries above the old commit may belong to another history: not durable any more.
       const cut = this.commitIndex + 1
       this.entries = []
@@ -196,21 +243,28 @@ export class RaftLog {
       this.cutInFlight(cut)
       this.handedOutTo = snapshot.index
     }
-    this.snapshot = snapshot
+    const withMembership = { ...snapshot, membership }
+    this.snapshot = withMembership
     this.snapshotIndex = snapshot.index
     this.snapshotTerm = snapshot.term
+    this.snapshotMembership = membership
     this.handedOutTo = Math.max(this.handedOutTo, snapshot.index)
     this.commitIndex = snapshot.index
-    this.pendingSnapshot = snapshot
+    this.pendingSnapshot = withMembership
   }
 
-  /** The application stored `snapshot` durably: drop the entries it covers. */
+  /** The application stored `snapshot` durably: drop the entries it covers. The snapshot
+   * kept (and sent to followers) carries the membership in force at its index, as this log
+   * says: the log is the authority on it, whatever the application put there. */
   compact(snapshot: Snapshot): void {
     assert(snapshot.index <= this.appliedIndex, `compact at ${snapshot.index} beyond applied ${this.appliedIndex}`)
     if (snapshot.index <= this.snapshotIndex) return
     assert(this.term(snapshot.index) === snapshot.term, `snapshot term ${snapshot.term} does not match the log`)
+    const membership = this.membershipAt(snapshot.index)
     this.entries = this.entries.slice(snapshot.index - this.snapshotIndex)
-    this.snapshot = snapshot
+    this.configIndexes = this.configIndexes.filter((i) => i > snapshot.index)
+    this.snapshot = { ...snapshot, membership }
+    this.snapshotMembership = membership
     this.snapshotIndex = snapshot.index
     this.snapshotTerm = snapshot.term
   }
@@ -302,6 +356,8 @@ export class RaftLog {
     assert(this.snapshotIndex <= Math.max(this.appliedIndex, restoring), 'entries compacted before being applied')
     assert(this.durableTo <= this.handedOutTo, `durable ${this.durableTo} > handed out ${this.handedOutTo}`)
     assert(this.handedOutTo <= this.lastIndex(), `handed out ${this.handedOutTo} > last index ${this.lastIndex()}`)
+    const configs = this.entries.filter((e) => e.type === 'membership').map((e) => e.index)
+    assert(configs.length === this.configIndexes.length && configs.every((i, k) => i === this.configIndexes[k]), 'membership entries mis-indexed')
     let previousTerm = this.snapshotTerm
     this.entries.forEach((e, i) => {
       assert(e.index === this.snapshotIndex + 1 + i, `log index gap at ${e.index}`)

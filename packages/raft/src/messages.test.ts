@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { parseRaftMessage, type AppendEntries, type InstallSnapshot } from './messages.js'
 import { Cluster, bytes } from './test-cluster.js'
 
-const members = new Set(['n1', 'n2', 'n3'])
+const memberSet = new Set(['n1', 'n2', 'n3'])
+const members = (from: string): boolean => memberSet.has(from)
 
 const append: AppendEntries = {
   type: 'AppendEntries', from: 'n1', to: 'n2', term: 2, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1,

@@ -1,4 +1,4 @@
-import { isSnapshotChunk, isSnapshotChunkAck, type Entry, type NodeId, type PeerMessage, type SnapshotChunk, type SnapshotChunkAck } from '@kv/consensus'
+import { isMembershipEntryBody, isSnapshotChunk, isSnapshotChunkAck, type Entry, type NodeId, type PeerMessage, type SnapshotChunk, type SnapshotChunkAck } from '@kv/consensus'
 import { limits } from './limits.js'
 
 /**
@@ -120,6 +120,7 @@ function isEntry(x: unknown): x is Entry {
   const e = x as Fields
   if (!isIndex(e.index) || e.index === 0 || !isIndex(e.term)) return false
   if (e.type === 'noop') return true
+  if (e.type === 'membership') return isMembershipEntryBody(e)
   return e.type === 'normal' && e.data instanceof Uint8Array
 }
 
@@ -184,13 +185,13 @@ const messageTypes: ReadonlySet<string> = new Set<RaftMessageType>([
 
 /**
  * Returns `raw` as a typed message if it is well formed, addressed to `self` and sent by
- * another member; otherwise null (the caller drops it).
+ * another node `knows` accepts; otherwise null (the caller drops it).
  */
-export function parseRaftMessage(raw: unknown, self: NodeId, members: ReadonlySet<NodeId>): RaftMessage | null {
+export function parseRaftMessage(raw: unknown, self: NodeId, knows: (from: NodeId, type: RaftMessageType) => boolean): RaftMessage | null {
   if (typeof raw !== 'object' || raw === null) return null
   const m = raw as Fields
   if (typeof m.type !== 'string' || !messageTypes.has(m.type)) return null
-  if (typeof m.from !== 'string' || !members.has(m.from) || m.from === self || m.to !== self) return null
+  if (typeof m.from !== 'string' || m.from === self || m.to !== self || !knows(m.from, m.type as RaftMessageType)) return null
   if (!isIndex(m.term)) return null
   if (!hasValidBody(m.type as RaftMessageType, m, m.term)) return null
   return raw as RaftMessage

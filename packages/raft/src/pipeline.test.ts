@@ -4,7 +4,7 @@
  * Ready carrying it is advanced, in hand-out order.
  */
 import { describe, expect, it } from 'vitest'
-import { InvariantError, type CoreConfig, type Entry, type Ready } from '@kv/consensus'
+import { initialMembership, InvariantError, type CoreConfig, type Entry, type Ready } from '@kv/consensus'
 import { createRaft } from './index.js'
 import type { AppendEntries, InstallSnapshot, RaftMessage, RequestVote } from './messages.js'
 import type { RaftNode } from './raft.js'
@@ -135,7 +135,8 @@ describe('Readys in flight', () => {
     }
     n2.step(chunk)
     const second = n2.ready()!
-    expect(second.snapshot).toEqual(snapshot)
+    // The leader's chunks carried no membership: the follower's own (the initial one) goes with it.
+    expect(second.snapshot).toEqual({ ...snapshot, membership: initialMembership(['n1', 'n2', 'n3']) })
     expect(second.truncateFrom).toBe(2) // entries above the old commit belong to the old log
     n2.step(append(10, 1, [normal(11, 1)], 11))
     const third = n2.ready()!

@@ -1,13 +1,21 @@
 import {
   assert,
+  hasQuorum,
+  initialMembership,
+  isVoter,
+  membersOf,
+  quorumOf,
   SnapshotAssembly,
   unreachable,
   type ConsensusCore,
   type CoreConfig,
   type HardState,
+  type Membership,
+  type MembershipChange,
   type NodeId,
   type NotLeader,
   type PeerMessage,
+  type ProposeMembershipResult,
   type ProposeResult,
   type ReadState,
   type Ready,
@@ -19,7 +27,8 @@ import { campaign, isInLease, onVoteRequest, onVoteResponse } from './election.j
 import { checkInvariants } from './invariants.js'
 import { checkConfig, type RaftOptions } from './limits.js'
 import { RaftLog, type ReadyToken } from './log.js'
-import { parseRaftMessage, type RaftMessage } from './messages.js'
+import { proposeMembership, stepDownIfRemoved, syncProgress } from './membership.js'
+import { parseRaftMessage, type RaftMessage, type RaftMessageType } from './messages.js'
 import type { Progress } from './progress.js'
 import { flushReads, ReadIndexQueue, requestRead } from './read-index.js'
 import {
@@ -49,11 +58,18 @@ type Outgoing<M> = M extends RaftMessage ? Omit<M, 'from' | 'term'> & { readonly
  */
 export class RaftNode implements ConsensusCore {
   readonly id: NodeId
-  readonly members: readonly NodeId[]
-  readonly memberSet: ReadonlySet<NodeId>
-  readonly peers: readonly NodeId[]
-  /** Raft §5.2: a majority of the members. */
-  readonly quorum: number
+  /**
+   * The configuration this node acts on (thesis §4.1): the latest membership entry in its
+   * log, committed or not, else its snapshot's, else `CoreConfig.members`. It changes when
+   * such an entry is appended and reverts when the entry is truncated (`syncMembership`).
+   */
+  membership: Membership
+  /** Ids ever admitted (the roster): messages from anyone else are dropped at the gateway. */
+  rosterSet: ReadonlySet<NodeId> = new Set()
+  /** Voters and learners other than this node: whom a leader replicates to. */
+  peers: readonly NodeId[] = []
+  /** Voters other than this node: whom a candidate asks for votes. */
+  voterPeers: readonly NodeId[] = []
   readonly options: RaftOptions
   readonly log: RaftLog
   readonly reads: ReadIndexQueue
@@ -88,20 +104,58 @@ export class RaftNode implements ConsensusCore {
   constructor(readonly config: CoreConfig) {
     this.options = checkConfig(config)
     this.id = config.id
-    this.members = [...config.members]
-    this.memberSet = new Set(config.members)
-    this.peers = config.members.filter((m) => m !== config.id)
-    this.quorum = Math.floor(config.members.length / 2) + 1
-    this.log = RaftLog.restore(config.persisted)
-    this.reads = new ReadIndexQueue(this.id, this.quorum)
+    this.log = RaftLog.restore(config.persisted, initialMembership(config.members))
+    this.membership = this.log.membership()
+    this.applyMembership()
+    this.reads = new ReadIndexQueue(this.id, (acks) => hasQuorum(this.membership, acks))
     const hardState = config.persisted?.hardState ?? null
     if (hardState !== null) {
-      assert(hardState.vote === null || this.memberSet.has(hardState.vote), 'persisted vote is not a member')
       this.term = hardState.term
       this.vote = hardState.vote
     }
     this.lastHardState = { term: this.term, vote: this.vote, commit: this.log.commitIndex }
     becomeFollower(this, this.term, null)
+  }
+
+  /** Raft §5.2: a majority of the voters. */
+  get quorum(): number {
+    return quorumOf(this.membership)
+  }
+
+  /** This node votes in its current configuration (learners and removed nodes do not). */
+  isVoter(): boolean {
+    return isVoter(this.membership, this.id)
+  }
+
+  /** Thesis §4.1: the configuration is the latest in the log. Called after anything that may
+   * append or cut a membership entry (a step, a proposal, a snapshot). */
+  syncMembership(): void {
+    const latest = this.log.membership()
+    if (latest === this.membership) return
+    this.membership = latest
+    this.applyMembership()
+    // A node that is no voter any more stops campaigning at once.
+    if ((this.role === 'candidate' || this.role === 'pre-candidate') && !this.isVoter()) becomeFollower(this, this.term, null)
+    if (this.role === 'leader') syncProgress(this)
+  }
+
+  private applyMembership(): void {
+    const m = this.membership
+    this.rosterSet = new Set(m.roster)
+    this.peers = membersOf(m).filter((id) => id !== this.id)
+    this.voterPeers = m.voters.filter((id) => id !== this.id)
+  }
+
+  /**
+   * The gateway's check of a sender: anyone ever admitted (a removed leader keeps leading
+   * until its removal commits, and followers must hear it). A leader's message from an id we
+   * do not know comes from a replica admitted after what our log holds: hearing it is how we
+   * catch up (terms and logs keep it safe). A node not in its own roster (a brand-new replica
+   * that has not learned its group yet) hears anyone: it can only learn.
+   */
+  knows(from: NodeId, type: RaftMessageType): boolean {
+    if (this.rosterSet.has(from) || !this.rosterSet.has(this.id)) return true
+    return type === 'AppendEntries' || type === 'Heartbeat' || type === 'InstallSnapshot'
   }
 
   /** Queues a message from this node; `term` defaults to the current term. */
@@ -125,6 +179,8 @@ export class RaftNode implements ConsensusCore {
     this.electionElapsed++
     if (this.electionElapsed < this.randomizedElectionTimeout) return
     this.electionElapsed = 0
+    // Learners and removed nodes never campaign (thesis §4.2.1, §4.2.3).
+    if (!this.isVoter()) return
     campaign(this, this.options.preVote ? 'pre-vote' : 'election')
   }
 
@@ -147,24 +203,32 @@ export class RaftNode implements ConsensusCore {
     }
   }
 
+  /** CheckQuorum counts the current voters only (a leader being removed does not count itself). */
   private heardFromQuorum(): boolean {
-    let active = 1
-    for (const pr of this.progress.values()) {
-      if (this.leaderTicks - pr.lastHeardTick < this.config.electionTimeoutTicks) active++
+    const active = [this.id]
+    for (const [peer, pr] of this.progress) {
+      if (this.leaderTicks - pr.lastHeardTick < this.config.electionTimeoutTicks) active.push(peer)
     }
-    return active >= this.quorum
+    return hasQuorum(this.membership, active)
   }
 
   step(raw: PeerMessage): void {
-    const m = parseRaftMessage(raw, this.id, this.memberSet)
+    const m = parseRaftMessage(raw, this.id, (from, type) => this.knows(from, type))
     if (m === null) return
     if (m.term > this.term) {
-      if (!this.onHigherTerm(m)) return
+      if (this.onHigherTerm(m)) this.dispatch(m)
     } else if (m.term < this.term) {
       this.onLowerTerm(m)
-      return
+    } else {
+      this.dispatch(m)
     }
-    this.dispatch(m)
+    this.afterEvent()
+  }
+
+  /** What an appended, cut or committed membership entry changes, after any event. */
+  private afterEvent(): void {
+    this.syncMembership()
+    stepDownIfRemoved(this)
   }
 
   /** Raft §5.1: a higher term makes us a follower; returns false to drop the message. */
@@ -214,17 +278,18 @@ export class RaftNode implements ConsensusCore {
       case 'InstallSnapshot':
         if (this.followLeader(m.from)) onInstallSnapshot(this, m)
         return
+      // Answers of a replica the configuration no longer holds (removed since) are late: dropped.
       case 'AppendEntriesResponse':
-        if (this.role === 'leader') onAppendEntriesResponse(this, m)
+        if (this.role === 'leader' && this.progress.has(m.from)) onAppendEntriesResponse(this, m)
         return
       case 'InstallSnapshotResponse':
-        if (this.role === 'leader') onInstallSnapshotResponse(this, m)
+        if (this.role === 'leader' && this.progress.has(m.from)) onInstallSnapshotResponse(this, m)
         return
       case 'HeartbeatResponse':
-        if (this.role === 'leader') onHeartbeatResponse(this, m)
+        if (this.role === 'leader' && this.progress.has(m.from)) onHeartbeatResponse(this, m)
         return
       case 'TimeoutNow':
-        if (this.role === 'follower') onTimeoutNow(this)
+        if (this.role === 'follower' && this.isVoter()) onTimeoutNow(this)
         return
       default:
         unreachable(m, 'raft message')
@@ -251,13 +316,19 @@ export class RaftNode implements ConsensusCore {
     return { index, term: this.term }
   }
 
+  proposeMembership(change: MembershipChange): ProposeMembershipResult {
+    const result = proposeMembership(this, change)
+    this.syncMembership()
+    return result
+  }
+
   readIndex(ctx: number): NotLeader | null {
     if (this.role !== 'leader') return this.notLeader()
     requestRead(this, ctx)
     return null
   }
 
-  private notLeader(): NotLeader {
+  notLeader(): NotLeader {
     return { type: 'not-leader', leader: this.leader }
   }
 
@@ -309,6 +380,7 @@ export class RaftNode implements ConsensusCore {
     // Our own copy of the entries just became durable: only now does it count toward a
     // quorum (a leader that crashed before its write must not have been counted).
     if (this.role === 'leader' && maybeCommit(this)) onCommitAdvanced(this)
+    stepDownIfRemoved(this)
   }
 
   status(): Status {
@@ -321,6 +393,7 @@ export class RaftNode implements ConsensusCore {
       lastIndex: this.log.lastIndex(),
       appliedIndex: this.log.appliedIndex,
       firstIndex: this.log.firstIndex(),
+      membership: this.membership,
     }
   }
 

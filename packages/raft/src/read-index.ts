@@ -1,4 +1,4 @@
-import { assert, type NodeId, type ReadState } from '@kv/consensus'
+import { assert, hasQuorum, type NodeId, type ReadState } from '@kv/consensus'
 import { limits } from './limits.js'
 import type { RaftNode } from './raft.js'
 import { broadcastHeartbeat } from './replication.js'
@@ -31,7 +31,9 @@ export class ReadIndexQueue {
   private round: Round | null = null
   private lastRoundId = 0
 
-  constructor(private readonly self: NodeId, private readonly quorum: number) {}
+  /** `isQuorum`: the acknowledgements include a majority of the current voters (learners'
+   * acknowledgements never count; the configuration may change while a round is in flight). */
+  constructor(private readonly self: NodeId, private readonly isQuorum: (acks: ReadonlySet<NodeId>) => boolean) {}
 
   size(): number {
     return this.awaitingCommit.length + this.nextBatch.length + (this.round?.reads.length ?? 0)
@@ -74,14 +76,14 @@ export class ReadIndexQueue {
     const round = this.round
     if (round === null || roundId !== round.id) return []
     round.acks.add(from)
-    if (round.acks.size < this.quorum) return []
+    if (!this.isQuorum(round.acks)) return []
     this.round = null
     return round.reads.map(({ ctx, index }) => ({ ctx, index }))
   }
 
   /** Confirms everything at once (a single-node group is its own quorum). */
   confirmAll(): ReadState[] {
-    assert(this.quorum === 1, 'only a single-node group confirms reads without a round')
+    assert(this.isQuorum(new Set([this.self])), 'only a group whose one voter leads confirms reads without a round')
     const reads = [...(this.round?.reads ?? []), ...this.nextBatch]
     this.round = null
     this.nextBatch = []
@@ -128,7 +130,7 @@ export function releaseReadsAwaitingCommit(r: RaftNode): void {
  * arrive between two Readys thus share one round.
  */
 export function flushReads(r: RaftNode): void {
-  if (r.quorum === 1) {
+  if (hasQuorum(r.membership, [r.id])) {
     r.readStates.push(...r.reads.confirmAll())
     return
   }

@@ -84,12 +84,20 @@ export function broadcastHeartbeat(r: RaftNode): void {
  * own copy counts only once its Ready was advanced (`durableTo`).
  */
 export function maybeCommit(r: RaftNode): boolean {
-  const matches = [r.log.durableTo]
-  for (const pr of r.progress.values()) matches.push(pr.matchIndex)
-  matches.sort((a, b) => b - a)
+  const matches = quorumMatches(r)
   const quorumIndex = matches[r.quorum - 1] ?? 0
   if (quorumIndex <= r.log.commitIndex || r.log.term(quorumIndex) !== r.term) return false
   return r.log.commitTo(quorumIndex)
+}
+
+/**
+ * What each current voter holds durably, highest first: the leader's own copy only while it
+ * is a voter (thesis §4.2.2: a leader removing itself does not count itself), a learner's
+ * never (thesis §4.2.1).
+ */
+export function quorumMatches(r: RaftNode): number[] {
+  const matches = r.membership.voters.map((id) => (id === r.id ? r.log.durableTo : r.progress.get(id)?.matchIndex ?? 0))
+  return matches.sort((a, b) => b - a)
 }
 
 export function onCommitAdvanced(r: RaftNode): void {

@@ -11,10 +11,14 @@ import {
   assert,
   byteBounds,
   createRng,
+  initialMembership,
+  membershipFields,
   type ConsensusCore,
   type Entry,
   type HardState,
+  type MembershipChange,
   type NodeId,
+  type ProposeMembershipResult,
   type PeerMessage,
   type ReadState,
   type Ready,
@@ -52,8 +56,9 @@ export interface Replica {
   readonly id: NodeId
   core: ConsensusCore | null
   readonly disk: Disk
-  /** The application: payloads of applied normal entries, and the applied index. */
-  app: { appliedIndex: number; items: string[] }
+  /** The application: payloads of applied normal entries, and the applied index; the
+   * membership fields of the last membership entry applied (what a snapshot carries). */
+  app: { appliedIndex: number; items: string[]; membership?: Pick<Snapshot, 'membership' | 'membershipIndex' | 'previousMembership'> }
   readStates: ReadState[]
   readyCount: number
 }
@@ -70,11 +75,15 @@ export function text(b: Uint8Array): string {
 }
 
 function entryKey(e: Entry): string {
+  if (e.type === 'membership') return `${e.term}:${e.change.type} ${e.change.id}`
   return e.type === 'normal' ? `${e.term}:${text(e.data)}` : `${e.term}:noop`
 }
 
 export class Cluster {
+  /** Every replica of the run, those added later included (`addNode`). */
   readonly ids: NodeId[]
+  /** The group's initial voters (`CoreConfig.members` of every replica). */
+  readonly initialIds: readonly NodeId[]
   readonly replicas = new Map<NodeId, Replica>()
   network: RaftMessage[] = []
   readonly cutLinks = new Set<string>()
@@ -92,14 +101,32 @@ export class Cluster {
   constructor(readonly opts: ClusterOptions = {}) {
     this.rng = createRng(opts.seed ?? 1)
     this.ids = Array.from({ length: opts.size ?? 3 }, (_, i) => `n${i + 1}`)
-    for (const id of this.ids) {
-      const replica: Replica = {
-        id, core: null, disk: { hardState: null, snapshot: null, entries: new Map() },
-        app: { appliedIndex: 0, items: [] }, readStates: [], readyCount: 0,
-      }
-      this.replicas.set(id, replica)
-      this.start(replica)
+    this.initialIds = [...this.ids]
+    for (const id of this.ids) this.createReplica(id)
+  }
+
+  private createReplica(id: NodeId): void {
+    const replica: Replica = {
+      id, core: null, disk: { hardState: null, snapshot: null, entries: new Map() },
+      app: { appliedIndex: 0, items: [] }, readStates: [], readyCount: 0,
     }
+    this.replicas.set(id, replica)
+    this.start(replica)
+  }
+
+  /** Starts a brand-new, empty replica `id` that joins the group (it is not among the
+   * initial members: it learns its membership from the leader once a change adds it). */
+  addNode(id: NodeId): void {
+    assert(!this.replicas.has(id), `${id} exists`)
+    this.ids.push(id)
+    this.createReplica(id)
+  }
+
+  /** `id` proposes a membership change (it must lead for it to be taken). */
+  changeMembership(id: NodeId, change: Omit<MembershipChange, 'context'>): ProposeMembershipResult {
+    const result = this.core(id).proposeMembership({ ...change, context: bytes(`addr-of-${change.id}`) })
+    this.processReady(id)
+    return result
   }
 
   replica(id: NodeId): Replica {
@@ -121,7 +148,7 @@ export class Cluster {
     const fresh = disk.hardState === null && disk.snapshot === null && entries.length === 0
     replica.core = createRaft({
       id: replica.id,
-      members: this.ids,
+      members: this.initialIds,
       electionTimeoutTicks: this.opts.electionTimeoutTicks ?? 10,
       heartbeatTicks: this.opts.heartbeatTicks ?? 2,
       random: () => random.next(),
@@ -133,7 +160,7 @@ export class Cluster {
     })
     // The application restores its own snapshot; committed entries after it come again.
     const snap = disk.snapshot
-    replica.app = snap === null ? { appliedIndex: 0, items: [] } : { appliedIndex: snap.index, items: decodeApp(snap.data) }
+    replica.app = snap === null ? { appliedIndex: 0, items: [] } : appFromSnapshot(snap)
   }
 
   isUp(id: NodeId): boolean {
@@ -161,9 +188,7 @@ export class Cluster {
     this.sendAll(ready.messagesNow)
     persist(replica.disk, ready)
     this.sendAll(ready.messagesAfterPersist)
-    if (ready.snapshot !== null) {
-      replica.app = { appliedIndex: ready.snapshot.index, items: decodeApp(ready.snapshot.data) }
-    }
+    if (ready.snapshot !== null) replica.app = appFromSnapshot(ready.snapshot)
     for (const e of ready.committed) this.apply(replica, e)
     replica.readStates.push(...ready.readStates)
     core.advance(ready)
@@ -180,6 +205,10 @@ export class Cluster {
     this.appliedAt.set(e.index, key)
     replica.app.appliedIndex = e.index
     if (e.type === 'normal') replica.app.items.push(text(e.data))
+    if (e.type === 'membership') {
+      const previous = replica.app.membership?.membership ?? initialMembership(this.initialIds)
+      replica.app.membership = { membership: e.membership, membershipIndex: e.index, previousMembership: previous }
+    }
   }
 
   private sendAll(messages: readonly PeerMessage[]): void {
@@ -356,7 +385,7 @@ export class Cluster {
     const core = this.core(id)
     const index = replica.app.appliedIndex
     const term = termAt(replica.disk, index)
-    const snapshot: Snapshot = { index, term, data: encodeApp(replica.app.items) }
+    const snapshot: Snapshot = { index, term, data: encodeApp(replica.app.items), ...replica.app.membership }
     replica.disk.snapshot = snapshot
     for (const i of [...replica.disk.entries.keys()]) if (i <= index) replica.disk.entries.delete(i)
     core.compact(snapshot)
@@ -389,6 +418,11 @@ function persist(disk: Disk, ready: Ready): void {
 
 function encodeApp(items: readonly string[]): Uint8Array {
   return bytes(JSON.stringify(items))
+}
+
+function appFromSnapshot(snap: Snapshot): Replica['app'] {
+  const membership = snap.membership === undefined ? {} : { membership: { ...membershipFields(snap) } }
+  return { appliedIndex: snap.index, items: decodeApp(snap.data), ...membership }
 }
 
 function decodeApp(data: Uint8Array): string[] {

@@ -5,7 +5,9 @@ import type { RaftMessage } from './messages.js'
 const decoder = new TextDecoder()
 
 export function formatEntry(e: Entry): string {
-  return e.type === 'noop' ? `${e.index}/${e.term}:noop` : `${e.index}/${e.term}:${decoder.decode(e.data)}`
+  if (e.type === 'noop') return `${e.index}/${e.term}:noop`
+  if (e.type === 'membership') return `${e.index}/${e.term}:${e.change.type} ${e.change.id}`
+  return `${e.index}/${e.term}:${decoder.decode(e.data)}`
 }
 
 function formatEntries(entries: readonly Entry[]): string {

@@ -1,4 +1,4 @@
-import type { NodeId } from '@kv/consensus'
+import { isVoter, type NodeId } from '@kv/consensus'
 import { campaign } from './election.js'
 import type { RaftNode } from './raft.js'
 import { sendAppend } from './replication.js'
@@ -8,7 +8,7 @@ import { sendAppend } from './replication.js'
  * to ours, then tell it to campaign at once. Abandoned after an election timeout (tick).
  */
 export function startTransfer(r: RaftNode, to: NodeId): void {
-  if (r.role !== 'leader' || to === r.id || !r.memberSet.has(to) || r.transferee === to) return
+  if (r.role !== 'leader' || to === r.id || !isVoter(r.membership, to) || r.transferee === to) return
   r.transferee = to
   r.transferElapsed = 0
   if (!maybeSendTimeoutNow(r, to)) sendAppend(r, to, false)

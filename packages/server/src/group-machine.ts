@@ -1,4 +1,4 @@
-import { initialShardMap, parseClientRequest, parseControllerRequest, type ClusterSpec, type ControllerOp, type KvOp, type StatusRequest } from '@kv/protocol'
+import { initialShardMap, parseClientRequest, parseControllerRequest, type ClusterSpec, type ControllerOp, type KvOp, type MemberRequest, type StatusRequest } from '@kv/protocol'
 import { ControllerMachine } from './controller/controller-machine.js'
 import { KvStateMachine, type Sharding } from './kv/kv-machine.js'
 import type { MigrationEvent } from './kv/shards.js'
@@ -46,12 +46,13 @@ export function createGroupMachine(spec: ClusterSpec, groupId: string, options: 
 }
 
 export type GroupRequestParse =
-  | { readonly ok: true; readonly request: SessionRequest<KvOp | ControllerOp> | StatusRequest }
+  | { readonly ok: true; readonly request: SessionRequest<KvOp | ControllerOp> | StatusRequest | MemberRequest }
   | { readonly ok: false; readonly reason: string }
 
 /** The gateway for client requests to a group of `kind`. */
 export function parseGroupRequest(kind: GroupKind, msg: unknown): GroupRequestParse {
   if (kind === 'kv') return parseClientRequest(msg)
-  if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'status') return parseClientRequest(msg)
+  const type = typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined
+  if (type === 'status' || type === 'member') return parseClientRequest(msg)
   return parseControllerRequest(msg)
 }

@@ -4,8 +4,8 @@
  * shell (answer on apply, read barriers, group commit, session answers, leadership loss) is
  * checked at the exact point where a broken shell would answer too early or wrongly.
  */
-import type { ConsensusCore, CoreConfig, Entry, NotLeader, ProposeResult, Ready, ReadState, Snapshot, Status } from '@kv/consensus'
-import type { ClientResponse, KvOp, ReplicaStatus } from '@kv/protocol'
+import { initialMembership, type ConsensusCore, type CoreConfig, type Entry, type NotLeader, type ProposeResult, type Ready, type ReadState, type Snapshot, type Status } from '@kv/consensus'
+import type { ClientResponse, KvOp, MembersResponse, ReplicaStatus } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
 import type { MachineContext } from './group-message.js'
@@ -77,7 +77,11 @@ class ScriptedCore implements ConsensusCore {
     return {
       id: this.config.id, role: this.role, term: this.term, leader: this.role === 'leader' ? this.config.id : null,
       commitIndex: this.committedUpTo, lastIndex: this.log.length, appliedIndex: this.handedOut, firstIndex: 1,
+      membership: initialMembership(this.config.members),
     }
+  }
+  proposeMembership(): NotLeader {
+    return { type: 'not-leader', leader: null }
   }
   compact(_snapshot: Snapshot): void {}
   transferLeadership(): void {}
@@ -112,7 +116,7 @@ function harness(limits: Partial<ReplicaLimits> = {}) {
     stateMachine: new ContextKeepingMachine({ sessionTtlMs: 60_000, maxResultsPerSession: 100 }),
     limits,
   })
-  const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus }> = []
+  const answers: Array<{ label: string; response: ClientResponse | ReplicaStatus | MembersResponse }> = []
   const send = (label: string, req: SessionRequest<KvOp>) => replica.request(req, (response) => answers.push({ label, response }))
   /** Completes every persist handed out so far (each one's Ready loop may hand out more). */
   const persistAll = () => {
@@ -137,9 +141,9 @@ const get = (key: string): SessionRequest<KvOp> => ({ clientId: 'reader', seq: 0
 const watch = (key: string, fromRevision: [number, number], waitMs = 500): SessionRequest<KvOp> => ({
   clientId: 'watcher', seq: 0, ackedSeq: 0, op: { op: 'watch', key, fromRevision, maxEvents: 10, waitMs },
 })
-const eventsOf = (r: ClientResponse | ReplicaStatus | undefined) =>
+const eventsOf = (r: ClientResponse | ReplicaStatus | MembersResponse | undefined) =>
   r !== undefined && r.type === 'result' && r.result.type === 'events' ? r.result.events.map((e) => `${e.type} ${e.key} @${e.revision.join('.')}`) : r
-const valueOf = (r: ClientResponse | ReplicaStatus | undefined) =>
+const valueOf = (r: ClientResponse | ReplicaStatus | MembersResponse | undefined) =>
   r !== undefined && r.type === 'result' && r.result.type === 'value' && r.result.value !== null ? new TextDecoder().decode(r.result.value) : r
 
 function commandsOf(entry: Entry): readonly Command[] {

@@ -1,24 +1,29 @@
 import {
   entryBytes,
+  initialMembership,
+  isMembershipRefusal,
   isNotLeader,
   maxReadysInFlight,
+  membershipFields,
   type ConsensusCore,
   type CoreConfig,
   type CoreFactory,
   type Entry,
+  type Membership,
+  type MembershipChange,
   type PeerMessage,
   type ReadState,
   type Ready,
   type Snapshot,
 } from '@kv/consensus'
-import type { ClientResponse, ErrorCode, ReplicaStatus, StatusRequest } from '@kv/protocol'
+import type { ClientResponse, ErrorCode, MemberRequest, MembersResponse, ReplicaStatus, StatusRequest } from '@kv/protocol'
 import type { ReplicaEnv } from './env.js'
 import { isGroupMessage, type GroupMessage, type MachineContext, type OutgoingGroupMessage } from './group-message.js'
 import { checkReplicaLimits, defaultReplicaLimits, type ReplicaLimits } from './limits.js'
 import { decodeRecord, encodeRecord, type Command, type LogRecord } from './log-record.js'
 import type { StateMachine } from './state-machine.js'
 
-export type Reply = (response: ClientResponse | ReplicaStatus) => void
+export type Reply = (response: ClientResponse | ReplicaStatus | MembersResponse) => void
 
 /** A client operation for the group's machine, under the client's session (reads carry seq 0). */
 export interface SessionRequest<Op> {
@@ -98,6 +103,16 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private snapshotInFlight = false
   private lastSnapshotIndex: number
   private pendingCount = 0
+  /**
+   * The group's membership as of the applied index, from the membership entries applied and
+   * the snapshots restored: it goes into every snapshot this replica takes, so that a replica
+   * restarted from it knows its group (see `Snapshot.membership`).
+   */
+  private membershipAtApplied: Required<Pick<Snapshot, 'membership' | 'membershipIndex'>> & Pick<Snapshot, 'previousMembership'>
+  /** Members' addresses, from the contexts of the add-learner entries applied (`kv member add`). */
+  private readonly memberAddresses = new Map<string, string>()
+  /** Membership changes this replica proposed as leader, answered when their entry applies. */
+  private readonly memberWaiters = new Map<number, Reply>()
 
   /** The machine seen through its operation type (inside this class, M's own methods take `never`). */
   private get machine(): StateMachine<OpOf<M>> {
@@ -114,6 +129,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const snapshot = options.coreConfig.persisted?.snapshot ?? null
     if (snapshot !== null && snapshot.index > this.stateMachine.appliedIndex) this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot?.index ?? 0
+    this.membershipAtApplied = membershipOf(snapshot, options.coreConfig.members)
     this.maxReadysInFlight = maxReadysInFlight(options.coreConfig)
     this.core = options.coreFactory(options.coreConfig)
   }
@@ -160,9 +176,10 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   }
 
   /** A client request that passed the gateway (e.g. `parseClientRequest`). */
-  request(req: SessionRequest<OpOf<M>> | StatusRequest, reply: Reply): void {
+  request(req: SessionRequest<OpOf<M>> | StatusRequest | MemberRequest, reply: Reply): void {
     if ('type' in req && req.type === 'status') return reply(this.replicaStatus(req.digest === true))
-    const { op } = req as SessionRequest<OpOf<M>>
+    if ('type' in req && req.type === 'member') return this.memberRequest(req, reply)
+    const { op } = req
     const kind = this.machine.classify(op)
     if (kind === 'stale-read') return reply(this.finalRead(op))
     const status = this.core.status()
@@ -172,7 +189,35 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     }
     this.pendingCount++
     if (kind === 'read') this.pendingGets.push({ op, reply })
-    else this.enqueueWrite(req as SessionRequest<OpOf<M>>, reply)
+    else this.enqueueWrite(req, reply)
+  }
+
+  /**
+   * `kv member`: `list` answers this replica's applied view at once; a change goes to the core
+   * (the leader takes one at a time: see `ConsensusCore.proposeMembership`) and is answered
+   * once its entry applies here, or refused at once (NOT_LEADER, or UNAVAILABLE with the
+   * core's reason: a change pending, a learner not caught up, ...). The new replica's address
+   * travels in the change's context, so every replica learns it from the log.
+   */
+  private memberRequest(req: MemberRequest, reply: Reply): void {
+    if (req.action === 'list') return reply(this.membersResponse())
+    const type: MembershipChange['type'] = req.action === 'add' ? 'add-learner' : req.action
+    const change: MembershipChange = { type, id: req.id!, context: new TextEncoder().encode(req.address ?? '') }
+    const result = this.core.proposeMembership(change)
+    if (isNotLeader(result)) return reply(notLeader(result.leader))
+    if (isMembershipRefusal(result)) return reply(error('UNAVAILABLE', `member ${req.action} ${req.id}: ${result.reason}: ${result.message}`))
+    this.memberWaiters.set(result.index, reply)
+    this.drive()
+  }
+
+  private membersResponse(): MembersResponse {
+    const { membership, membershipIndex } = this.membershipAtApplied
+    const addresses: Record<string, string> = {}
+    for (const id of [...membership.voters, ...membership.learners]) {
+      const address = this.memberAddresses.get(id)
+      if (address !== undefined) addresses[id] = address
+    }
+    return { type: 'members', replicaId: this.id, voters: membership.voters, learners: membership.learners, addresses, index: membershipIndex }
   }
 
   private enqueueWrite(req: SessionRequest<OpOf<M>>, reply: Reply): void {
@@ -295,14 +340,29 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   private installSnapshot(snapshot: Snapshot): void {
     if (snapshot.index <= this.stateMachine.appliedIndex) return
+    if (snapshot.membership !== undefined) this.membershipAtApplied = membershipOf(snapshot, [])
     this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot.index
   }
 
   private apply(entry: Entry): void {
+    if (entry.type === 'membership' && entry.index > this.membershipAtApplied.membershipIndex) {
+      this.membershipAtApplied = {
+        membership: entry.membership, membershipIndex: entry.index, previousMembership: this.membershipAtApplied.membership,
+      }
+      if (entry.change.type === 'add-learner' && entry.change.context.length > 0) {
+        this.memberAddresses.set(entry.change.id, new TextDecoder().decode(entry.change.context))
+      }
+    }
+    if (entry.type === 'membership') {
+      const waiter = this.memberWaiters.get(entry.index)
+      this.memberWaiters.delete(entry.index)
+      waiter?.(this.membersResponse())
+    }
     // Entries at or below the state machine's index were applied before a restart.
     if (entry.index <= this.stateMachine.appliedIndex) return
-    if (entry.type === 'noop') return this.stateMachine.applyNoop(entry.index, entry.term)
+    // A membership entry means nothing to the machine; its index is applied all the same.
+    if (entry.type === 'noop' || entry.type === 'membership') return this.stateMachine.applyNoop(entry.index, entry.term)
     const record = decodeRecord(entry.data)
     const results = this.stateMachine.apply(entry.index, entry.term, record)
     if (record.kind !== this.stateMachine.commandKind || !('commands' in record)) return
@@ -398,6 +458,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       index: this.stateMachine.appliedIndex,
       term: this.stateMachine.appliedTerm,
       data: this.stateMachine.snapshot(),
+      ...membershipFields(this.membershipAtApplied),
     }
     this.snapshotInFlight = true
     this.env.saveSnapshot(snapshot, () => {
@@ -425,6 +486,9 @@ export class Replica<M extends AnyMachine = AnyMachine> {
 
   private failPending(leader: string | null): void {
     const response = notLeader(leader)
+    // A change proposed under the lost leadership may or may not commit: `kv member list` tells.
+    for (const reply of this.memberWaiters.values()) reply(response)
+    this.memberWaiters.clear()
     this.pendingWrites = []
     const waiters = [...this.writeWaiters.values()]
     this.writeWaiters.clear()
@@ -451,6 +515,16 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       firstIndex: s.firstIndex,
       ...this.stateMachine.statusInfo?.(),
     }
+  }
+}
+
+/** The membership fields of `snapshot`, or the initial membership (`members`) without one. */
+function membershipOf(snapshot: Snapshot | null, members: readonly string[]): Required<Pick<Snapshot, 'membership' | 'membershipIndex'>> & Pick<Snapshot, 'previousMembership'> {
+  const membership: Membership = snapshot?.membership ?? initialMembership(members)
+  return {
+    membership,
+    membershipIndex: snapshot?.membershipIndex ?? 0,
+    ...(snapshot?.previousMembership === undefined ? {} : { previousMembership: snapshot.previousMembership }),
   }
 }
 

@@ -44,12 +44,15 @@ function replayHint(r: RunResult): string {
 }
 
 function fuzz(protocol: Protocol, seeds: number, start: number, verbose: boolean, sharded: boolean): number {
-  let failed = 0, unknown = 0, ops = 0, simMs = 0
+  let failed = 0, unknown = 0, ops = 0, simMs = 0, reconfigured = 0, retired = 0
   const t0 = performance.now()
   for (let seed = start; seed < start + seeds; seed++) {
     const r = runScenario(scenarioFor(seed, protocol, { sharded }))
     ops += r.operations
     simMs += r.simulatedMs
+    // Seeds where a membership change was taken by a leader, and replicas removed for good.
+    if (r.faults.some((f) => f.startsWith('membership', f.indexOf(' ') + 1) && f.includes('→ index'))) reconfigured++
+    retired += r.faults.filter((f) => f.includes(' retire ')).length
     if (r.verdict === 'failed') {
       failed++
       console.log(`FAIL ${describe(r)}\n  ${r.problems.slice(0, 3).join('\n  ').slice(0, 2000)}\n  ${replayHint(r)}`)
@@ -65,6 +68,7 @@ function fuzz(protocol: Protocol, seeds: number, start: number, verbose: boolean
   console.log(
     `wall=${wallS.toFixed(1)}s operations=${ops} ops_per_wall_s=${Math.round(ops / wallS)} simulated=${(simMs / 1000).toFixed(0)}s`,
   )
+  console.log(`membership: seeds_with_changes=${reconfigured} replicas_retired=${retired}`)
   console.log(`seeds=${seeds} failed=${failed} unknown=${unknown}`)
   return failed > 0 ? 1 : 0
 }

@@ -20,6 +20,7 @@ export const faultKinds = [
   'leaderHunts',
   'finalOneWayCut',
   'skipSlots',
+  'membership',
 ] as const
 
 export type FaultKind = (typeof faultKinds)[number]
@@ -81,6 +82,12 @@ export interface NemesisOptions {
   /** How long a hole may hold up its group before the nemesis deposes the leader that left it. */
   holeHoldMs: number
   /**
+   * Membership changes on their own clock (membership-faults.ts): a brand-new replica joins
+   * as a learner, is promoted once caught up, a voter is removed (the leader, or a crashed
+   * replica that a new one replaces), one change at a time; a removed replica is retired.
+   */
+  membership: boolean
+  /**
    * Swarm testing: each kind's weight in the nemesis's draws (a kind not named weighs 1).
    * Absent: every action of every enabled kind is equally likely (the draw of older runs).
    */
@@ -104,6 +111,7 @@ export const noFaults: NemesisOptions = {
   finalOneWayCut: false,
   skipSlots: [],
   holeHoldMs: 100,
+  membership: false,
   intervalMs: 1000,
 }
 
@@ -124,6 +132,7 @@ export function enabledKinds(o: NemesisOptions): FaultKind[] {
     leaderHunts: o.leaderHunts,
     finalOneWayCut: o.finalOneWayCut,
     skipSlots: o.skipSlots.length > 0,
+    membership: o.membership,
   }
   return faultKinds.filter((k) => on[k])
 }
@@ -153,6 +162,11 @@ export interface NemesisContext {
   clients(): readonly string[]
   /** One election timeout at the nominal clock rate, in virtual ms. */
   readonly electionTimeoutMs: number
+  /** Brand-new, empty replicas of a group (they join once a change adds them); absent if the world cannot. */
+  replicas?: {
+    nextId(group: NemesisGroup): string
+    start(group: NemesisGroup, id: string): SimNode
+  }
 }
 
 /** What a fault needs of the nemesis that injects it (leadership-faults.ts, partition-faults.ts). */
@@ -172,7 +186,7 @@ export interface FaultScope {
   crashedAtPoint(node: SimNode, where: string, restartMs: number): void
 }
 
-/** The f of a group of 2f+1. */
+/** The f of a group of 2f+1 (its replicas still in it: retired ones are gone for good). */
 export function faultTolerance(group: NemesisGroup): number {
-  return Math.floor((group.nodes.length - 1) / 2)
+  return Math.floor((group.nodes.filter((n) => !n.retired).length - 1) / 2)
 }

@@ -24,6 +24,7 @@ function delegate(core: ConsensusCore, overrides: Partial<ConsensusCore>): Conse
     tick: () => core.tick(),
     step: (m) => core.step(m),
     propose: (d) => core.propose(d),
+    proposeMembership: (c) => core.proposeMembership(c),
     readIndex: (ctx) => core.readIndex(ctx),
     ready: () => core.ready(),
     advance: (r) => core.advance(r),

@@ -76,6 +76,7 @@ function counting(core: ConsensusCore, counts: Map<string, number>): ConsensusCo
     tick: () => core.tick(),
     step: (msg) => core.step(msg),
     propose: (data) => core.propose(data),
+    proposeMembership: (change) => core.proposeMembership(change),
     readIndex: (ctx) => core.readIndex(ctx),
     ready: () => {
       const ready = core.ready()

@@ -11,6 +11,7 @@ import {
 import { duel, HoleWatch, huntLeaders, transfer } from './leadership-faults.js'
 import { reliableNetwork, unreliableNetwork, type NetworkFaults, type SimNetwork } from './network.js'
 import type { CrashPoint, SimNode } from './node.js'
+import { MembershipChanges } from './membership-faults.js'
 import { cutLeadersInbound, longPartition } from './partition-faults.js'
 
 export {
@@ -68,14 +69,18 @@ export class Nemesis {
     }
   }
 
+  /** The group's replicas, but the retired (removed from it for good). */
   private get nodes(): readonly SimNode[] {
-    return this.group.nodes
+    return this.group.nodes.filter((n) => !n.retired)
   }
 
   start(): void {
     this.active = true
     if (this.options.clockDrift > 1) this.driftAll()
     if (this.options.skipSlots.length > 0) new HoleWatch(this.scope, this.groups).start()
+    if (this.options.membership && this.context.replicas !== undefined) {
+      new MembershipChanges(this.scope, this.groups, this.context.replicas).start()
+    }
     this.schedule()
   }
 

@@ -1,4 +1,4 @@
-import type { CoreConfig, CoreFactory, Entry, HardState, Ready, Rng, Snapshot } from '@kv/consensus'
+import type { CoreConfig, CoreFactory, Entry, HardState, MembershipChange, ProposeMembershipResult, Ready, Rng, Snapshot } from '@kv/consensus'
 import { ControllerMachine, KvStateMachine, Replica, type ReplicaLimits } from '@kv/server'
 import { SimDisk } from './disk.js'
 import { SimulationError } from './errors.js'
@@ -83,6 +83,8 @@ export class SimNode {
   private instantOfQuickReadys = -1
   /** Extra virtual ms every disk sync takes (a stalling disk); 0: none. */
   diskStallMs = 0
+  /** Removed from its group (the removal was committed): crashed for good, never restarted. */
+  retired = false
 
   constructor(
     readonly groupId: string,
@@ -173,6 +175,20 @@ export class SimNode {
     this.hooks.afterEvent(this)
   }
 
+  /** Asks this replica's core for a membership change (answered at once; refused unless it leads). */
+  proposeMembership(change: MembershipChange): ProposeMembershipResult | null {
+    if (this.replica === null || this.pausedFlag) return null
+    const result = this.replica.core.proposeMembership(change)
+    this.hooks.afterEvent(this)
+    return result
+  }
+
+  /** The group removed this replica: it stops for good (an operator decommissions it). */
+  retire(): void {
+    this.crash()
+    this.retired = true
+  }
+
   /** The KV machine of a live replica of a shard group. */
   get kv(): KvStateMachine {
     const machine = this.replica?.stateMachine
@@ -181,6 +197,7 @@ export class SimNode {
   }
 
   start(): void {
+    if (this.retired) return
     this.incarnation++
     const incarnation = this.incarnation
     const coreRng = this.rng.fork()

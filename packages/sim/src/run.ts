@@ -80,6 +80,9 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
   scenario.requestTimeoutMs = clients.requestTimeoutMs
   scenario.readFractions = clients.readFractions
   scenario.replication = drawReplication(r)
+  // Drawn after everything else, so that the rest of a seed's scenario is what it was before.
+  // A one-group world only: sharded clients find replicas through the cluster spec.
+  scenario.nemesis.membership = scenario.sharded === null && r.chance(0.85)
   return scenario
 }
 
@@ -216,8 +219,10 @@ function placementProblems(world: SimWorld): string[] {
 }
 
 function appendProblems(world: SimWorld): string[] {
-  // The replica that serves k0 now (in a sharded world, one of the group that owns it).
-  const node = world.shardGroups.flatMap((g) => g.nodes).find((n) => n.alive && n.kv.serves('k0'))
+  // The replica that serves k0 now (in a sharded world, one of the group that owns it), the
+  // furthest applied: one removed from its group (membership changes) stops where it was.
+  const node = world.shardGroups.flatMap((g) => g.nodes).filter((n) => n.alive && n.kv.serves('k0'))
+    .sort((a, b) => b.kv.appliedIndex - a.kv.appliedIndex)[0]
   if (node === undefined) return ['no live replica serves the appended key']
   const raw = node.kv.get('k0')
   const value = raw === null ? '' : new TextDecoder().decode(raw)

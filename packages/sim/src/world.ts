@@ -1,4 +1,4 @@
-import { createRng, type CoreFactory, type Entry, type Rng } from '@kv/consensus'
+import { createRng, isMember, type CoreFactory, type Entry, type Rng } from '@kv/consensus'
 import { initialShardMap, layoutCluster, type ClusterSpec, type GroupSpec } from '@kv/protocol'
 import { ControllerMachine, createGroupMachine, groupKind, parseGroupRequest, type MigrationEvent, type ReplicaLimits } from '@kv/server'
 import { SimAdmin } from './admin.js'
@@ -65,6 +65,7 @@ export interface SimGroup {
   readonly spec: GroupSpec
   /** The controller (its machine is the shard map) or a shard group (a KV machine). */
   readonly kind: 'controller' | 'kv'
+  /** Its replicas, those added by membership changes included (and those retired since). */
   readonly nodes: readonly SimNode[]
 }
 
@@ -102,6 +103,11 @@ export class SimWorld {
   /** Watches running beside the clients (their events are checked against the final state). */
   readonly watchers: SimWatcher[] = []
   private adminClient: SimAdmin | null = null
+  /** Per group, how to start one more replica of it (membership changes). */
+  private readonly replicaMakers = new Map<string, (id: string) => SimNode>()
+  /** Per group, the ids clients of a one-group world may ask: it grows as replicas join. */
+  private readonly serverIds = new Map<string, string[]>()
+  private replicasAdded = 0
 
   constructor(options: Partial<WorldOptions> & { seed: number; protocol: Protocol }) {
     this.options = { ...defaultWorldOptions, ...options }
@@ -139,9 +145,13 @@ export class SimWorld {
       const skip = spec.protocol === 'paxos' && o.nemesis.skipSlots.length > 0 ? { skipSlots: o.nemesis.skipSlots } : {}
       const coreOptions = { ...o.coreOptions, ...skip }
       const factory = o.coreFactory?.(spec.protocol) ?? protocols[spec.protocol]
-      const nodes = ids.map(
-        (id) => new SimNode(spec.id, id, ids, makeMachine, factory, coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.replication, o.maxReadysInFlight),
-      )
+      // Every replica is configured with the group's initial voters; one added later is not
+      // among them, and learns its group from the leader (see `CoreConfig.members`).
+      const make = (id: string): SimNode =>
+        new SimNode(spec.id, id, ids, makeMachine, factory, coreOptions, o.limits, o.timing, this.queue, this.net, this.rng.fork(), hooks, o.replication, o.maxReadysInFlight)
+      const nodes = ids.map(make)
+      this.replicaMakers.set(spec.id, make)
+      this.serverIds.set(spec.id, [...ids])
       for (const id of ids) this.groupOf.set(id, spec.id)
       this.appliedAt.set(spec.id, new Map())
       this.leadersByTerm.set(spec.id, new Map())
@@ -159,6 +169,10 @@ export class SimWorld {
       {
         clients: () => this.clients.map((c) => c.name),
         electionTimeoutMs: o.timing.tickMs * o.timing.electionTimeoutTicks,
+        // Clients of a sharded world find replicas through the spec: only one-group worlds grow.
+        ...(this.sharded ? {} : {
+          replicas: { nextId: (g: { id: string }) => this.nextReplicaId(g.id), start: (g: { id: string }, id: string) => this.addReplica(g.id, id) },
+        }),
       },
     )
     for (const n of this.nodes) n.start()
@@ -166,6 +180,31 @@ export class SimWorld {
 
   get now(): number {
     return this.queue.now
+  }
+
+  /**
+   * Starts a brand-new, empty replica of group `groupId` (id `<group>-m<k>`), reachable by the
+   * network and by the group's clients. It is no member until a change adds it.
+   */
+  addReplica(groupId: string, id = this.nextReplicaId(groupId)): SimNode {
+    const make = this.replicaMakers.get(groupId)
+    if (make === undefined) throw new Error(`no group ${groupId}`)
+    if (this.byId.has(id)) throw new Error(`replica ${id} exists`)
+    this.replicasAdded++
+    const node = make(id)
+    const group = this.group(groupId)
+    ;(group.nodes as SimNode[]).push(node)
+    this.nodes.push(node)
+    this.byId.set(id, node)
+    this.groupOf.set(id, groupId)
+    this.serverIds.get(groupId)!.push(id)
+    node.start()
+    return node
+  }
+
+  /** The id `addReplica` gives the next replica of `groupId`. */
+  nextReplicaId(groupId: string): string {
+    return `${groupId}-m${this.replicasAdded + 1}`
   }
 
   /** A world of more than one shard group, or with a controller: keys are placed by the ring. */
@@ -212,7 +251,8 @@ export class SimWorld {
 
   /** How clients find their group: through the ring in a sharded world, else the one group. */
   defaultRouting(): ClientRouting {
-    if (!this.sharded) return { kind: 'group', servers: this.groups[0]!.nodes.map((n) => n.id) }
+    // The live list: clients see the replicas that join (see SimClient's replica groups).
+    if (!this.sharded) return { kind: 'group', servers: this.serverIds.get(this.groups[0]!.spec.id)! }
     const controller = this.spec.controller
     return controller === undefined
       ? { kind: 'sharded', map: initialShardMap(this.spec), controller: null }
@@ -282,7 +322,10 @@ export class SimWorld {
       this.net.sendReply(to, from, rid, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       return
     }
-    node.replica.request(parsed.request, (resp) => this.net.sendReply(to, from, rid, resp))
+    // No simulated client sends membership requests (the nemesis changes membership through the cores).
+    node.replica.request(parsed.request, (resp) => {
+      if (resp.type !== 'members') this.net.sendReply(to, from, rid, resp)
+    })
     this.afterEvent(node)
   }
 
@@ -316,7 +359,7 @@ export class SimWorld {
       if (held !== 'snapshot' && (held === undefined || held.term !== e.term || held.type !== e.type)) {
         throw new SimulationError(`durability: ${node.id} applies index ${e.index} (term ${e.term}) but holds ${held === undefined ? 'nothing' : `term ${held.term}`} there durably`)
       }
-      const sig = e.type === 'noop' ? 'noop' : `d${hashBytes(e.data)}`
+      const sig = e.type === 'noop' ? 'noop' : e.type === 'membership' ? `m:${e.change.type}:${e.change.id}:${e.membership.voters.join(',')}` : `d${hashBytes(e.data)}`
       const seen = appliedAt.get(e.index)
       if (seen === undefined) appliedAt.set(e.index, sig)
       else if (seen !== sig) {
@@ -405,8 +448,15 @@ export class SimWorld {
   }
 }
 
+/** Every live member (as the most advanced live replica sees the membership) has applied
+ * everything committed, and they hold the same data. Replicas removed (or never added) are
+ * not held to it. */
 function converged(group: SimGroup): boolean {
-  const live = group.nodes.filter((n) => n.replica !== null).map((n) => n.replica!)
+  const running = group.nodes.filter((n) => n.replica !== null).map((n) => n.replica!)
+  const ahead = running.reduce<(typeof running)[number] | undefined>((a, r) => (a === undefined || r.core.status().commitIndex > a.core.status().commitIndex ? r : a), undefined)
+  if (ahead === undefined) return false
+  const membership = ahead.core.status().membership
+  const live = running.filter((r) => isMember(membership, r.core.status().id))
   const applied = live.map((r) => r.stateMachine.appliedIndex)
   const commit = Math.max(...live.map((r) => r.core.status().commitIndex))
   if (applied.some((a) => a !== commit)) return false

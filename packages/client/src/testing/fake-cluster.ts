@@ -146,6 +146,7 @@ export class FakeCluster {
     if (request.type === 'status') {
       return reply({ type: 'status', replicaId: replica, role: replica === this.leader ? 'leader' : 'follower', term: 1, leader: this.leader, commitIndex: 0, appliedIndex: 0, lastIndex: 0 })
     }
+    if (request.type === 'member') return reply({ type: 'error', code: 'BAD_REQUEST', message: 'the fake cluster has no membership' })
     const seen: Seen = { replica, connId, request }
     this.seen.push(seen)
     if (this.silent.has(replica)) return

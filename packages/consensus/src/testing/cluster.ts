@@ -1,4 +1,5 @@
-import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeResult, Snapshot, Status } from '../types.js'
+import type { ConsensusCore, CoreConfig, CoreFactory, Entry, NodeId, PeerMessage, ProposeMembershipResult, ProposeResult, Snapshot, Status } from '../types.js'
+import { initialMembership, type MembershipChange } from '../membership.js'
 import { createRng, type Rng } from '../random.js'
 import { maxReadysInFlight } from '../limits.js'
 import { byteBounds } from '../sizes.js'
@@ -68,7 +69,11 @@ const MAX_READY_ROUNDS_PER_TICK = 1000
  * goes (see `SafetyMonitor`). Any failure throws a `ConformanceError` naming the seed.
  */
 export class CoreCluster {
-  readonly ids: readonly NodeId[]
+  /** Every node of the run: n1..nN, then those added by `addNode`. */
+  readonly ids: NodeId[]
+  /** The group's initial voters (`CoreConfig.members` of every core). */
+  readonly initialIds: readonly NodeId[]
+  private readonly rootRng: Rng
   readonly seed: number
   /** Randomness for the scenario driving this cluster (fault plans, proposal timing). */
   readonly random: Rng
@@ -86,7 +91,9 @@ export class CoreCluster {
     if (!Number.isInteger(size) || size < 1) throw new Error(`cluster size must be a positive integer, got ${size}`)
     this.seed = options.seed
     this.ids = Array.from({ length: size }, (_, i) => `n${i + 1}`)
+    this.initialIds = [...this.ids]
     const root = createRng(options.seed)
+    this.rootRng = root
     this.network = new SimNetwork(root.fork(), { ...RELIABLE_NETWORK, ...options.network })
     this.scheduling = root.fork()
     this.random = root.fork()
@@ -129,6 +136,24 @@ export class CoreCluster {
     const node = this.live(nodeId)
     this.trace.record(this.tickCount, nodeId, 'propose', data)
     return this.call(node, 'propose', (core) => core.propose(data))
+  }
+
+  /** Starts a brand-new, empty node `id` joining the group (it is not among the initial
+   * members: it learns its membership from the leader once a change adds it). */
+  addNode(id: NodeId): void {
+    if (this.nodes.has(id)) throw new Error(`${id} exists`)
+    this.ids.push(id)
+    const node = new SimNode(id, this.rootRng.fork())
+    this.nodes.set(id, node)
+    this.trace.record(this.tickCount, id, 'add node')
+    this.start(node)
+  }
+
+  /** Offer a membership change to `nodeId`'s core (it must be up). */
+  proposeMembership(nodeId: NodeId, change: MembershipChange): ProposeMembershipResult {
+    const node = this.live(nodeId)
+    this.trace.record(this.tickCount, nodeId, 'propose membership', change)
+    return this.call(node, 'proposeMembership', (core) => core.proposeMembership(change))
   }
 
   /** The unique live leader at the highest term any live leader has, or null. */
@@ -364,7 +389,9 @@ export class CoreCluster {
     if (every === null || node.appliedIndex - node.lastCompactIndex < every) return
     const last = node.appliedLog[node.appliedIndex - 1]
     if (last === undefined) return
-    const snapshot: Snapshot = { index: last.index, term: last.term, data: encodeAppliedLog(node.appliedLog) }
+    const snapshot: Snapshot = {
+      index: last.index, term: last.term, data: encodeAppliedLog(node.appliedLog), ...membershipOfLog(node.appliedLog, this.initialIds),
+    }
     node.disk.storeSnapshot(snapshot) // the application stores it durably before telling the core
     node.lastCompactIndex = last.index
     this.trace.record(this.tickCount, node.id, 'compact', { index: last.index })
@@ -385,7 +412,7 @@ export class CoreCluster {
     if (!node.loadStateMachine()) this.fail('state machine safety', [node.id], `${node.id}'s durable snapshot is not one the application made`)
     const config: CoreConfig = {
       id: node.id,
-      members: this.ids,
+      members: this.initialIds,
       electionTimeoutTicks: this.options.electionTimeoutTicks ?? 10,
       heartbeatTicks: this.options.heartbeatTicks ?? 2,
       random: () => node.random.next(),
@@ -452,4 +479,14 @@ export class CoreCluster {
     if (!node.alive) throw new Error(`${id} is down`)
     return node
   }
+}
+
+/** The membership fields of a snapshot of `applied` (see `Snapshot.membership`): the last
+ * membership entry applied, and the one before it (or the initial one). */
+function membershipOfLog(applied: readonly Entry[], initialIds: readonly NodeId[]): Pick<Snapshot, 'membership' | 'membershipIndex' | 'previousMembership'> {
+  const changes = applied.filter((e) => e.type === 'membership')
+  const last = changes.at(-1)
+  const initial = initialMembership(initialIds)
+  if (last === undefined) return { membership: initial, membershipIndex: 0 }
+  return { membership: last.membership, membershipIndex: last.index, previousMembership: changes.at(-2)?.membership ?? initial }
 }

@@ -1,4 +1,5 @@
 import type { Entry } from '../types.js'
+import type { MembershipChange, Membership } from '../membership.js'
 
 /**
  * What makes two entries "the same" for the checkers. Paxos may learn one chosen value under
@@ -7,7 +8,15 @@ import type { Entry } from '../types.js'
  */
 export function entryKey(entry: Entry, withTerm: boolean): string {
   const head = withTerm ? `${entry.type}@${entry.term}` : entry.type
-  return entry.type === 'noop' ? head : `${head}:${bytesKey(entry.data)}`
+  if (entry.type === 'noop') return head
+  if (entry.type === 'membership') return `${head}:${membershipKey(entry.change, entry.membership)}`
+  return `${head}:${bytesKey(entry.data)}`
+}
+
+/** A membership entry's change and result, as a string. */
+export function membershipKey(change: MembershipChange, membership: Membership): string {
+  return `${change.type} ${change.id} [${bytesKey(change.context)}] voters ${membership.voters.join(',')} ` +
+    `learners ${membership.learners.join(',')} roster ${membership.roster.join(',')}`
 }
 
 /** A compact string for a small byte array (payloads in tests are short). */
@@ -21,6 +30,7 @@ export function bytesKey(data: Uint8Array): string {
 export function describeEntry(entry: Entry | undefined): string {
   if (entry === undefined) return 'nothing'
   if (entry.type === 'noop') return `noop(index ${entry.index}, term ${entry.term})`
+  if (entry.type === 'membership') return `membership ${entry.change.type} ${entry.change.id}(index ${entry.index}, term ${entry.term})`
   const text = bytesKey(entry.data)
   const shown = /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `bytes(${entry.data.length})`
   return `${shown}(index ${entry.index}, term ${entry.term})`

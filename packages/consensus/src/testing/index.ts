@@ -21,6 +21,7 @@ export {
   SCENARIOS, scenarioByName, electionAndReplication, leaderCrash, minorityPartition, randomFaults, electionStorm,
   snapshotCatchUp, chunkedSnapshotCatchUp, proposalBurst, type ScenarioEntry,
 } from './scenarios.js'
+export { membershipChanges } from './membership-scenarios.js'
 export { overwrittenInFlight, pipelineStorm, stalledElection, stalledFollowerDisks, stalledLeaderDisk } from './pipeline-scenarios.js'
 export { runFaultProfile, RANDOM_FAULTS, ELECTION_STORM, PIPELINE_STORM, type FaultProfile } from './random-faults.js'
 export {

@@ -4,6 +4,7 @@ import {
 } from './scenario-steps.js'
 import { overwrittenInFlight, pipelineStorm, stalledElection, stalledFollowerDisks, stalledLeaderDisk } from './pipeline-scenarios.js'
 import { ELECTION_STORM, RANDOM_FAULTS, runFaultProfile } from './random-faults.js'
+import { membershipChanges } from './membership-scenarios.js'
 
 /** Ticks within which a healthy group must elect a leader or commit a proposal. */
 const ELECTION_TICKS = 400
@@ -259,6 +260,10 @@ export const SCENARIOS: readonly ScenarioEntry[] = [
   {
     name: 'pipeline-storm', title: 'stays safe with Readys piling up in flight, stalled disks and crashes losing unsynced writes',
     run: pipelineStorm, seedWeight: 4,
+  },
+  {
+    name: 'membership', title: 'adds, promotes, removes the leader and replaces a dead voter through loss and compaction',
+    run: membershipChanges, seedWeight: 1,
   },
 ]
 

@@ -11,7 +11,7 @@
  */
 import { crc32 } from 'node:zlib'
 import { Packr } from 'msgpackr'
-import type { Entry, HardState } from '@kv/consensus'
+import { isMembershipEntryBody, type Entry, type HardState, type Membership, type MembershipChange } from '@kv/consensus'
 import { StorageError } from '../errors.js'
 import { WAL_MAX_RECORD_BYTES } from '../limits.js'
 
@@ -35,12 +35,17 @@ const TYPE_CODES = { entries: 1, truncate: 2, hardState: 3, snapshotMarker: 4 } 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true })
 
 type EntryTuple = [index: number, term: number, data: Uint8Array | null]
+type MembershipTuple = [index: number, term: number, data: null, body: { change: MembershipChange; membership: Membership }]
 
 function encodePayload(record: WalRecord): unknown {
   switch (record.type) {
     case 'entries':
       // A noop carries null, a normal entry its bytes (possibly empty): the two stay distinct.
-      return record.entries.map((e): EntryTuple => [e.index, e.term, e.type === 'normal' ? e.data : null])
+      // A membership entry carries null and, fourth, its change and membership.
+      return record.entries.map((e): EntryTuple | MembershipTuple =>
+        e.type === 'membership'
+          ? [e.index, e.term, null, { change: e.change, membership: e.membership }]
+          : [e.index, e.term, e.type === 'normal' ? e.data : null])
     case 'truncate':
       return record.fromIndex
     case 'hardState':
@@ -110,13 +115,22 @@ function decodeEntries(value: unknown): WalRecord | null {
   if (!Array.isArray(value)) return null
   const entries: Entry[] = []
   for (const item of value as unknown[]) {
-    if (!Array.isArray(item) || item.length !== 3) return null
-    const [index, term, data] = item as unknown[]
+    if (!Array.isArray(item) || (item.length !== 3 && item.length !== 4)) return null
+    const [index, term, data, body] = item as unknown[]
     if (!isUint(index) || index < 1 || !isUint(term)) return null
-    if (data === null) entries.push({ type: 'noop', index, term })
+    if (item.length === 4) {
+      const m = body as Record<string, unknown> | null
+      if (data !== null || typeof m !== 'object' || m === null || !isMembershipEntryBody(m)) return null
+      entries.push({ type: 'membership', index, term, change: copyChange(m['change'] as MembershipChange), membership: m['membership'] as Membership })
+    } else if (data === null) entries.push({ type: 'noop', index, term })
     // Copy: a view would pin the whole segment buffer read at recovery.
     else if (data instanceof Uint8Array) entries.push({ type: 'normal', index, term, data: new Uint8Array(data) })
     else return null
   }
   return { type: 'entries', entries }
+}
+
+/** A decoded change's context as its own bytes (a view would pin the segment buffer). */
+function copyChange(change: MembershipChange): MembershipChange {
+  return { type: change.type, id: change.id, context: new Uint8Array(change.context) }
 }

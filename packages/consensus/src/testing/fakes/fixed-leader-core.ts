@@ -1,4 +1,5 @@
-import type { ConsensusCore, CoreConfig, Entry, HardState, NodeId, PeerMessage, Ready, Snapshot, Status } from '../../types.js'
+import type { ConsensusCore, CoreConfig, Entry, HardState, NodeId, NotLeader, PeerMessage, Ready, Snapshot, Status } from '../../types.js'
+import { initialMembership } from '../../membership.js'
 import { assert } from '../../assert.js'
 
 /**
@@ -114,6 +115,10 @@ export class FixedLeaderCore implements ConsensusCore {
     return { index, term: TERM }
   }
 
+  proposeMembership(): NotLeader {
+    return { type: 'not-leader', leader: null }
+  }
+
   readIndex(): null {
     return null
   }
@@ -158,7 +163,7 @@ export class FixedLeaderCore implements ConsensusCore {
     return {
       id: this.id, role: this.leads ? 'leader' : 'follower', term: TERM, leader: this.leaderId,
       commitIndex: this.commitIndex, lastIndex: this.lastIndex(), appliedIndex: this.appliedIndex,
-      firstIndex: this.snapshotIndex() + 1,
+      firstIndex: this.snapshotIndex() + 1, membership: initialMembership(this.config.members),
     }
   }
 

@@ -1,4 +1,5 @@
-import type { ConsensusCore, CoreConfig, Entry, HardState, PeerMessage, Ready, Role, Snapshot, Status } from '../../types.js'
+import type { ConsensusCore, CoreConfig, Entry, HardState, NotLeader, PeerMessage, Ready, Role, Snapshot, Status } from '../../types.js'
+import { initialMembership } from '../../membership.js'
 
 /** What a script may hand the shell in the next Ready. */
 export interface ReadyPart {
@@ -53,6 +54,10 @@ export class ScriptedCore implements ConsensusCore {
     return { type: 'not-leader', leader: null }
   }
 
+  proposeMembership(): NotLeader {
+    return { type: 'not-leader', leader: null }
+  }
+
   readIndex(): null {
     return null
   }
@@ -73,6 +78,7 @@ export class ScriptedCore implements ConsensusCore {
     return {
       id: this.id, role: this.role, term: this.term, leader: this.role === 'leader' ? this.id : null,
       commitIndex: this.commitIndex, lastIndex: this.lastIndex, appliedIndex: this.commitIndex, firstIndex: 1,
+      membership: initialMembership([this.id]),
     }
   }
 

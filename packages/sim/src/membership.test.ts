@@ -1,0 +1,74 @@
+/**
+ * Membership changes under faults, in the simulator: replicas join as learners, are promoted,
+ * voters are removed (the leader among them) and crashed ones replaced by brand-new replicas,
+ * while clients run and replicas crash; every history is checked.
+ */
+import type { ClientResponse, MembersResponse, ReplicaStatus } from '@kv/protocol'
+import { describe, expect, it } from 'vitest'
+import { noFaults } from './nemesis.js'
+import type { Protocol } from './protocols.js'
+import { runScenario, scenarioFor, type Scenario } from './run.js'
+import { SimWorld } from './world.js'
+
+function membershipScenario(seed: number, protocol: Protocol): Scenario {
+  const base = scenarioFor(seed, protocol)
+  return {
+    ...base,
+    replicas: 3,
+    durationMs: 4000,
+    nemesis: { ...noFaults, crashes: true, membership: true, intervalMs: 120 },
+  }
+}
+
+describe.each<Protocol>(['raft', 'paxos'])('%s membership changes in the simulator', (protocol) => {
+  it.each([1, 2, 3])('replicas join, are promoted and removed, under crashes, and every history checks (seed %i)', (seed) => {
+    const result = runScenario(membershipScenario(seed, protocol))
+    expect(result.problems, `replay: membershipScenario(${seed}, ${protocol}) in membership.test.ts\n${result.faults.join('\n')}`).toEqual([])
+    const changes = result.faults.filter((f) => f.includes('membership') && f.includes('→ index'))
+    expect(changes.some((f) => f.includes('add-learner'))).toBe(true)
+    expect(changes.some((f) => f.includes('promote'))).toBe(true)
+    expect(changes.some((f) => f.includes('remove'))).toBe(true)
+    expect(result.faults.some((f) => f.includes('retire'))).toBe(true)
+  })
+})
+
+describe.each<Protocol>(['raft', 'paxos'])('%s: the replica shell answers membership admin requests', (protocol) => {
+  it('adds a replica with its address, promotes it, removes a voter, and every replica lists the same', () => {
+    const world = new SimWorld({ seed: 3, protocol, coreOptions: { alpha: 4 } })
+    world.addClients(2, { kind: 'mixed', keys: 3, opsPerClient: null })
+    world.runUntil(() => world.leader() !== null, 2000)
+    const answers: Array<ClientResponse | ReplicaStatus | MembersResponse> = []
+    const ask = (action: 'add' | 'promote' | 'remove' | 'list', id?: string, address?: string, at = world.leader()!): void => {
+      at.replica!.request({ type: 'member', action, ...(id === undefined ? {} : { id }), ...(address === undefined ? {} : { address }) }, (r) => answers.push(r))
+      at.replica!.flush()
+    }
+    /** Asks the leader until it takes the change (a Paxos change takes over α slots after the last), and waits for the answer. */
+    const change = (action: 'add' | 'promote' | 'remove', id: string, address?: string): MembersResponse => {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const before = answers.length
+        ask(action, id, address)
+        world.runUntil(() => answers.length > before, 2000)
+        const last = answers.at(-1)!
+        if (last.type === 'members') return last
+        world.runFor(100)
+      }
+      throw new Error(`${action} ${id} never taken: ${JSON.stringify(answers.at(-1))}`)
+    }
+    world.addReplica('g1', 'g1-m1')
+    const added = change('add', 'g1-m1', 'node4.example:7004')
+    expect(added.learners).toEqual(['g1-m1'])
+    expect(added.addresses).toEqual({ 'g1-m1': 'node4.example:7004' })
+    world.runFor(500)
+    expect(change('promote', 'g1-m1').voters).toContain('g1-m1')
+    const removed = change('remove', 'g1-r3')
+    expect(removed.voters).not.toContain('g1-r3')
+    world.runFor(500)
+    for (const node of world.nodes.filter((n) => n.alive && n.id !== 'g1-r3')) {
+      ask('list', undefined, undefined, node)
+      expect(answers.at(-1)).toMatchObject({ type: 'members', voters: removed.voters, addresses: { 'g1-m1': 'node4.example:7004' } })
+    }
+    ask('add', 'g1-m1', 'node4.example:7004')
+    world.runFor(50)
+    expect(answers.at(-1)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' })
+  })
+})
