@@ -199,7 +199,13 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
         return reply({ type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       }
       const req = parsed.request
-      const op = 'type' in req && req.type === 'status' ? 'status' : opName((req as { op: unknown }).op)
+      // Membership changes run in the cores and the simulator; the node does not yet dial new
+      // replicas, persist the membership in its snapshot files or start a joining replica, so it
+      // refuses them (listing is harmless).
+      if ('type' in req && req.type === 'member' && req.action !== 'list') {
+        return reply({ type: 'error', code: 'BAD_REQUEST', message: `member ${req.action}: membership changes are not supported by kv node yet` })
+      }
+      const op = 'type' in req && req.type === 'status' ? 'status' : 'type' in req && req.type === 'member' ? 'member' : opName((req as { op: unknown }).op)
       const started = performance.now()
       replica.request(req, (resp) => {
         metrics.request(op, resp.type === 'error' ? resp.code : 'ok', (performance.now() - started) / 1000)
