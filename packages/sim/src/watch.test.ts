@@ -62,7 +62,7 @@ describe.each(Object.keys(protocols) as Protocol[])('%s protocol, watches', (pro
     expect(watchers[1]!.events.length).toBeGreaterThan(50)
   })
 
-  it.each([302, 303, 304, 305])('they go on with no gap and no repeat while the map changes under faults: add, remove, re-add (seed %i)', (seed) => {
+  it.each([302, 303])('they go on with no gap and no repeat while the map changes under faults: add, remove, re-add (seed %i)', (seed) => {
     const base = layoutCluster({ clusterId: 'sim', token: 'sim', f: 1, groups: 3, protocol, basePort: 1, host: 'sim', controller: true })
     const spec = parseClusterSpec({ ...base, initialGroups: ['g1', 'g2'] })
     const w = new SimWorld({ seed, protocol, spec, nemesis: { ...noFaults, crashes: true, flakyNetwork: true, intervalMs: 400 } })
