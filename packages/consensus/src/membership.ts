@@ -113,7 +113,8 @@ export function hasQuorum(m: Membership, ids: Iterable<NodeId>): boolean {
   return count >= quorumOf(m)
 }
 
-function refuse(reason: MembershipRefusalReason, message: string): MembershipRefusal {
+/** A refusal of a membership change, with why (shared by the cores' own checks). */
+export function membershipRefusal(reason: MembershipRefusalReason, message: string): MembershipRefusal {
   return { type: 'membership-refused', reason, message }
 }
 
@@ -129,20 +130,20 @@ export function applyChange(m: Membership, change: MembershipChange): Membership
   const { id } = change
   switch (change.type) {
     case 'add-learner':
-      if (m.roster.includes(id)) return refuse('already-admitted', `${id} was admitted to this group before`)
-      if (m.roster.length >= MAX_ROSTER) return refuse('roster-full', `the roster holds ${MAX_ROSTER} ids already`)
-      if (m.voters.length + m.learners.length >= MAX_MEMBERS) return refuse('roster-full', `a group has ${MAX_MEMBERS} members at most`)
+      if (m.roster.includes(id)) return membershipRefusal('already-admitted', `${id} was admitted to this group before`)
+      if (m.roster.length >= MAX_ROSTER) return membershipRefusal('roster-full', `the roster holds ${MAX_ROSTER} ids already`)
+      if (m.voters.length + m.learners.length >= MAX_MEMBERS) return membershipRefusal('roster-full', `a group has ${MAX_MEMBERS} members at most`)
       return { voters: m.voters, learners: [...m.learners, id], roster: [...m.roster, id] }
     case 'promote':
-      if (!isLearner(m, id)) return refuse('unknown-id', `${id} is not a learner of this group`)
+      if (!isLearner(m, id)) return membershipRefusal('unknown-id', `${id} is not a learner of this group`)
       return { voters: [...m.voters, id], learners: m.learners.filter((l) => l !== id), roster: m.roster }
     case 'remove':
-      if (!isMember(m, id)) return refuse('unknown-id', `${id} is not a member of this group`)
-      if (m.voters.length === 1 && m.voters[0] === id) return refuse('last-voter', `${id} is the last voter`)
+      if (!isMember(m, id)) return membershipRefusal('unknown-id', `${id} is not a member of this group`)
+      if (m.voters.length === 1 && m.voters[0] === id) return membershipRefusal('last-voter', `${id} is the last voter`)
       return { voters: m.voters.filter((v) => v !== id), learners: m.learners.filter((l) => l !== id), roster: m.roster }
     default: {
       const unknown: never = change.type
-      return refuse('unknown-id', `unknown change ${String(unknown)}`)
+      return membershipRefusal('unknown-id', `unknown change ${String(unknown)}`)
     }
   }
 }

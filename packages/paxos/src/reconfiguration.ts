@@ -5,10 +5,9 @@ import {
   isVoter,
   membersOf,
   PROMOTE_MAX_LAG_ENTRIES,
+  membershipRefusal as refuse,
   type Membership,
   type MembershipChange,
-  type MembershipRefusal,
-  type MembershipRefusalReason,
   type NodeId,
   type ProposeMembershipResult,
 } from '@kv/consensus'
@@ -38,9 +37,6 @@ import { take } from './window.js'
  *   flight), after telling an up-to-date voter to start a view change.
  */
 
-function refuse(reason: MembershipRefusalReason, message: string): MembershipRefusal {
-  return { type: 'membership-refused', reason, message }
-}
 
 export function proposeMembership(s: PaxosState, change: MembershipChange): ProposeMembershipResult {
   const leader = s.proposer

@@ -3,9 +3,8 @@ import {
   isMembershipRefusal,
   isVoter,
   PROMOTE_MAX_LAG_ENTRIES,
+  membershipRefusal as refuse,
   type MembershipChange,
-  type MembershipRefusal,
-  type MembershipRefusalReason,
   type ProposeMembershipResult,
 } from '@kv/consensus'
 import { Progress } from './progress.js'
@@ -30,9 +29,6 @@ import { becomeFollower } from './roles.js'
  *   A removed node never campaigns; the leader stops replicating to it at once.
  */
 
-function refuse(reason: MembershipRefusalReason, message: string): MembershipRefusal {
-  return { type: 'membership-refused', reason, message }
-}
 
 export function proposeMembership(r: RaftNode, change: MembershipChange): ProposeMembershipResult {
   if (r.role !== 'leader') return r.notLeader()
