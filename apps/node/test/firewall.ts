@@ -13,6 +13,7 @@
  * by the next `Firewall.open()`.
  */
 import { execFileSync } from 'node:child_process'
+import { onWorkerExit } from './exit-hooks.js'
 
 /** What the firewall needs of a cluster: its replica ids and each one's own loopback address. */
 export interface FirewallCluster {
@@ -84,24 +85,10 @@ function sweepChainsOfDeadWorkers(): void {
 let exitHooksInstalled = false
 let openFirewall: Firewall | null = null
 
-function cleanUpAtExit(): void {
-  try {
-    openFirewall?.close()
-  } catch (e) {
-    console.error(`could not remove the partition chains of worker ${process.pid}: ${e instanceof Error ? e.message : String(e)}`)
-  }
-}
-
 function installExitHooks(): void {
   if (exitHooksInstalled) return
   exitHooksInstalled = true
-  process.once('exit', cleanUpAtExit)
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
-    process.once(signal, () => {
-      cleanUpAtExit()
-      process.exit(code)
-    })
-  }
+  onWorkerExit('the partition chains', () => openFirewall?.close())
 }
 
 /** This worker's chain of partition rules. One per worker; `close()` removes every rule it made. */

@@ -12,6 +12,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { onWorkerExit } from './exit-hooks.js'
 
 export const subnet = '10.77.0'
 /** The bridge's address in the root namespace: where the test's clients connect from. */
@@ -105,20 +106,7 @@ let hooksInstalled = false
 function installExitHooks(): void {
   if (hooksInstalled) return
   hooksInstalled = true
-  const cleanUp = () => {
-    try {
-      open?.close()
-    } catch (e) {
-      console.error(`could not remove the network namespaces of worker ${process.pid}: ${e instanceof Error ? e.message : String(e)}`)
-    }
-  }
-  process.once('exit', cleanUp)
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
-    process.once(signal, () => {
-      cleanUp()
-      process.exit(code)
-    })
-  }
+  onWorkerExit('the network namespaces', () => open?.close())
 }
 
 /** N "machines": network namespaces with one address each, on one bridge. */
