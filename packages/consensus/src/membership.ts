@@ -178,6 +178,13 @@ export function isMembershipChange(x: unknown): x is MembershipChange {
   )
 }
 
+/** `Snapshot.memberContexts` as decoded from the wire or the disk: a context per member at most. */
+export function isMemberContexts(x: unknown): x is Readonly<Record<NodeId, Uint8Array>> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false
+  const entries = Object.entries(x)
+  return entries.length <= MAX_ROSTER && entries.every(([id, c]) => id.length > 0 && c instanceof Uint8Array && c.length <= MAX_CHANGE_CONTEXT_BYTES)
+}
+
 /** The membership fields of an entry whose `type` is 'membership' are well formed. */
 export function isMembershipEntryBody(e: Readonly<Record<string, unknown>>): boolean {
   return isMembershipChange(e['change']) && isMembership(e['membership'])

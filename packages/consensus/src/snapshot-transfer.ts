@@ -1,5 +1,5 @@
 import { assert } from './assert.js'
-import { isMembership, type Membership } from './membership.js'
+import { isMemberContexts, isMembership, type Membership } from './membership.js'
 import type { Snapshot } from './types.js'
 
 /**
@@ -32,14 +32,15 @@ export interface SnapshotChunk {
   /** The last chunk: `offset + data.length` is the snapshot's size. */
   readonly done: boolean
   /** The snapshot's membership fields (`Snapshot.membership`, `membershipIndex`,
-   * `previousMembership`), on every chunk: they are small, and the follower then needs no
+   * `previousMembership`, `memberContexts`), on every chunk: they are small, and the follower then needs no
    * particular chunk to know them. */
   readonly membership?: Membership
   readonly membershipIndex?: number
   readonly previousMembership?: Membership
+  readonly memberContexts?: Readonly<Record<string, Uint8Array>>
 }
 
-type MembershipFields = Pick<Snapshot, 'membership' | 'membershipIndex' | 'previousMembership'>
+type MembershipFields = Pick<Snapshot, 'membership' | 'membershipIndex' | 'previousMembership' | 'memberContexts'>
 
 /** The membership fields `from` carries, without the absent ones (exactOptionalPropertyTypes). */
 export function membershipFields(from: MembershipFields): MembershipFields {
@@ -47,6 +48,7 @@ export function membershipFields(from: MembershipFields): MembershipFields {
     ...(from.membership === undefined ? {} : { membership: from.membership }),
     ...(from.membershipIndex === undefined ? {} : { membershipIndex: from.membershipIndex }),
     ...(from.previousMembership === undefined ? {} : { previousMembership: from.previousMembership }),
+    ...(from.memberContexts === undefined ? {} : { memberContexts: from.memberContexts }),
   }
 }
 
@@ -302,9 +304,10 @@ function join(parts: readonly Uint8Array[], size: number): Uint8Array {
 /** The gateway check of a chunk's fields (each core checks its message's other fields). */
 export function isSnapshotChunk(m: Readonly<Record<string, unknown>>, maxChunkBytes: number, maxSnapshotBytes: number): boolean {
   const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
-  const { snapshotIndex, snapshotTerm, offset, data, done, membership, membershipIndex, previousMembership } = m
+  const { snapshotIndex, snapshotTerm, offset, data, done, membership, membershipIndex, previousMembership, memberContexts } = m
   return (
     (membership === undefined || isMembership(membership)) &&
+    (memberContexts === undefined || isMemberContexts(memberContexts)) &&
     (membershipIndex === undefined || count(membershipIndex)) &&
     (previousMembership === undefined || isMembership(previousMembership)) &&
     count(snapshotIndex) && snapshotIndex >= 1 && count(snapshotTerm) && count(offset) &&

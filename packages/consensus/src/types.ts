@@ -64,6 +64,13 @@ export interface Snapshot {
   /** The membership before that entry. Paxos needs it: a change chosen at slot i governs
    * slots from i + α on, so slots of the snapshot's window may still be the previous one's. */
   readonly previousMembership?: Membership
+  /**
+   * The `context` of the change that admitted each member (`MembershipChange.context`: the
+   * shell puts a replica's address there), for members admitted by a change at or below
+   * `index`. Opaque to the cores: they keep it with the snapshot and send it with it, so a
+   * replica restored from a snapshot still knows where the members it never saw join live.
+   */
+  readonly memberContexts?: Readonly<Record<NodeId, Uint8Array>>
 }
 
 /** What a core is restarted from: everything it was handed to persist, as persisted. */

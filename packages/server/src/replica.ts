@@ -109,8 +109,11 @@ export class Replica<M extends AnyMachine = AnyMachine> {
    * restarted from it knows its group (see `Snapshot.membership`).
    */
   private membershipAtApplied: Required<Pick<Snapshot, 'membership' | 'membershipIndex'>> & Pick<Snapshot, 'previousMembership'>
-  /** Members' addresses, from the contexts of the add-learner entries applied (`kv member add`). */
-  private readonly memberAddresses = new Map<string, string>()
+  /**
+   * Members' contexts (their addresses), from the add-learner entries applied (`kv member add`)
+   * and the snapshots restored; each snapshot this replica takes carries its members' contexts.
+   */
+  private readonly memberContexts = new Map<string, Uint8Array>()
   /** Membership changes this replica proposed as leader, answered when their entry applies. */
   private readonly memberWaiters = new Map<number, Reply>()
 
@@ -130,6 +133,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     if (snapshot !== null && snapshot.index > this.stateMachine.appliedIndex) this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot?.index ?? 0
     this.membershipAtApplied = membershipOf(snapshot, options.coreConfig.members)
+    this.restoreContexts(snapshot)
     this.maxReadysInFlight = maxReadysInFlight(options.coreConfig)
     this.core = options.coreFactory(options.coreConfig)
   }
@@ -214,8 +218,8 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const { membership, membershipIndex } = this.membershipAtApplied
     const addresses: Record<string, string> = {}
     for (const id of [...membership.voters, ...membership.learners]) {
-      const address = this.memberAddresses.get(id)
-      if (address !== undefined) addresses[id] = address
+      const context = this.memberContexts.get(id)
+      if (context !== undefined) addresses[id] = new TextDecoder().decode(context)
     }
     return { type: 'members', replicaId: this.id, voters: membership.voters, learners: membership.learners, addresses, index: membershipIndex }
   }
@@ -341,8 +345,16 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private installSnapshot(snapshot: Snapshot): void {
     if (snapshot.index <= this.stateMachine.appliedIndex) return
     if (snapshot.membership !== undefined) this.membershipAtApplied = membershipOf(snapshot, [])
+    this.restoreContexts(snapshot)
     this.stateMachine.restore(snapshot.data)
     this.lastSnapshotIndex = snapshot.index
+  }
+
+  /** The members' contexts a snapshot carries replace those known (a snapshot without any keeps them). */
+  private restoreContexts(snapshot: Snapshot | null): void {
+    if (snapshot?.memberContexts === undefined) return
+    this.memberContexts.clear()
+    for (const [id, context] of Object.entries(snapshot.memberContexts)) this.memberContexts.set(id, context)
   }
 
   private apply(entry: Entry): void {
@@ -350,9 +362,8 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       this.membershipAtApplied = {
         membership: entry.membership, membershipIndex: entry.index, previousMembership: this.membershipAtApplied.membership,
       }
-      if (entry.change.type === 'add-learner' && entry.change.context.length > 0) {
-        this.memberAddresses.set(entry.change.id, new TextDecoder().decode(entry.change.context))
-      }
+      if (entry.change.type === 'add-learner' && entry.change.context.length > 0) this.memberContexts.set(entry.change.id, entry.change.context)
+      if (entry.change.type === 'remove') this.memberContexts.delete(entry.change.id)
     }
     if (entry.type === 'membership') {
       const waiter = this.memberWaiters.get(entry.index)
@@ -459,6 +470,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
       term: this.stateMachine.appliedTerm,
       data: this.stateMachine.snapshot(),
       ...membershipFields(this.membershipAtApplied),
+      ...(this.memberContexts.size === 0 ? {} : { memberContexts: Object.fromEntries(this.memberContexts) }),
     }
     this.snapshotInFlight = true
     this.env.saveSnapshot(snapshot, () => {

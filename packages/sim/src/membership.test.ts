@@ -71,4 +71,37 @@ describe.each<Protocol>(['raft', 'paxos'])('%s: the replica shell answers member
     world.runFor(50)
     expect(answers.at(-1)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' })
   })
+
+  it('a replica that joins after the other joiner\'s entry was compacted learns its address from the snapshot', () => {
+    const world = new SimWorld({ seed: 5, protocol, coreOptions: { alpha: 4 }, limits: { snapshotEveryEntries: 20 } })
+    world.addClients(2, { kind: 'mixed', keys: 3, opsPerClient: null })
+    world.runUntil(() => world.leader() !== null, 2000)
+    const answers: Array<ClientResponse | ReplicaStatus | MembersResponse> = []
+    const ask = (at: NonNullable<ReturnType<SimWorld['leader']>>, id?: string, address?: string): void => {
+      at.replica!.request(id === undefined ? { type: 'member', action: 'list' } : { type: 'member', action: 'add', id, address: address! }, (r) => answers.push(r))
+      at.replica!.flush()
+    }
+    const add = (id: string, address: string): void => {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const before = answers.length
+        ask(world.leader()!, id, address)
+        world.runUntil(() => answers.length > before, 2000)
+        if (answers.at(-1)!.type === 'members') return
+        world.runFor(100)
+      }
+      throw new Error(`add ${id} never taken: ${JSON.stringify(answers.at(-1))}`)
+    }
+    world.addReplica('g1', 'g1-m1')
+    add('g1-m1', 'node4.example:7004')
+    // Well past a few snapshots: the add-learner entry of g1-m1 is compacted on every replica.
+    world.runUntil(() => world.nodes.every((n) => !n.alive || n.replica!.core.status().firstIndex > 60), 20_000)
+    const late = world.addReplica('g1', 'g1-m2')
+    add('g1-m2', 'node5.example:7005')
+    const addedAt = (answers.at(-1) as MembersResponse).index
+    // It catches up by snapshot (the log it needs is compacted), then applies its own add.
+    world.runUntil(() => late.replica!.core.status().firstIndex > 1 && late.replica!.replicaStatus().appliedIndex >= addedAt, 5000)
+    expect(late.replica!.core.status().firstIndex).toBeGreaterThan(1)
+    ask(late)
+    expect(answers.at(-1)).toMatchObject({ type: 'members', addresses: { 'g1-m1': 'node4.example:7004', 'g1-m2': 'node5.example:7005' } })
+  })
 })

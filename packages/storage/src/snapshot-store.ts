@@ -4,21 +4,29 @@
  * never a mix, whatever the moment of a crash.
  *
  * File `<index:16 hex>-<term:16 hex>.snap`:
- *   magic "KVSNAP01" | index u64 LE | term u64 LE | data length u64 LE | crc32 u32 LE | data
- * The CRC-32 covers the 32 header bytes before it and the data.
+ *   magic "KVSNAP02" | index u64 LE | term u64 LE | body length u64 LE | crc32 u32 LE | body
+ *   body = meta length u32 LE | meta | data
+ * `meta` is MessagePack of the snapshot's membership fields (`membership`, `membershipIndex`,
+ * `previousMembership`, `memberContexts`): a replica restarted from the file knows its group
+ * and where its members live. The CRC-32 covers the 32 header bytes before it and the body.
+ * Files written before membership changes ("KVSNAP01": the body is the data alone) still read.
  */
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
-import type { Snapshot } from '@kv/consensus'
+import { isMemberContexts, isMembership, membershipFields, type Snapshot } from '@kv/consensus'
+import { Packr } from 'msgpackr'
 import { StorageError } from './errors.js'
 import { ensureDir, writeAllAt } from './fs/durable-io.js'
 import type { FileSystem } from './fs/file-system.js'
 import { nodeFileSystem } from './fs/node-fs.js'
 import { SNAPSHOT_MAX_BYTES } from './limits.js'
 
-const MAGIC = Buffer.from('KVSNAP01', 'latin1')
+const MAGIC = Buffer.from('KVSNAP02', 'latin1')
+const MAGIC_V1 = Buffer.from('KVSNAP01', 'latin1')
 const HEADER_BYTES = 36
+const META_LENGTH_BYTES = 4
+const meta = new Packr({ useRecords: false, moreTypes: false })
 const SNAPSHOT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/
 
 export interface SnapshotFile {
@@ -54,7 +62,8 @@ export class SnapshotStore {
     const tmp = path.join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`)
     const handle = await this.fs.open(tmp, 'w')
     try {
-      await writeAllAt(handle, [header(snapshot), snapshot.data], 0)
+      const metaBytes = encodeMeta(snapshot)
+      await writeAllAt(handle, [header(snapshot, metaBytes), metaBytes, snapshot.data], 0)
       await handle.sync()
     } finally {
       await handle.close()
@@ -105,15 +114,22 @@ export class SnapshotStore {
   private async read(file: SnapshotFile): Promise<Snapshot> {
     const buf = await this.fs.readFile(path.join(this.dir, file.name))
     const corrupt = (why: string) => new StorageError('SNAPSHOT_CORRUPT', `snapshot ${file.name}: ${why}`)
-    if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) throw corrupt('bad header')
+    const v1 = buf.length >= HEADER_BYTES && buf.subarray(0, 8).equals(MAGIC_V1)
+    if (buf.length < HEADER_BYTES || (!v1 && !buf.subarray(0, 8).equals(MAGIC))) throw corrupt('bad header')
     const index = Number(buf.readBigUInt64LE(8))
     const term = Number(buf.readBigUInt64LE(16))
     const length = Number(buf.readBigUInt64LE(24))
-    if (length !== buf.length - HEADER_BYTES) throw corrupt(`length ${length} but ${buf.length - HEADER_BYTES} data bytes`)
-    const data = buf.subarray(HEADER_BYTES)
-    if (crc32(data, crc32(buf.subarray(0, 32))) !== buf.readUInt32LE(32)) throw corrupt('checksum mismatch')
+    if (length !== buf.length - HEADER_BYTES) throw corrupt(`length ${length} but ${buf.length - HEADER_BYTES} body bytes`)
+    const body = buf.subarray(HEADER_BYTES)
+    if (crc32(body, crc32(buf.subarray(0, 32))) !== buf.readUInt32LE(32)) throw corrupt('checksum mismatch')
     if (index !== file.index || term !== file.term) throw corrupt('name and header disagree')
-    return { index, term, data: new Uint8Array(data) }
+    if (v1) return { index, term, data: new Uint8Array(body) }
+    if (body.length < META_LENGTH_BYTES) throw corrupt('no room for the membership fields')
+    const metaLength = body.readUInt32LE(0)
+    if (metaLength > body.length - META_LENGTH_BYTES) throw corrupt(`membership fields of ${metaLength} bytes overrun the file`)
+    const fields = decodeMeta(body.subarray(META_LENGTH_BYTES, META_LENGTH_BYTES + metaLength))
+    if (fields === null) throw corrupt('membership fields malformed')
+    return { index, term, data: new Uint8Array(body.subarray(META_LENGTH_BYTES + metaLength)), ...fields }
   }
 }
 
@@ -128,12 +144,47 @@ function fileName(index: number, term: number): string {
   return `${index.toString(16).padStart(16, '0')}-${term.toString(16).padStart(16, '0')}.snap`
 }
 
-function header(s: Snapshot): Buffer {
+/** The meta length and the MessagePack of the snapshot's membership fields. */
+function encodeMeta(s: Snapshot): Buffer {
+  const packed = meta.pack(membershipFields(s))
+  const out = Buffer.alloc(META_LENGTH_BYTES + packed.length)
+  out.writeUInt32LE(packed.length, 0)
+  packed.copy(out, META_LENGTH_BYTES)
+  return out
+}
+
+type MembershipFields = ReturnType<typeof membershipFields>
+
+function decodeMeta(bytes: Buffer): MembershipFields | null {
+  let m: unknown
+  try {
+    m = meta.unpack(bytes)
+  } catch {
+    return null
+  }
+  if (typeof m !== 'object' || m === null) return null
+  const f = m as Record<string, unknown>
+  const index = f['membershipIndex']
+  if (f['membership'] !== undefined && !isMembership(f['membership'])) return null
+  if (f['previousMembership'] !== undefined && !isMembership(f['previousMembership'])) return null
+  if (index !== undefined && !(typeof index === 'number' && Number.isSafeInteger(index) && index >= 0)) return null
+  if (f['memberContexts'] !== undefined && !isMemberContexts(f['memberContexts'])) return null
+  const contexts = f['memberContexts'] as Record<string, Uint8Array> | undefined
+  return membershipFields({
+    ...(f['membership'] === undefined ? {} : { membership: f['membership'] as NonNullable<MembershipFields['membership']> }),
+    ...(index === undefined ? {} : { membershipIndex: index as number }),
+    ...(f['previousMembership'] === undefined ? {} : { previousMembership: f['previousMembership'] as NonNullable<MembershipFields['previousMembership']> }),
+    // Plain Uint8Arrays, as the snapshot was handed in (msgpackr decodes bytes to Buffers).
+    ...(contexts === undefined ? {} : { memberContexts: Object.fromEntries(Object.entries(contexts).map(([id, c]) => [id, new Uint8Array(c)])) }),
+  })
+}
+
+function header(s: Snapshot, metaBytes: Uint8Array): Buffer {
   const h = Buffer.alloc(HEADER_BYTES)
   MAGIC.copy(h, 0)
   h.writeBigUInt64LE(BigInt(s.index), 8)
   h.writeBigUInt64LE(BigInt(s.term), 16)
-  h.writeBigUInt64LE(BigInt(s.data.length), 24)
-  h.writeUInt32LE(crc32(s.data, crc32(h.subarray(0, 32))), 32)
+  h.writeBigUInt64LE(BigInt(metaBytes.length + s.data.length), 24)
+  h.writeUInt32LE(crc32(s.data, crc32(metaBytes, crc32(h.subarray(0, 32)))), 32)
   return h
 }
