@@ -19,6 +19,9 @@ interface NodeFlags {
   tlsCert?: string
   tlsKey?: string
   tlsCa?: string
+  join?: string
+  advertise?: { host: string; port: number }
+  listen?: { host: string; port: number }
 }
 
 /** `host:port` for --metrics-listen. */
@@ -81,11 +84,16 @@ export function addNodeCommand(program: Command): void {
     .option('--tls-cert <file>', 'this replica\'s certificate (PEM), over the config\'s tls.certFile')
     .option('--tls-key <file>', 'this replica\'s private key (PEM), over the config\'s tls.keyFile')
     .option('--tls-ca <file>', 'the cluster CA certificate (PEM), over the config\'s tls.caFile')
+    .addOption(new Option('--join <group>', 'a replica new to the config, being admitted to this group (kv member add); with --advertise').env('KV_JOIN'))
+    .addOption(new Option('--advertise <host:port>', 'with --join: where peers and clients reach this replica (the address given to kv member add)').env('KV_ADVERTISE').argParser(listenArg))
+    .addOption(new Option('--listen <host:port>', 'with --join: where to bind, when not the advertised address (NAT, containers)').argParser(listenArg))
     .option('--exit-with-stdin', 'shut down when standard input closes (kv cluster up: the parent is gone)')
     .action(async (o: NodeFlags, cmd: Command) => {
       const { config: configPath } = cmd.optsWithGlobals<{ config?: string }>()
       if (configPath === undefined) throw new InvalidArgumentError('--config <cluster.json> (or KV_CONFIG) is required: the cluster this replica belongs to')
       const config = loadConfig(configPath)
+      if ((o.join === undefined) !== (o.advertise === undefined)) throw new InvalidArgumentError('--join <group> and --advertise <host:port> go together: a replica new to the config says which group admits it and where it is reached')
+      if (o.listen !== undefined && o.join === undefined) throw new InvalidArgumentError('--listen goes with --join (a replica in the config binds its config\'s listen address)')
       // Loaded here, not at the top: the client commands start without the replica's code
       // (storage, LMDB, the cores, the logger).
       const [{ pino }, { startNode }] = await Promise.all([import('pino'), import('./runtime.js')])
@@ -119,6 +127,7 @@ export function addNodeCommand(program: Command): void {
         walSegmentBytes: o.walSegmentMb * 1024 * 1024, version: kvVersion,
         tlsFiles: { ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }), ...(o.tlsKey === undefined ? {} : { tlsKey: o.tlsKey }), ...(o.tlsCa === undefined ? {} : { tlsCa: o.tlsCa }) },
         ...(o.metricsListen === undefined ? {} : { metricsListen: o.metricsListen }),
+        ...(o.join === undefined || o.advertise === undefined ? {} : { join: { group: o.join, advertise: o.advertise, ...(o.listen === undefined ? {} : { listen: o.listen }) } }),
       })
       if (stopping !== null) {
         const signal = stopping

@@ -1,6 +1,6 @@
-import type { CoreFactory, HardState, PeerMessage, Ready } from '@kv/consensus'
+import type { CoreFactory, Entry, HardState, PeerMessage, Ready, Snapshot } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
-import { allGroups, clusterTopology, isDiscoverRequest, listenAddress } from '@kv/protocol'
+import { allGroups, clusterTopology, groupOfReplica, isDiscoverRequest, listenAddress, parseHostPort } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
 import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv, type ReplicaLimits } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import { readdir, stat } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import path from 'node:path'
-import { findReplica, type ClusterConfig } from './config.js'
+import { ConfigError, findReplica, type ClusterConfig } from './config.js'
 import { classifyMessage } from './message-kinds.js'
 import { NodeMetrics, serveMetrics } from './metrics.js'
 import { nodeTls, type TlsFileFlags } from './node-tls.js'
@@ -31,6 +31,12 @@ export interface NodeOptions {
   version?: string
   /** This machine's certificate files, over the config's tls paths. */
   tlsFiles?: TlsFileFlags
+  /**
+   * Start a replica that is in no config: one being admitted to `group` by `kv member add`
+   * (its id must be new). It listens at `listen` (default: `advertise`), tells peers it is at
+   * `advertise`, and takes no part in votes or quorums until the group's log makes it a member.
+   */
+  join?: { readonly group: string; readonly advertise: { host: string; port: number }; readonly listen?: { host: string; port: number } }
   /** Write path settings for measurements (`CoreConfig.maxReadysInFlight`, replica limits); defaults otherwise. */
   tuning?: { readonly maxReadysInFlight?: number; readonly limits?: Partial<ReplicaLimits> }
 }
@@ -46,7 +52,7 @@ export interface RunningNode {
  * TCP and the wall clock as its environment.
  */
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
-  const { group, replica: me } = findReplica(o.config, o.id)
+  const { group, replica: me } = o.join === undefined ? findReplica(o.config, o.id) : joiningReplica(o.config, o.id, o.join)
   const log = o.logger
   // Before anything is opened: a bad certificate stops the start with one clear line.
   const tls = nodeTls(o.config, me, o.tlsFiles ?? {})
@@ -89,12 +95,36 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // (shard-map polls, migration). Links open on first use, so unused ones cost nothing.
   const everyone = allGroups(o.config).flatMap((g) => g.replicas)
   const peers = Object.fromEntries(everyone.filter((r) => r.id !== o.id).map((r) => [r.id, { host: r.host, port: r.port }]))
+  // With TLS, a peer naming one of these ids must show a certificate for its host; members
+  // admitted at runtime are added as the log names them (learnAddress).
+  const peerHosts = new Map(everyone.map((r) => [r.id, r.host]))
   const peerTransport = new PeerTransport({
     nodeId: o.id, clusterId: o.config.clusterId, token: o.config.peerToken ?? o.config.token, peers, logger: log, faults: o.faults, classify: classifyMessage,
     ...(tls === null ? {} : { tls: tls.dial }),
     // Connect from our own address: peers (and a firewall cutting a partition) see who we are.
     ...(isLoopbackAlias(me.host) ? { localAddress: me.host } : {}),
   })
+  // The address book grows with the group: each member admitted by `kv member add` is at the
+  // address its add-learner entry carries, learned as the entry is appended (the leader
+  // replicates to a learner before the entry commits), from the log on restart, and from the
+  // members' contexts a snapshot carries.
+  const addressOf = new Map<string, string>(everyone.map((r) => [r.id, `${r.host}:${r.port}`]))
+  const learnAddress = (id: string, context: Uint8Array): void => {
+    if (id === o.id) return
+    const text = new TextDecoder().decode(context)
+    const address = parseHostPort(text)
+    if (address === null) return log.warn({ replica: id, context: text }, 'a membership entry names an address that is not host:port; not dialing it')
+    if (!peerTransport.setPeer(id, address)) return
+    addressOf.set(id, text)
+    peerHosts.set(id, address.host)
+    log.info({ replica: id, address: text }, 'peer address learned from the log')
+  }
+  const learnFrom = (entries: readonly Entry[], snapshot: Snapshot | null): void => {
+    for (const [id, context] of Object.entries(snapshot?.memberContexts ?? {})) learnAddress(id, context)
+    for (const e of entries) if (e.type === 'membership' && e.change.type === 'add-learner' && e.change.context.length > 0) learnAddress(e.change.id, e.change.context)
+  }
+  learnFrom(opened.persisted.entries, opened.persisted.snapshot)
+  const unknownPeers = new Set<string>()
   let lastHard: HardState | null = opened.persisted.hardState
   // Set by close(): storage is closing, so nothing new may be written (a write to the closed log
   // would be taken for a disk failure). Writes already under way finish; nothing new is acknowledged.
@@ -102,13 +132,20 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   let mirrorScheduled = false
   const env: ReplicaEnv<GroupMachine> = {
     now: () => Date.now(),
-    send: (msg: PeerMessage) => peerTransport.send(msg.to, msg),
+    send: (msg: PeerMessage) => {
+      if (peerTransport.hasPeer(msg.to)) return peerTransport.send(msg.to, msg)
+      // A member whose address this replica has not learned yet (it learns it from the log):
+      // dropped like a lost message, said once.
+      if (!unknownPeers.has(msg.to)) log.info({ to: msg.to, type: msg.type }, 'no address known for this replica yet (its add entry is on its way to the log); dropping messages to it until then')
+      unknownPeers.add(msg.to)
+    },
     // Called for each Ready as it is handed out, while earlier ones may still be syncing:
     // `persistReady` issues the WAL writes in this order and the WAL folds those that queue
     // during one fdatasync into the next (group commit). A Ready with nothing to sync is done
     // at once; the replica still finishes Readys in order.
     persist: (ready, done) => {
       if (closing) return
+      if (ready.entries.length > 0 || ready.snapshot !== null) learnFrom(ready.entries, ready.snapshot)
       if (!needsSync(ready, lastHard)) return done()
       if (ready.hardState !== null) lastHard = ready.hardState
       const started = performance.now()
@@ -179,7 +216,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   server = await TransportServer.listen({
     host: bind.host, port: bind.port, clusterId: o.config.clusterId, token: o.config.token, nodeId: o.id, logger: log,
     ...(o.config.peerToken === undefined ? {} : { peerToken: o.config.peerToken }),
-    ...(tls === null ? {} : { tls: tls.listen, peerHosts: new Map(everyone.map((r) => [r.id, r.host])) }),
+    ...(tls === null ? {} : { tls: tls.listen, peerHosts }),
     faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
     onPeerMessage: (from, msg) => {
       const m = msg as unknown as PeerMessage
@@ -199,12 +236,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
         return reply({ type: 'error', code: 'BAD_REQUEST', message: parsed.reason })
       }
       const req = parsed.request
-      // Membership changes run in the cores and the simulator; the node does not yet dial new
-      // replicas, persist the membership in its snapshot files or start a joining replica, so it
-      // refuses them (listing is harmless).
-      if ('type' in req && req.type === 'member' && req.action !== 'list') {
-        return reply({ type: 'error', code: 'BAD_REQUEST', message: `member ${req.action}: membership changes are not supported by kv node yet` })
-      }
       const op = 'type' in req && req.type === 'status' ? 'status' : 'type' in req && req.type === 'member' ? 'member' : opName((req as { op: unknown }).op)
       const started = performance.now()
       replica.request(req, (resp) => {
@@ -212,7 +243,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
         // The node adds what only the process knows to a status answer.
         const answer = resp.type === 'status'
           ? { ...resp, ...(o.version === undefined ? {} : { version: o.version }), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), ...dataSize.current() }
-          : resp
+          : withLeaderAddress(resp, addressOf)
         reply(answer as unknown as Parameters<typeof reply>[0])
       })
       flushSoon()
@@ -249,6 +280,26 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       await storage.close()
     },
   }
+}
+
+/**
+ * A NOT_LEADER answer says where its leader is: a client holding an older config (or shard
+ * map) has never heard of a member admitted since.
+ */
+function withLeaderAddress<R extends { type: string }>(resp: R, addressOf: ReadonlyMap<string, string>): R {
+  const r = resp as R & { code?: unknown; leader?: unknown }
+  if (r.type !== 'error' || r.code !== 'NOT_LEADER' || typeof r.leader !== 'string') return resp
+  const leaderAddress = addressOf.get(r.leader)
+  return leaderAddress === undefined ? resp : { ...resp, leaderAddress }
+}
+
+/** The replica spec of a replica joining `join.group`: its id must be new to the config. */
+function joiningReplica(config: ClusterConfig, id: string, join: NonNullable<NodeOptions['join']>): ReturnType<typeof findReplica> {
+  if (groupOfReplica(config, id) !== null) throw new ConfigError(`replica "${id}" is in the config already: start it without --join`)
+  const group = allGroups(config).find((g) => g.id === join.group)
+  if (group === undefined) throw new ConfigError(`no group "${join.group}" in the config (known: ${allGroups(config).map((g) => g.id).join(', ')})`)
+  const replica = { id, host: join.advertise.host, port: join.advertise.port, ...(join.listen === undefined ? {} : { listen: join.listen }) }
+  return { group, replica }
 }
 
 /** 127.x.y.z other than the default address: a replica given its own loopback address. */

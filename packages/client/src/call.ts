@@ -1,5 +1,5 @@
 import type { Logger } from './logger.js'
-import { endpointKey, type Endpoint } from './config.js'
+import { endpointKey, parseEndpoint, type Endpoint } from './config.js'
 import { within, sleep, type CallScope } from './deadline.js'
 import { KvError, NotLeaderError, TimeoutError, UnavailableError, WrongShardError } from './errors.js'
 import type { ClientLimits } from './limits.js'
@@ -11,8 +11,8 @@ import type { EndpointGroup } from './router.js'
 /** What a reply means for the call. */
 export type Interpretation<T> =
   | { readonly kind: 'done'; readonly value: T }
-  /** Not this replica: try the hinted one (a replica id), else the next. */
-  | { readonly kind: 'not-leader'; readonly hint: string | null }
+  /** Not this replica: try the hinted one (a replica id, at `hintAddress` if given), else the next. */
+  | { readonly kind: 'not-leader'; readonly hint: string | null; readonly hintAddress?: string }
   /** Not applied, or applied and answerable from the session: the same request may go again. */
   | { readonly kind: 'retry'; readonly code: 'TIMEOUT' | 'UNAVAILABLE' | 'WRONG_SHARD'; readonly message: string }
   /** Final: BAD_REQUEST, SESSION_EXPIRED, a reply that does not fit the request. */
@@ -109,7 +109,7 @@ async function runRound<T>(
         throw outcome.error
       case 'not-leader':
         state.last = { code: 'NOT_LEADER', message: `${endpointKey(endpoint)} is not the leader`, leader: outcome.hint }
-        round.report(endpoint, { kind: 'not-leader', hint: outcome.hint })
+        round.report(endpoint, { kind: 'not-leader', hint: outcome.hint, ...hintedEndpoint(outcome.hintAddress) })
         break
       case 'retry':
         state.last = { code: outcome.code, message: `${endpointKey(endpoint)}: ${outcome.message}` }
@@ -133,6 +133,21 @@ async function runRound<T>(
     }
   }
   return undefined
+}
+
+/** A leader's address from a NOT_LEADER answer, as an endpoint (a malformed one is ignored: the hint is advice). */
+function hintedEndpoint(address: string | undefined): { hintAddress?: Endpoint } {
+  if (address === undefined) return {}
+  try {
+    return { hintAddress: parseEndpoint(address) }
+  } catch {
+    return {}
+  }
+}
+
+/** The not-leader outcome of a NOT_LEADER answer: its leader hint, and where that leader is when the replica said. */
+export function notLeaderOutcome(e: { readonly leader?: string | null; readonly leaderAddress?: string }): Extract<Interpretation<never>, { kind: 'not-leader' }> {
+  return { kind: 'not-leader', hint: e.leader ?? null, ...(e.leaderAddress === undefined ? {} : { hintAddress: e.leaderAddress }) }
 }
 
 async function attempt<T>(endpoint: Endpoint, plan: CallPlan<T>, scope: CallScope, env: CallEnv, state: CallState): Promise<AttemptOutcome<T>> {

@@ -1,5 +1,5 @@
-import { checkControllerOp, formatRevision, groupSpecSchema, type ControllerOp, type GroupSpec, type KvOp, type OpResult, type ShardMap, type WriteOp } from '@kv/protocol'
-import { runCall, type CallEnv, type CallPlan } from './call.js'
+import { checkControllerOp, formatRevision, groupSpecSchema, type ControllerOp, type GroupSpec, type KvOp, type MemberRequest, type OpResult, type ShardMap, type WriteOp } from '@kv/protocol'
+import { notLeaderOutcome, runCall, type CallEnv, type CallPlan } from './call.js'
 import { parseEndpoint, type Endpoint } from './config.js'
 import { CallScope } from './deadline.js'
 import { Admission } from './admission.js'
@@ -8,7 +8,7 @@ import { batchOp, checkOp, interpretKvReply, toBytes, type BatchEntries, type Va
 import { discoverCluster } from './discovery.js'
 import { resolveOptions, type ClientOptions, type ConnectOptions } from './options.js'
 import { ConnectionPool } from './pool.js'
-import { parseClientResponse, parseReplicaStatus, type ReplicaStatus } from './response.js'
+import { parseClientResponse, parseMembersResponse, parseReplicaStatus, type MembersView, type ReplicaStatus } from './response.js'
 import type { EndpointGroup, Router } from './router.js'
 import { WriteSession } from './session.js'
 import type { ClientInternals } from './internals.js'
@@ -232,7 +232,7 @@ export class KvClient {
           if (kind === 'write') this.#session.markEstablished()
           return { kind: 'done', value: r.result }
         }
-        if (r.code === 'NOT_LEADER') return { kind: 'not-leader', hint: r.leader ?? null }
+        if (r.code === 'NOT_LEADER') return notLeaderOutcome(r)
         if (r.code === 'BAD_REQUEST') {
           if (kind === 'write') this.#session.markEstablished()
           return { kind: 'fail', error: new BadRequestError(r.message) }
@@ -241,6 +241,51 @@ export class KvClient {
       },
       tracksLeader: true,
     }))
+  }
+
+  /**
+   * A group's membership (`{ action: 'list' }`, any replica's applied view, the leader first),
+   * or one change through its leader, answered once the change's entry is applied: `add` a
+   * replica as a learner at `address` ("host:port"), `promote` a learner that caught up to a
+   * voter, `remove` a member. `group` may be left out in a cluster of one group. A change the
+   * leader refuses for now (another change pending, a learner not caught up) fails with
+   * `UnavailableError`; one it can never take (an id admitted before, not a member, the last
+   * voter) with `BadRequestError`.
+   */
+  async member(request: Omit<MemberRequest, 'type'>, options: CallOptions & { group?: string } = {}): Promise<MembersView> {
+    this.#assertOpen()
+    const group = await this.#groupNamed(options.group)
+    const plan: CallPlan<MembersView> = {
+      what: `member ${request.action}${request.action === 'list' ? '' : ` ${request.id}`}`,
+      group,
+      message: () => ({ ...request, type: 'member' }),
+      interpret: (raw) => {
+        const members = parseMembersResponse(raw)
+        if (!('invalid' in members)) return { kind: 'done', value: members }
+        const r = parseClientResponse(raw)
+        if ('invalid' in r) return { kind: 'invalid', reason: members.invalid }
+        if (r.type !== 'error') return { kind: 'invalid', reason: 'a member request answered with a result' }
+        if (r.code === 'NOT_LEADER') return notLeaderOutcome(r)
+        if (r.code === 'BAD_REQUEST') return { kind: 'fail', error: new BadRequestError(r.message) }
+        // Refused for now: the caller decides when to ask again (a retry would only ask at once).
+        return { kind: 'fail', error: new UnavailableError(r.message) }
+      },
+      tracksLeader: true,
+    }
+    return this.#run('read', options, () => plan)
+  }
+
+  /** The group named `id` (the controller's included); without an id, the cluster's only group. */
+  async #groupNamed(id: string | undefined): Promise<EndpointGroup> {
+    if (id === undefined) {
+      if (this.#router.groups.length === 1 && this.#router.controller === null) return this.#router.groups[0]!
+      throw new BadRequestError('this cluster has several groups: name one')
+    }
+    if (this.#router.controller?.id === id) return this.#router.controller
+    if (this.#router.needsMap) await this.#ensureMap()
+    const group = this.#router.groupById(id)
+    if (group === null) throw new BadRequestError(`no group "${id}" in this cluster`)
+    return group
   }
 
   /** A replica's view of its group: `endpoint` ("host:port"), or any replica (the leader first). */
@@ -291,7 +336,7 @@ export class KvClient {
       interpret: (raw) => {
         const r = parseClientResponse(raw)
         if ('invalid' in r) return { kind: 'invalid', reason: r.invalid }
-        if (r.type === 'error') return r.code === 'NOT_LEADER' ? { kind: 'not-leader', hint: r.leader ?? null } : { kind: 'retry', code: 'UNAVAILABLE', message: r.message }
+        if (r.type === 'error') return r.code === 'NOT_LEADER' ? notLeaderOutcome(r) : { kind: 'retry', code: 'UNAVAILABLE', message: r.message }
         if (r.result.type !== 'shardMap') return { kind: 'invalid', reason: `getMap answered with a ${r.result.type} result` }
         if (r.result.map === null) return { kind: 'retry', code: 'UNAVAILABLE', message: 'the controller has no shard map yet' }
         return { kind: 'done', value: r.result.map }

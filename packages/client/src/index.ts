@@ -34,5 +34,6 @@ export {
 export { defaultClientLimits, type ClientLimits } from './limits.js'
 export type { BatchEntries, Value } from './ops.js'
 export type { Connector, ConnectArgs, ReplicaConnection } from './pool.js'
-export type { ReplicaStatus } from './response.js'
+export type { MembersView, ReplicaStatus } from './response.js'
+export type { MemberRequest } from '@kv/protocol'
 export type { Logger } from './logger.js'

@@ -1,5 +1,5 @@
 import { formatRevision, parseClientRequest, type ClientResponse, type KvOp, type OpResult, type WriteOp } from '@kv/protocol'
-import type { Interpretation } from './call.js'
+import { notLeaderOutcome, type Interpretation } from './call.js'
 import { BadRequestError, CompactedError, KvError, ProtocolError, SessionExpiredError } from './errors.js'
 import { parseClientResponse } from './response.js'
 
@@ -61,7 +61,7 @@ export function interpretKvReply(op: KvOp, raw: unknown): Interpretation<OpResul
 export function interpretError<T = OpResult>(e: Extract<ClientResponse, { type: 'error' }>): Interpretation<T> {
   switch (e.code) {
     case 'NOT_LEADER':
-      return { kind: 'not-leader', hint: e.leader ?? null }
+      return notLeaderOutcome(e)
     case 'TIMEOUT':
     case 'UNAVAILABLE':
     case 'WRONG_SHARD':

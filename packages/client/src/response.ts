@@ -1,4 +1,4 @@
-import { checkShardMap, isWireRevision, type ClientResponse, type ErrorCode, type OpResult, type ReplicaStatus as WireReplicaStatus, type WatchEvent } from '@kv/protocol'
+import { checkShardMap, isWireRevision, type ClientResponse, type ErrorCode, type MembersResponse as WireMembersResponse, type OpResult, type ReplicaStatus as WireReplicaStatus, type WatchEvent } from '@kv/protocol'
 
 /*
  * The gateway for what replicas send back: a reply off the network is `unknown` until it
@@ -38,6 +38,32 @@ const sameAsWire: Same<ReplicaStatus, WireReplicaStatus> = true
 void sameAsWire
 
 export type Parsed<T> = T | { readonly invalid: string }
+
+/** A group's membership as one replica applied it (`kv member`), with members' addresses. */
+export interface MembersView {
+  readonly type: 'members'
+  /** The replica that answered. */
+  readonly replicaId: string
+  readonly voters: readonly string[]
+  readonly learners: readonly string[]
+  /** id → "host:port" of the members admitted by `member add` (the others are in the config). */
+  readonly addresses: Readonly<Record<string, string>>
+  /** The log index of the membership change this view is at (0: the initial membership). */
+  readonly index: number
+}
+const membersSameAsWire: Same<MembersView, WireMembersResponse> = true
+void membersSameAsWire
+
+/** A reply to a `member` request. */
+export function parseMembersResponse(raw: unknown): Parsed<MembersView> {
+  if (!isObject(raw) || raw.type !== 'members') return { invalid: 'member reply must be an object of type "members"' }
+  const ids = (x: unknown): x is string[] => Array.isArray(x) && x.every((id) => typeof id === 'string')
+  const { replicaId, voters, learners, addresses, index } = raw
+  if (typeof replicaId !== 'string' || !ids(voters) || !ids(learners)) return { invalid: 'member reply without a replica id, voters and learners' }
+  if (!isObject(addresses) || !Object.values(addresses).every((a) => typeof a === 'string')) return { invalid: 'member reply addresses must map ids to "host:port"' }
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) return { invalid: 'member reply index must be a non-negative integer' }
+  return { type: 'members', replicaId, voters, learners, addresses: addresses as Record<string, string>, index }
+}
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'NOT_LEADER',
@@ -125,7 +151,9 @@ export function parseClientResponse(raw: unknown): Parsed<ClientResponse> {
   const message = typeof raw.message === 'string' ? raw.message : code
   const leader = typeof raw.leader === 'string' && raw.leader !== '' ? raw.leader : null
   if (code === 'COMPACTED') return isWireRevision(raw.oldest) ? { type: 'error', code, message, oldest: raw.oldest } : { invalid: 'COMPACTED without the oldest revision' }
-  return code === 'NOT_LEADER' ? { type: 'error', code, message, leader } : { type: 'error', code, message }
+  if (code !== 'NOT_LEADER') return { type: 'error', code, message }
+  const leaderAddress = typeof raw.leaderAddress === 'string' && raw.leaderAddress.length <= 300 ? raw.leaderAddress : undefined
+  return { type: 'error', code, message, leader, ...(leaderAddress === undefined ? {} : { leaderAddress }) }
 }
 
 /**

@@ -104,6 +104,20 @@ describe('reconfiguration through the log (alpha rule)', () => {
     expect(refusal(c.changeMembership(leader, { type: 'add-learner', id: 'n5' }))).toBeNull()
   })
 
+  it('in a group with no writes, a change asked for while the last one is not in effect fills the window with no-ops, and is taken when asked again', () => {
+    const c = cluster(6)
+    const leader = c.waitForLeader()
+    c.addNode('n4')
+    c.addNode('n5')
+    const at = slotOf(c.changeMembership(leader, { type: 'add-learner', id: 'n4' }))
+    c.run(3)
+    expect(refusal(c.changeMembership(leader, { type: 'add-learner', id: 'n5' }))).toBe('change-pending')
+    c.run(5)
+    // No write was proposed: the no-ops alone moved the watermark to where the change governs.
+    expect(c.core(leader).status().commitIndex).toBeGreaterThanOrEqual(at + ALPHA - 1)
+    expect(refusal(c.changeMembership(leader, { type: 'add-learner', id: 'n5' }))).toBeNull()
+  })
+
   it('refuses a change the membership cannot take, and answers not-leader on a follower', () => {
     const c = cluster(5, 1)
     const leader = c.waitForLeader()

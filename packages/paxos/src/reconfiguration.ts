@@ -45,6 +45,9 @@ export function proposeMembership(s: PaxosState, change: MembershipChange): Prop
   if (s.commitIndex < leader.recoveryThrough) return refuse('change-pending', `recovery through slot ${leader.recoveryThrough} is not chosen yet`)
   const latest = s.configs.latest()
   if (latest.slot + s.options.alpha > s.commitIndex + 1) {
+    // The next change is asked for: fill the slots before the last change governs with
+    // no-ops, so that it does even in a group with no writes (asked again, it is taken).
+    while (leader.nextSlot < latest.slot + s.options.alpha) take(s, leader, { type: 'noop', index: takeSlot(s, leader), term: leader.ballot })
     return refuse('change-pending', `the change chosen in slot ${latest.slot} governs from slot ${latest.slot + s.options.alpha} on`)
   }
   const next = applyChange(latest.membership, change)

@@ -137,6 +137,9 @@ export type ClientResponse =
       readonly message: string
       /** With NOT_LEADER: the replica believed to lead, if known. */
       readonly leader?: string | null
+      /** With NOT_LEADER: where that replica is reached ("host:port"), when the replica knows
+       * (a member added by `kv member add` is in no config a client may hold). */
+      readonly leaderAddress?: string
       /** With WRONG_SHARD: the epoch of the shard map the replica's group is at. */
       readonly epoch?: number
       /** With COMPACTED: the oldest revision a watch of this key (or prefix) may resume from here. */

@@ -209,7 +209,11 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const change: MembershipChange = { type, id: req.id!, context: new TextEncoder().encode(req.address ?? '') }
     const result = this.core.proposeMembership(change)
     if (isNotLeader(result)) return reply(notLeader(result.leader))
-    if (isMembershipRefusal(result)) return reply(error('UNAVAILABLE', `member ${req.action} ${req.id}: ${result.reason}: ${result.message}`))
+    if (isMembershipRefusal(result)) {
+      // Refused for now (another change pending, a learner still catching up, a hand-over) or for good.
+      const code = result.reason === 'change-pending' || result.reason === 'not-caught-up' || result.reason === 'transferring' ? 'UNAVAILABLE' : 'BAD_REQUEST'
+      return reply(error(code, `member ${req.action} ${req.id}: ${result.reason}: ${result.message}`))
+    }
     this.memberWaiters.set(result.index, reply)
     this.drive()
   }

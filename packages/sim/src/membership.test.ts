@@ -67,9 +67,11 @@ describe.each<Protocol>(['raft', 'paxos'])('%s: the replica shell answers member
       ask('list', undefined, undefined, node)
       expect(answers.at(-1)).toMatchObject({ type: 'members', voters: removed.voters, addresses: { 'g1-m1': 'node4.example:7004' } })
     }
+    // Admitted once: never again (BAD_REQUEST, final); a promotion of a voter likewise.
     ask('add', 'g1-m1', 'node4.example:7004')
     world.runFor(50)
-    expect(answers.at(-1)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' })
+    expect(answers.at(-1)).toMatchObject({ type: 'error', code: 'BAD_REQUEST' })
+    expect((answers.at(-1) as { message: string }).message).toContain('already-admitted')
   })
 
   it('a replica that joins after the other joiner\'s entry was compacted learns its address from the snapshot', () => {

@@ -148,6 +148,23 @@ describe('PeerTransport', () => {
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(140)
   })
 
+  it('takes a peer added at runtime, and moves one to a new address', async () => {
+    const b = await replica('b')
+    const c = await replica('c')
+    const fromA = peers('a', {})
+    expect(fromA.hasPeer('b')).toBe(false)
+    expect(fromA.setPeer('b', { host: HOST, port: b.server.port })).toBe(true)
+    expect(fromA.setPeer('b', { host: HOST, port: b.server.port })).toBe(false)
+    fromA.send('b', { type: 'vote', term: 1 })
+    await waitFor(() => b.received.length === 1, 'a message to the added peer')
+    // The replica "b" now lives where c listens (a replacement on a new address).
+    expect(fromA.setPeer('b', { host: HOST, port: c.server.port })).toBe(true)
+    fromA.send('b', { type: 'vote', term: 2 })
+    await waitFor(() => c.received.length === 1, 'a message to the moved peer')
+    expect(c.received[0]).toEqual({ from: 'a', msg: { type: 'vote', term: 2 } })
+    expect(b.received).toHaveLength(1)
+  })
+
   it('throws a typed error for a peer not in the address book', () => {
     const fromA = peers('a', {})
     expect(() => fromA.send('zz', { type: 'vote' })).toThrowError(UnknownPeerError)

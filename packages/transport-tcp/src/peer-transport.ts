@@ -244,6 +244,7 @@ export class PeerTransport {
       logger: options.logger ?? noopLogger,
       random,
     }
+    this.#ctx = ctx
     for (const [nodeId, address] of peerEntries(options.peers)) this.#links.set(nodeId, new PeerLink(nodeId, address, ctx))
     this.#prober = setInterval(() => {
       const now = Date.now()
@@ -253,6 +254,26 @@ export class PeerTransport {
   }
 
   readonly #prober: NodeJS.Timeout
+  readonly #ctx: LinkContext
+
+  /**
+   * Adds `nodeId` to the address book, or moves it to a new address (a replica admitted to
+   * the group at runtime, `kv member add`). A moved peer's old link closes, dropping what it
+   * had queued (the protocols retransmit). Returns whether anything changed.
+   */
+  setPeer(nodeId: string, address: PeerAddress): boolean {
+    if (this.#closed) return false
+    const old = this.#links.get(nodeId)
+    if (old !== undefined && old.address.host === address.host && old.address.port === address.port) return false
+    this.#links.set(nodeId, new PeerLink(nodeId, address, this.#ctx))
+    if (old !== undefined) void old.close()
+    return true
+  }
+
+  /** `nodeId` is in the address book. */
+  hasPeer(nodeId: string): boolean {
+    return this.#links.has(nodeId)
+  }
 
   /** Queues `msg` for `toNodeId`. Never blocks, never throws for network reasons. */
   send<M extends OutgoingMessage>(toNodeId: string, msg: M): void {

@@ -1,10 +1,11 @@
 import type { ReplicaGroup } from './replica-group.js'
 
 /** What one attempt at one replica told the caller. */
-export type AttemptVerdict =
+export type AttemptVerdict<A = never> =
   | { readonly kind: 'done' }
-  /** Not the leader; `hint` names the replica id it believes leads. */
-  | { readonly kind: 'not-leader'; readonly hint: string | null }
+  /** Not the leader; `hint` names the replica id it believes leads, `hintAddress` where it is
+   * (a replica the caller never heard of: the group gains it). */
+  | { readonly kind: 'not-leader'; readonly hint: string | null; readonly hintAddress?: A }
   /** Answered TIMEOUT, UNAVAILABLE or WRONG_SHARD, or the attempt was lost or unreachable. */
   | { readonly kind: 'failed' }
 
@@ -44,7 +45,7 @@ export class CallRound<A> {
   }
 
   /** What the attempt at `a` told us; shapes the rest of the round and the group's beliefs. */
-  report(a: A, verdict: AttemptVerdict): void {
+  report(a: A, verdict: AttemptVerdict<A>): void {
     const group = this.#group
     switch (verdict.kind) {
       case 'done':
@@ -55,6 +56,7 @@ export class CallRound<A> {
         return
       case 'not-leader': {
         group.doubt(a)
+        if (verdict.hint !== null && verdict.hintAddress !== undefined && group.addressOf(verdict.hint) === null) group.add(verdict.hintAddress, verdict.hint)
         const hinted = verdict.hint === null ? null : group.addressOf(verdict.hint)
         if (hinted === null) return
         group.believeLeader(hinted)

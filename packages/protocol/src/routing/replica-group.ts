@@ -6,7 +6,7 @@
  */
 export class ReplicaGroup<A> {
   readonly id: string
-  readonly addresses: readonly A[]
+  readonly #addresses: A[]
   readonly #key: (a: A) => string
   readonly #byId = new Map<string, A>()
   #leader: A | null = null
@@ -17,8 +17,22 @@ export class ReplicaGroup<A> {
     if (replicas.length === 0) throw new RangeError(`group ${id} has no replicas`)
     this.id = id
     this.#key = key
-    this.addresses = replicas.map((r) => r.address)
+    this.#addresses = replicas.map((r) => r.address)
     for (const r of replicas) if (r.id !== undefined) this.#byId.set(r.id, r.address)
+  }
+
+  /** The group's replicas: those it was made with, then those it learned of (`add`). */
+  get addresses(): readonly A[] {
+    return this.#addresses
+  }
+
+  /**
+   * A replica the caller was told of (a NOT_LEADER answer naming a leader at an address): a
+   * member added to the group after the caller's config or map was written.
+   */
+  add(a: A, replicaId: string): void {
+    if (!this.has(a)) this.#addresses.push(a)
+    if (replicaId !== '') this.#byId.set(replicaId, this.#addresses[this.#indexOf(a)]!)
   }
 
   get leader(): A | null {

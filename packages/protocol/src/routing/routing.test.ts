@@ -47,6 +47,15 @@ describe('routing decisions', () => {
     expect(walk(new CallRound(group()), { 'addr-a': { kind: 'not-leader', hint: 'zz' }, 'addr-b': { kind: 'done' } })).toEqual(['addr-a', 'addr-b'])
   })
 
+  it('takes in a replica it never heard of when a NOT_LEADER hint says where it is (a member added later)', () => {
+    const g = group()
+    const seen = walk(new CallRound(g), { 'addr-a': { kind: 'not-leader', hint: 'd', hintAddress: 'addr-d' }, 'addr-d': { kind: 'done' } })
+    expect(seen).toEqual(['addr-a', 'addr-d'])
+    expect(g.addresses).toEqual(['addr-a', 'addr-b', 'addr-c', 'addr-d'])
+    expect(g.addressOf('d')).toBe('addr-d')
+    expect(g.roundOrder()).toEqual(['addr-d', 'addr-a', 'addr-b', 'addr-c'])
+  })
+
   it('asks only the one replica it is told to, and a stale answer does not make it leader', () => {
     const g = group()
     const round = new CallRound(g, { only: 'addr-b', tracksLeader: false })
