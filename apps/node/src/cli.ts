@@ -20,6 +20,7 @@ import { addConfigCommands } from './config-commands.js'
 import { addLogCommand } from './log-command.js'
 import { addNodeCommand } from './node-command.js'
 import { addShardCommands } from './shard-commands.js'
+import { addMemberCommands } from './member-commands.js'
 import { kvVersion } from './version.js'
 
 
@@ -49,6 +50,7 @@ addNodeCommand(program)
 addClusterCommands(program)
 addClientCommands(program)
 addShardCommands(program)
+addMemberCommands(program)
 addLogCommand(program)
 addChatCommand(program)
 

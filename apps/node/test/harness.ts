@@ -214,7 +214,9 @@ export class ProcessCluster {
   readonly dir: string
   readonly configPath: string
   readonly config: ClusterConfig
-  readonly ids: readonly string[]
+  readonly #configIds: readonly string[]
+  /** Replicas started with `join` (in no config): id → group and address. */
+  readonly #joiners = new Map<string, { group: string; address: string }>()
   readonly #options: ClusterOptions
   readonly #nodes = new Map<string, NodeProcess>()
   readonly #clients: KvClient[] = []
@@ -230,7 +232,22 @@ export class ProcessCluster {
     const spread = options.hostGroup === undefined ? generated : spreadOverHostGroup(generated, options.hostGroup)
     this.config = options.configure === undefined ? spread : parseConfig(options.configure(spread))
     writeFileSync(this.configPath, JSON.stringify(this.config, null, 2) + '\n')
-    this.ids = allGroups(this.config).flatMap((g) => g.replicas.map((r) => r.id))
+    this.#configIds = allGroups(this.config).flatMap((g) => g.replicas.map((r) => r.id))
+  }
+
+  /** Every replica: the config's, then those started with `join`. */
+  get ids(): readonly string[] {
+    return [...this.#configIds, ...this.#joiners.keys()]
+  }
+
+  /**
+   * Starts a replica that is in no config, to be admitted to `group` by `kv member add`
+   * (`kv node --join <group> --advertise <address>`). A later `restart` starts it the same way.
+   */
+  join(id: string, group: string, address: string, extraFlags: readonly string[] = []): void {
+    if (this.#configIds.includes(id)) throw new Error(`${id} is in the config`)
+    this.#joiners.set(id, { group, address })
+    this.startNode(id, extraFlags)
   }
 
   /** Generates a config and starts the replicas (all, or `options.start`). Does not wait for a leader. */
@@ -258,10 +275,12 @@ export class ProcessCluster {
   replicasOf(groupId: string): string[] {
     const g = allGroups(this.config).find((x) => x.id === groupId)
     if (g === undefined) throw new Error(`no group ${groupId}`)
-    return g.replicas.map((r) => r.id)
+    return [...g.replicas.map((r) => r.id), ...[...this.#joiners].filter(([, j]) => j.group === groupId).map(([id]) => id)]
   }
 
   address(id: string): string {
+    const joined = this.#joiners.get(id)
+    if (joined !== undefined) return joined.address
     const r = allGroups(this.config).flatMap((g) => g.replicas).find((x) => x.id === id)
     if (r === undefined) throw new Error(`no replica ${id}`)
     return `${r.host}:${r.port}`
@@ -300,7 +319,9 @@ export class ProcessCluster {
     const flags = [...(this.#options.nodeFlags ?? []), ...(this.#options.flagsById?.[id] ?? []), ...extraFlags]
     // Small WAL segments: the default 64 MiB preallocation (twice per replica) is gigabytes of
     // zero-filling over the suite, which only slows a shared test machine down.
-    const args = [...kvNodeArgs, '--config', this.configPath, 'node', '--id', id, '--data', this.dataDir(id), '--wal-segment-mb', '4', ...flags]
+    const joined = this.#joiners.get(id)
+    const joinFlags = joined === undefined ? [] : ['--join', joined.group, '--advertise', joined.address]
+    const args = [...kvNodeArgs, '--config', this.configPath, 'node', '--id', id, '--data', this.dataDir(id), '--wal-segment-mb', '4', ...joinFlags, ...flags]
     const log = openSync(this.logPath(id), 'a')
     try {
       const prefix = this.#options.spawnPrefix?.(id) ?? []

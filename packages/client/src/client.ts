@@ -256,7 +256,7 @@ export class KvClient {
     this.#assertOpen()
     const group = await this.#groupNamed(options.group)
     const plan: CallPlan<MembersView> = {
-      what: `member ${request.action}${request.action === 'list' ? '' : ` ${request.id}`}`,
+      what: `member ${request.action}${request.action === 'list' ? '' : ` ${request.replicaId}`}`,
       group,
       message: () => ({ ...request, type: 'member' }),
       interpret: (raw) => {

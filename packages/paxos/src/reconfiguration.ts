@@ -45,9 +45,9 @@ export function proposeMembership(s: PaxosState, change: MembershipChange): Prop
   if (s.commitIndex < leader.recoveryThrough) return refuse('change-pending', `recovery through slot ${leader.recoveryThrough} is not chosen yet`)
   const latest = s.configs.latest()
   if (latest.slot + s.options.alpha > s.commitIndex + 1) {
-    // The next change is asked for: fill the slots before the last change governs with
-    // no-ops, so that it does even in a group with no writes (asked again, it is taken).
-    while (leader.nextSlot < latest.slot + s.options.alpha) take(s, leader, { type: 'noop', index: takeSlot(s, leader), term: leader.ballot })
+    // Asked for the next change before the last governs: fill the slots up to where it does
+    // (a leader elected since may not have), so that asked again, it is taken.
+    fillWindow(s, leader, latest.slot)
     return refuse('change-pending', `the change chosen in slot ${latest.slot} governs from slot ${latest.slot + s.options.alpha} on`)
   }
   const next = applyChange(latest.membership, change)
@@ -61,7 +61,18 @@ export function proposeMembership(s: PaxosState, change: MembershipChange): Prop
   const slot = takeSlot(s, leader)
   take(s, leader, { type: 'membership', index: slot, term: leader.ballot, change, membership: next })
   leader.changeSlot = slot
+  fillWindow(s, leader, slot)
   return { index: slot, term: leader.ballot }
+}
+
+/**
+ * The change chosen at `slot` governs from slot + α on: the leader fills the slots before
+ * that with no-ops at once, so the change takes effect as soon as they are chosen, writes or
+ * none. Until then the membership before it still governs, and a removed replica still
+ * counts: a group that lost another replica in that window would wait for one to return.
+ */
+function fillWindow(s: PaxosState, leader: LeaderState, slot: number): void {
+  while (leader.nextSlot < slot + s.options.alpha) take(s, leader, { type: 'noop', index: takeSlot(s, leader), term: leader.ballot })
 }
 
 /** The memberships that govern a slot not chosen yet (from the watermark on). */

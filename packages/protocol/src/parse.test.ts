@@ -61,17 +61,17 @@ describe('parseClientRequest', () => {
 describe('membership admin requests', () => {
   it.each([
     [{ type: 'member', action: 'list' }, { type: 'member', action: 'list' }],
-    [{ type: 'member', action: 'add', id: 'g1-r4', address: 'host4:7004' }, { type: 'member', action: 'add', id: 'g1-r4', address: 'host4:7004' }],
-    [{ type: 'member', action: 'remove', id: 'g1-r1' }, { type: 'member', action: 'remove', id: 'g1-r1' }],
+    [{ type: 'member', action: 'add', replicaId: 'g1-r4', address: 'host4:7004' }, { type: 'member', action: 'add', replicaId: 'g1-r4', address: 'host4:7004' }],
+    [{ type: 'member', action: 'remove', replicaId: 'g1-r1' }, { type: 'member', action: 'remove', replicaId: 'g1-r1' }],
   ])('takes %j', (raw, request) => {
     expect(parseClientRequest(raw)).toEqual({ ok: true, request })
   })
 
   it.each([
-    ['an unknown action', { type: 'member', action: 'join', id: 'x' }],
+    ['an unknown action', { type: 'member', action: 'join', replicaId: 'x' }],
     ['a change without an id', { type: 'member', action: 'promote' }],
-    ['an add without an address', { type: 'member', action: 'add', id: 'g1-r4' }],
-    ['an address without a port', { type: 'member', action: 'add', id: 'g1-r4', address: 'host4' }],
+    ['an add without an address', { type: 'member', action: 'add', replicaId: 'g1-r4' }],
+    ['an address without a port', { type: 'member', action: 'add', replicaId: 'g1-r4', address: 'host4' }],
   ])('refuses %s', (_name, raw) => {
     expect(parseClientRequest(raw).ok).toBe(false)
   })

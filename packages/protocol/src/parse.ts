@@ -158,11 +158,11 @@ const MEMBER_ACTIONS: ReadonlySet<unknown> = new Set(['add', 'promote', 'remove'
 
 /** `kv member`'s request: an action, the replica id it is about, and for `add` its host:port. */
 function parseMemberRequest(m: Record<string, unknown>): ParseResult {
-  const { action, id, address } = m
+  const { action, replicaId: id, address } = m
   if (!MEMBER_ACTIONS.has(action)) return { ok: false, reason: `member: unknown action ${JSON.stringify(action)}` }
   if (action === 'list') return { ok: true, request: { type: 'member', action: 'list' } }
-  if (typeof id !== 'string' || id.length === 0 || id.length > limits.maxClientIdChars) return { ok: false, reason: 'member: id must be a non-empty string' }
-  if (action !== 'add') return { ok: true, request: { type: 'member', action: action as 'promote' | 'remove', id } }
+  if (typeof id !== 'string' || id.length === 0 || id.length > limits.maxClientIdChars) return { ok: false, reason: 'member: replicaId must be a non-empty string' }
+  if (action !== 'add') return { ok: true, request: { type: 'member', action: action as 'promote' | 'remove', replicaId: id } }
   if (typeof address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(address)) return { ok: false, reason: 'member add: address must be host:port' }
-  return { ok: true, request: { type: 'member', action: 'add', id, address } }
+  return { ok: true, request: { type: 'member', action: 'add', replicaId: id, address } }
 }

@@ -91,7 +91,8 @@ export interface StatusRequest {
 export interface MemberRequest {
   readonly type: 'member'
   readonly action: 'add' | 'promote' | 'remove' | 'list'
-  readonly id?: string
+  /** The replica the change is about (not `id`: the transport numbers requests with that field). */
+  readonly replicaId?: string
   readonly address?: string
 }
 

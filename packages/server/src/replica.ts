@@ -206,13 +206,13 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   private memberRequest(req: MemberRequest, reply: Reply): void {
     if (req.action === 'list') return reply(this.membersResponse())
     const type: MembershipChange['type'] = req.action === 'add' ? 'add-learner' : req.action
-    const change: MembershipChange = { type, id: req.id!, context: new TextEncoder().encode(req.address ?? '') }
+    const change: MembershipChange = { type, id: req.replicaId!, context: new TextEncoder().encode(req.address ?? '') }
     const result = this.core.proposeMembership(change)
     if (isNotLeader(result)) return reply(notLeader(result.leader))
     if (isMembershipRefusal(result)) {
       // Refused for now (another change pending, a learner still catching up, a hand-over) or for good.
       const code = result.reason === 'change-pending' || result.reason === 'not-caught-up' || result.reason === 'transferring' ? 'UNAVAILABLE' : 'BAD_REQUEST'
-      return reply(error(code, `member ${req.action} ${req.id}: ${result.reason}: ${result.message}`))
+      return reply(error(code, `member ${req.action} ${req.replicaId}: ${result.reason}: ${result.message}`))
     }
     this.memberWaiters.set(result.index, reply)
     this.drive()

@@ -39,7 +39,7 @@ describe.each<Protocol>(['raft', 'paxos'])('%s: the replica shell answers member
     world.runUntil(() => world.leader() !== null, 2000)
     const answers: Array<ClientResponse | ReplicaStatus | MembersResponse> = []
     const ask = (action: 'add' | 'promote' | 'remove' | 'list', id?: string, address?: string, at = world.leader()!): void => {
-      at.replica!.request({ type: 'member', action, ...(id === undefined ? {} : { id }), ...(address === undefined ? {} : { address }) }, (r) => answers.push(r))
+      at.replica!.request({ type: 'member', action, ...(id === undefined ? {} : { replicaId: id }), ...(address === undefined ? {} : { address }) }, (r) => answers.push(r))
       at.replica!.flush()
     }
     /** Asks the leader until it takes the change (a Paxos change takes over α slots after the last), and waits for the answer. */
@@ -80,7 +80,7 @@ describe.each<Protocol>(['raft', 'paxos'])('%s: the replica shell answers member
     world.runUntil(() => world.leader() !== null, 2000)
     const answers: Array<ClientResponse | ReplicaStatus | MembersResponse> = []
     const ask = (at: NonNullable<ReturnType<SimWorld['leader']>>, id?: string, address?: string): void => {
-      at.replica!.request(id === undefined ? { type: 'member', action: 'list' } : { type: 'member', action: 'add', id, address: address! }, (r) => answers.push(r))
+      at.replica!.request(id === undefined ? { type: 'member', action: 'list' } : { type: 'member', action: 'add', replicaId: id, address: address! }, (r) => answers.push(r))
       at.replica!.flush()
     }
     const add = (id: string, address: string): void => {
