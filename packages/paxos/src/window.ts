@@ -39,6 +39,8 @@ export function releaseWaiting(s: PaxosState, leader: LeaderState): void {
     const hole = s.commitIndex + 1
     if (leader.votes.has(hole) || hole >= next.index) return
     propose(s, leader, { type: 'noop', index: hole, term: leader.ballot })
+    // Replication went past the empty slot (it had nothing to send there): go back for it.
+    for (const progress of leader.peers.values()) progress.next = Math.min(progress.next, hole)
     return
   }
 }
