@@ -219,8 +219,11 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     ...(tls === null ? {} : { tls: tls.listen, peerHosts }),
     faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
     onPeerMessage: (from, msg) => {
-      const m = msg as unknown as PeerMessage
-      if (m.from !== from || m.to !== o.id) return log.warn({ from, type: msg.type }, 'peer message with wrong addresses dropped')
+      const m = msg as unknown as PeerMessage & { via?: unknown; toGroup?: unknown }
+      // A group message handed on by a follower of this group comes over that follower's link
+      // (only a group message: consensus messages always come from their sender).
+      const sender = typeof m.via === 'string' && typeof m.toGroup === 'string' ? m.via : m.from
+      if (sender !== from || m.to !== o.id) return log.warn({ from, type: msg.type }, 'peer message with wrong addresses dropped')
       replica.step(m)
       flushSoon()
     },

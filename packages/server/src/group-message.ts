@@ -10,6 +10,11 @@ import type { LogRecord } from './log-record.js'
 export interface GroupMessage extends PeerMessage {
   readonly fromGroup: string
   readonly toGroup: string
+  /**
+   * Set when a replica of `toGroup` that does not lead handed the message on to its leader
+   * (`Replica.step`): the replica it came through. A message is handed on once at most.
+   */
+  readonly via?: string
 }
 
 export function isGroupMessage(msg: PeerMessage): msg is GroupMessage {

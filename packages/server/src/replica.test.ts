@@ -4,7 +4,7 @@
  * shell (answer on apply, read barriers, group commit, session answers, leadership loss) is
  * checked at the exact point where a broken shell would answer too early or wrongly.
  */
-import { initialMembership, type ConsensusCore, type CoreConfig, type Entry, type NotLeader, type ProposeResult, type Ready, type ReadState, type Snapshot, type Status } from '@kv/consensus'
+import { initialMembership, type ConsensusCore, type CoreConfig, type Entry, type NotLeader, type PeerMessage, type ProposeResult, type Ready, type ReadState, type Snapshot, type Status } from '@kv/consensus'
 import type { ClientResponse, KvOp, MembersResponse, ReplicaStatus } from '@kv/protocol'
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEnv } from './env.js'
@@ -28,6 +28,8 @@ class ScriptedCore implements ConsensusCore {
   private pendingReadStates: ReadState[] = []
   /** A leader that takes no proposals (Raft, while it hands leadership over). */
   handingOver = false
+  /** The leader a follower knows of. */
+  knownLeader: string | null = null
 
   constructor(private readonly config: CoreConfig) {}
 
@@ -75,7 +77,7 @@ class ScriptedCore implements ConsensusCore {
   }
   status(): Status {
     return {
-      id: this.config.id, role: this.role, term: this.term, leader: this.role === 'leader' ? this.config.id : null,
+      id: this.config.id, role: this.role, term: this.term, leader: this.role === 'leader' ? this.config.id : this.knownLeader,
       commitIndex: this.committedUpTo, lastIndex: this.log.length, appliedIndex: this.handedOut, firstIndex: 1,
       membership: initialMembership(this.config.members),
     }
@@ -102,9 +104,10 @@ function harness(limits: Partial<ReplicaLimits> = {}) {
   let core: ScriptedCore | null = null
   const persists: Array<{ ready: Ready; done: () => void }> = []
   const clock = { nowMs: 1000 }
+  const sent: PeerMessage[] = []
   const env: ReplicaEnv<KvStateMachine> = {
     now: () => clock.nowMs,
-    send: () => {},
+    send: (m) => sent.push(m),
     persist: (ready, done) => persists.push({ ready, done }),
     saveSnapshot: (_s, done) => done(),
   }
@@ -132,7 +135,7 @@ function harness(limits: Partial<ReplicaLimits> = {}) {
     replica.flush()
     persistAll()
   }
-  return { replica, core: core!, persists, answers, send, persistAll, settle, clock, answered: (label: string) => answers.filter((a) => a.label === label), machine: replica.stateMachine as ContextKeepingMachine }
+  return { replica, core: core!, persists, sent, answers, send, persistAll, settle, clock, answered: (label: string) => answers.filter((a) => a.label === label), machine: replica.stateMachine as ContextKeepingMachine }
 }
 
 const put = (clientId: string, seq: number, key: string, value: string): SessionRequest<KvOp> => ({ clientId, seq, ackedSeq: 0, op: { op: 'put', key, value: b(value) } })
@@ -153,6 +156,23 @@ function commandsOf(entry: Entry): readonly Command[] {
 }
 
 describe('Replica', () => {
+  it('hands a group message on to its leader, once, when it does not lead (a member the sender\'s shard map does not list may lead)', () => {
+    const h = harness()
+    h.core.role = 'follower'
+    h.core.knownLeader = 'r4'
+    const msg = { type: 'KeysLearned', from: 'g2-r1', to: 'r1', term: 0, fromGroup: 'g2', toGroup: 'g1', epoch: 3 }
+    h.replica.step(msg)
+    expect(h.sent).toEqual([{ ...msg, to: 'r4', via: 'r1' }])
+    // Handed on already: not again (two followers with stale leaders would bounce it).
+    h.replica.step({ ...msg, via: 'r2' } as typeof msg)
+    // For another group, or at the leader itself: not handed on.
+    const forG3 = { ...msg, toGroup: 'g3' }
+    h.replica.step(forG3)
+    h.core.role = 'leader'
+    h.replica.step(msg)
+    expect(h.sent).toHaveLength(1)
+  })
+
   it('answers a write once its entry is applied: not when proposed, nor when persisted', () => {
     const h = harness()
     h.send('w', put('c', 1, 'k', 'v'))

@@ -153,7 +153,15 @@ export class Replica<M extends AnyMachine = AnyMachine> {
   /** A message from a peer: consensus traffic of this group, or a group message for the machine. */
   step(msg: PeerMessage): void {
     if (isGroupMessage(msg)) {
-      if (msg.toGroup === this.groupId) this.stateMachine.onGroupMessage?.(msg, this.machineContext())
+      if (msg.toGroup !== this.groupId) return
+      // Senders address the replicas their shard map lists, which may not include a member
+      // admitted since (kv member add) that leads now: a follower that knows its leader hands
+      // the message on, once. It still sees the message itself (some any replica answers).
+      const status = this.core.status()
+      if (status.role !== 'leader' && status.leader !== null && status.leader !== status.id && msg.via === undefined) {
+        this.env.send({ ...msg, to: status.leader, via: status.id } as GroupMessage)
+      }
+      this.stateMachine.onGroupMessage?.(msg, this.machineContext())
       return
     }
     this.core.step(msg)

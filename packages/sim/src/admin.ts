@@ -3,6 +3,7 @@ import { backoffMs, CallRound, ReplicaGroup, type ClientResponse, type Controlle
 import type { ClientTiming } from './client.js'
 import type { EventQueue } from './event-queue.js'
 import type { SimNetwork } from './network.js'
+import { notLeaderVerdict } from './hints.js'
 
 interface Change {
   readonly op: ControllerWriteOp
@@ -87,7 +88,7 @@ export class SimAdmin {
       c.round.report(from, { kind: 'done' })
       return this.finish(resp)
     }
-    c.round.report(from, resp.code === 'NOT_LEADER' ? { kind: 'not-leader', hint: resp.leader ?? null } : { kind: 'failed' })
+    c.round.report(from, resp.code === 'NOT_LEADER' ? notLeaderVerdict(resp.leader) : { kind: 'failed' })
     this.attempt()
   }
 

@@ -12,6 +12,7 @@ import {
 import type { EventQueue } from './event-queue.js'
 import type { HistoryRecorder, KvInput, KvOutput } from './linearizability/index.js'
 import type { SimNetwork } from './network.js'
+import { notLeaderVerdict } from './hints.js'
 
 export interface ClientTiming {
   /** Wait this long for an answer before trying the next replica with the same request. */
@@ -105,7 +106,7 @@ export class SimClient {
   private replicaGroup(id: string, servers: readonly string[]): ReplicaGroup<string> {
     let g = this.groups.get(id)
     // Replicas joined the group since (membership changes): ask them too, keeping the leader we believe in.
-    if (g !== undefined && g.addresses.length !== servers.length) {
+    if (g !== undefined && servers.some((s) => !g!.has(s))) {
       const leader = g.leader
       g = new ReplicaGroup(id, servers.map((s) => ({ address: s, id: s })), (s) => s)
       if (leader !== null) g.believeLeader(leader)
@@ -219,7 +220,7 @@ export class SimClient {
     }
     switch (resp.code) {
       case 'NOT_LEADER':
-        op.round.report(from, { kind: 'not-leader', hint: resp.leader ?? null })
+        op.round.report(from, notLeaderVerdict(resp.leader))
         break
       case 'UNAVAILABLE':
       case 'TIMEOUT':

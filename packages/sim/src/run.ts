@@ -8,7 +8,7 @@ import type { Protocol } from './protocols.js'
 import { defaultReplication, type NodeReplication } from './node.js'
 import { drawClientSwarm, drawReplication, drawSwarm } from './swarm.js'
 import { appendToken, checkAppends, type WorkloadOptions } from './workload.js'
-import { defaultWorldOptions, SimWorld } from './world.js'
+import { defaultWorldOptions, liveMembers, SimWorld } from './world.js'
 
 /** A fuzz run's shape, all drawn from its seed. */
 export interface Scenario {
@@ -81,8 +81,9 @@ export function scenarioFor(seed: number, protocol: Protocol, options: { sharded
   scenario.readFractions = clients.readFractions
   scenario.replication = drawReplication(r)
   // Drawn after everything else, so that the rest of a seed's scenario is what it was before.
-  // A one-group world only: sharded clients find replicas through the cluster spec.
-  scenario.nemesis.membership = scenario.sharded === null && r.chance(0.85)
+  // Sharded clients know the replicas of the cluster spec and learn those added since from
+  // NOT_LEADER hints; migrations reach a leader the shard map does not list through its followers.
+  scenario.nemesis.membership = r.chance(0.85)
   return scenario
 }
 
@@ -207,8 +208,8 @@ function placementProblems(world: SimWorld): string[] {
   if (map === null) return [...problems, 'no controller replica has a shard map']
   const router = new ShardRouter(map)
   for (const g of world.shardGroups) {
-    for (const n of g.nodes) {
-      if (!n.alive) continue
+    // Its members: a replica removed from the group keeps what it held when it left.
+    for (const n of liveMembers(g)) {
       for (const [key] of n.kv.entries()) {
         const owner = router.groupOf(key).id
         if (owner !== g.spec.id) problems.push(`placement: ${n.id} still holds ${key}, which belongs to ${owner} at epoch ${map.epoch}`)

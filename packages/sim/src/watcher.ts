@@ -15,6 +15,7 @@ import {
 import type { ClientRouting, ClientTiming } from './client.js'
 import type { EventQueue } from './event-queue.js'
 import type { SimNetwork } from './network.js'
+import { notLeaderVerdict } from './hints.js'
 
 /** What a simulated watcher follows: one key, or every key with a prefix. */
 export type WatchTarget = { readonly key: string } | { readonly prefix: string }
@@ -162,7 +163,7 @@ export class SimWatcher {
     }
     switch (resp.code) {
       case 'NOT_LEADER':
-        poll.round.report(from, { kind: 'not-leader', hint: resp.leader ?? null })
+        poll.round.report(from, notLeaderVerdict(resp.leader))
         return this.attempt(poll)
       case 'WRONG_SHARD':
         if (poll.stream !== KEY_STREAM) return void this.problems.push(`${this.name}: WRONG_SHARD to a prefix watch`)

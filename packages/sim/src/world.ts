@@ -169,10 +169,7 @@ export class SimWorld {
       {
         clients: () => this.clients.map((c) => c.name),
         electionTimeoutMs: o.timing.tickMs * o.timing.electionTimeoutTicks,
-        // Clients of a sharded world find replicas through the spec: only one-group worlds grow.
-        ...(this.sharded ? {} : {
-          replicas: { nextId: (g: { id: string }) => this.nextReplicaId(g.id), start: (g: { id: string }, id: string) => this.addReplica(g.id, id) },
-        }),
+        replicas: { nextId: (g: { id: string }) => this.nextReplicaId(g.id), start: (g: { id: string }, id: string) => this.addReplica(g.id, id) },
       },
     )
     for (const n of this.nodes) n.start()
@@ -440,12 +437,24 @@ export class SimWorld {
     return epoch
   }
 
-  /** Every live shard-group replica is at the controller's newest epoch with no move under way. */
+  /** Every live member of every shard group is at the controller's newest epoch with no move under way. */
   migrationsSettled(): boolean {
     if (this.spec.controller === undefined) return true
     const epoch = this.controllerEpoch()
-    return this.shardGroups.every((g) => g.nodes.every((n) => !n.alive || (n.kv.shards?.settled === true && n.kv.shards.epoch === epoch)))
+    return this.shardGroups.every((g) => liveMembers(g).every((n) => n.kv.shards?.settled === true && n.kv.shards.epoch === epoch))
   }
+}
+
+/**
+ * The group's running replicas that are members, as its most advanced running replica sees
+ * the membership: one removed from the group stops where it was, one never admitted has nothing.
+ */
+export function liveMembers(group: SimGroup): SimNode[] {
+  const running = group.nodes.filter((n) => n.replica !== null)
+  const ahead = running.reduce<SimNode | undefined>((a, n) => (a === undefined || n.replica!.core.status().commitIndex > a.replica!.core.status().commitIndex ? n : a), undefined)
+  if (ahead === undefined) return []
+  const membership = ahead.replica!.core.status().membership
+  return running.filter((n) => isMember(membership, n.id))
 }
 
 /** Every live member (as the most advanced live replica sees the membership) has applied

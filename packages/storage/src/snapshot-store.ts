@@ -171,9 +171,9 @@ function decodeMeta(bytes: Buffer): MembershipFields | null {
   if (f['memberContexts'] !== undefined && !isMemberContexts(f['memberContexts'])) return null
   const contexts = f['memberContexts'] as Record<string, Uint8Array> | undefined
   return membershipFields({
-    ...(f['membership'] === undefined ? {} : { membership: f['membership'] as NonNullable<MembershipFields['membership']> }),
-    ...(index === undefined ? {} : { membershipIndex: index as number }),
-    ...(f['previousMembership'] === undefined ? {} : { previousMembership: f['previousMembership'] as NonNullable<MembershipFields['previousMembership']> }),
+    ...(f['membership'] === undefined ? {} : { membership: f['membership'] }),
+    ...(index === undefined ? {} : { membershipIndex: index }),
+    ...(f['previousMembership'] === undefined ? {} : { previousMembership: f['previousMembership'] }),
     // Plain Uint8Arrays, as the snapshot was handed in (msgpackr decodes bytes to Buffers).
     ...(contexts === undefined ? {} : { memberContexts: Object.fromEntries(Object.entries(contexts).map(([id, c]) => [id, new Uint8Array(c)])) }),
   })
