@@ -1,8 +1,8 @@
 import type { CoreFactory, Entry, HardState, PeerMessage, Ready, Snapshot } from '@kv/consensus'
 import { createPaxos } from '@kv/paxos'
-import { allGroups, clusterTopology, groupOfReplica, isDiscoverRequest, listenAddress, parseHostPort } from '@kv/protocol'
+import { allGroups, clusterTopology, endpointKey, groupOfReplica, isDiscoverRequest, listenAddress, parseHostPort } from '@kv/protocol'
 import { createRaft } from '@kv/raft'
-import { createGroupMachine, groupKind, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv, type ReplicaLimits } from '@kv/server'
+import { createGroupMachine, groupKind, isGroupMessage, parseGroupRequest, Replica, type GroupMachine, type ReplicaEnv, type ReplicaLimits } from '@kv/server'
 import { DurableReplicaStorage, loadMachine, mirrorMachine } from '@kv/storage'
 import { PeerTransport, TransportServer, type FaultConfig } from '@kv/transport-tcp'
 import type { Logger } from 'pino'
@@ -108,8 +108,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // address its add-learner entry carries, learned as the entry is appended (the leader
   // replicates to a learner before the entry commits), from the log on restart, and from the
   // members' contexts a snapshot carries.
-  const addressOf = new Map<string, string>(everyone.map((r) => [r.id, `${r.host}:${r.port}`]))
-  const learnAddress = (id: string, context: Uint8Array): void => {
+  const addressOf = new Map<string, string>(everyone.map((r) => [r.id, endpointKey(r)]))
+  const advertised = endpointKey(me)
+  const learnAddress = (id: string, context: Uint8Array, source = 'the log'): void => {
     if (id === o.id) return
     const text = new TextDecoder().decode(context)
     const address = parseHostPort(text)
@@ -117,7 +118,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     if (!peerTransport.setPeer(id, address)) return
     addressOf.set(id, text)
     peerHosts.set(id, address.host)
-    log.info({ replica: id, address: text }, 'peer address learned from the log')
+    log.info({ replica: id, address: text, source }, 'peer address learned')
   }
   const learnFrom = (entries: readonly Entry[], snapshot: Snapshot | null): void => {
     for (const [id, context] of Object.entries(snapshot?.memberContexts ?? {})) learnAddress(id, context)
@@ -133,6 +134,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const env: ReplicaEnv<GroupMachine> = {
     now: () => Date.now(),
     send: (msg: PeerMessage) => {
+      // A group message says where its sender is: a replica of another group may not know a
+      // member admitted here at runtime, and must be able to answer it.
+      if (isGroupMessage(msg) && msg.via === undefined) msg = { ...msg, fromAddress: advertised } as PeerMessage
       if (peerTransport.hasPeer(msg.to)) return peerTransport.send(msg.to, msg)
       // A member whose address this replica has not learned yet (it learns it from the log):
       // dropped like a lost message, said once.
@@ -219,11 +223,13 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     ...(tls === null ? {} : { tls: tls.listen, peerHosts }),
     faults: o.faults, faultIncomingClientRequests: true, classify: classifyMessage,
     onPeerMessage: (from, msg) => {
-      const m = msg as unknown as PeerMessage & { via?: unknown; toGroup?: unknown }
+      const m = msg as unknown as PeerMessage & { via?: unknown; toGroup?: unknown; fromGroup?: unknown; fromAddress?: unknown }
       // A group message handed on by a follower of this group comes over that follower's link
       // (only a group message: consensus messages always come from their sender).
       const sender = typeof m.via === 'string' && typeof m.toGroup === 'string' ? m.via : m.from
       if (sender !== from || m.to !== o.id) return log.warn({ from, type: msg.type }, 'peer message with wrong addresses dropped')
+      // The sender of a group message may be a member another group admitted at runtime.
+      if (typeof m.toGroup === 'string' && typeof m.fromAddress === 'string' && !peerTransport.hasPeer(m.from)) learnAddress(m.from, new TextEncoder().encode(m.fromAddress), `a message of group ${m.fromGroup as string}`)
       replica.step(m)
       flushSoon()
     },

@@ -111,3 +111,50 @@ describe.concurrent('membership changes with processes', () => {
     await waitFor('the members listed', async () => ((await members(c)).members.length === 3 ? true : undefined))
   })
 })
+
+describe('membership changes in a sharded cluster', () => {
+  it('raft: a shard group led by a replica admitted at runtime (in no config, no shard map) migrates its keys to an added group', { timeout: 180_000 }, async (ctx) => {
+    const basePort = 23360
+    const c = await startCluster(ctx, { name: 'member-sharded', basePort, protocol: 'raft', groups: 1, spare: 1 })
+    await c.waitForLeader({ group: 'ctl' })
+    await c.waitForLeader({ group: 'g1' })
+    const history = new HistoryRecorder()
+    const keys = Array.from({ length: 16 }, (_, i) => `sk${i}`)
+    let done = false
+    const load = runWorkload(c, history, { clients: 3, keys, opsPerClient: 5000, durationMs: 150_000, timeoutMs: 10_000, pauseMs: 5, until: () => done })
+    await sleep(1000)
+    // g1-r3 dies; g1-r4, on an address no config or shard map lists, takes its place.
+    await c.kill('g1-r3', 'SIGKILL')
+    const address = `127.0.0.1:${basePort + 30}`
+    c.join('g1-r4', 'g1', address)
+    const replaced = await runKv(['--config', c.configPath, 'member', 'replace', '--group', 'g1', '--id', 'g1-r3', '--new-id', 'g1-r4', '--host', address], 90_000)
+    expect(replaced.code, `${replaced.stdout}\n${replaced.stderr}`).toBe(0)
+    // Pause g1's leader until g1-r4 is elected (each round one of the other two wins).
+    for (let round = 0; round < 12; round++) {
+      const leader = await c.waitForLeader({ group: 'g1', exclude: ['g1-r3'] })
+      if (leader === 'g1-r4') break
+      await c.kill(leader, 'SIGSTOP')
+      await c.waitForLeader({ group: 'g1', exclude: ['g1-r3', leader] })
+      await c.kill(leader, 'SIGCONT')
+      await sleep(500)
+    }
+    expect(await c.waitForLeader({ group: 'g1', exclude: ['g1-r3'] })).toBe('g1-r4')
+    // The migration needs g1's leader to learn the new map (the controller answers g1-r4, whose
+    // address its group message carried) and g2's requests to reach it (g1's followers hand them on).
+    const admin = c.client({ timeoutMs: 60_000 })
+    expect(await admin.addShardGroup(c.config.groups[1]!)).toBe(2)
+    const probe = c.client({ timeoutMs: 2000 })
+    await waitFor('g1 and g2 at epoch 2 with no migration under way', async () => {
+      const rows = await Promise.all(['g1-r4', ...c.replicasOf('g2')].map((id) => c.status(id, probe, 1500)))
+      return rows.every((r) => r !== null && r.epoch === 2 && (r.migrations?.length ?? 1) === 0) ? true : undefined
+    }, 90_000, 300)
+    done = true
+    const result = await load
+    expect(result.ok).toBeGreaterThan(50)
+    const moved = await Promise.all(c.replicasOf('g2').map((id) => c.status(id, probe, 1500)))
+    expect(moved.some((r) => (r?.keys ?? 0) > 0)).toBe(true)
+    // The controller's replicas never had g1-r4 in their config: they learned it from its message.
+    expect(c.replicasOf('ctl').some((id) => readFileSync(c.logPath(id), 'utf8').includes('"source":"a message of group g1"'))).toBe(true)
+    expectLinearizable(history)
+  })
+})
