@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { SlowestFirstSequencer } from './scripts/test-order.js'
 
 // One vitest run over the whole workspace, in two groups. The "@kv/source" condition resolves
 // each workspace package to its src/index.ts, so tests need no build step.
@@ -20,6 +21,8 @@ const testDefaults = { testTimeout: 60_000, hookTimeout: 60_000, pool: 'forks' }
 export default defineConfig({
   ...shared,
   test: {
+    // Within each group, the slowest process test files first (scripts/test-order.ts).
+    sequence: { sequencer: SlowestFirstSequencer },
     projects: [
       {
         ...shared,

@@ -49,30 +49,24 @@ export function addMemberCommands(program: Command): void {
         printMembers(f, await c.member({ action: 'list' }, groupOption(o.group)), view, o.group)
       })
     })
-  member
-    .command('promote')
-    .description('make a learner a voter, once it has caught up (waits for that)')
-    .option('--group <id>', 'the group (may be left out in a cluster of one group)')
-    .requiredOption('--id <id>', 'the learner')
-    .action(async (o: { group?: string; id: string }, cmd: Command) => {
-      const f = flags(cmd)
-      await withClient(f, async (c, view) => {
-        await promote(c, o, Date.now() + waitMs(f))
-        printMembers(f, await c.member({ action: 'list' }, groupOption(o.group)), view, o.group)
+  const oneReplica = [
+    { name: 'promote', what: 'make a learner a voter, once it has caught up (waits for that)', id: 'the learner', change: promote },
+    { name: 'remove', what: 'take a replica out of the group (stop its process afterwards)', id: 'the replica', change: remove },
+  ] as const
+  for (const { name, what, id, change } of oneReplica) {
+    member
+      .command(name)
+      .description(what)
+      .option('--group <id>', 'the group (may be left out in a cluster of one group)')
+      .requiredOption('--id <id>', id)
+      .action(async (o: { group?: string; id: string }, cmd: Command) => {
+        const f = flags(cmd)
+        await withClient(f, async (c, view) => {
+          await change(c, o, Date.now() + waitMs(f))
+          printMembers(f, await c.member({ action: 'list' }, groupOption(o.group)), view, o.group)
+        })
       })
-    })
-  member
-    .command('remove')
-    .description('take a replica out of the group (stop its process afterwards)')
-    .option('--group <id>', 'the group (may be left out in a cluster of one group)')
-    .requiredOption('--id <id>', 'the replica')
-    .action(async (o: { group?: string; id: string }, cmd: Command) => {
-      const f = flags(cmd)
-      await withClient(f, async (c, view) => {
-        await remove(c, o, Date.now() + waitMs(f))
-        printMembers(f, await c.member({ action: 'list' }, groupOption(o.group)), view, o.group)
-      })
-    })
+  }
   member
     .command('replace')
     .description('replace a replica (a dead one, say) by a new one on a new address: add it, let it catch up, promote it, remove the old one')

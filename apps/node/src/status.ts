@@ -1,3 +1,4 @@
+import { parseEndpoint } from '@kv/client'
 import { topologyGroups, type GroupSpec } from '@kv/protocol'
 import type { ClusterView } from './client-target.js'
 
@@ -22,7 +23,11 @@ export interface ReplicaRow {
   error: string | null
 }
 
-/** Asks every replica for its status (in parallel; an unreachable one shows as down). */
+/**
+ * Asks every replica for its status (in parallel; an unreachable one shows as down): those the
+ * config (or topology) lists, and the members each group admitted since (`kv member add`), as
+ * its membership says; a listed replica the group removed shows as `removed`.
+ */
 export async function collectStatus(
   cluster: ClusterView,
   digest = false,
@@ -34,32 +39,47 @@ export async function collectStatus(
   const groups: Array<Pick<GroupSpec, 'id' | 'replicas'>> = [...topologyGroups(cluster.topology)]
   for (const g of extra) if (!groups.some((x) => x.id === g.id)) groups.push(g)
   try {
-    const rows = groups.flatMap((g) =>
-      g.replicas.map(async (r): Promise<ReplicaRow> => {
-        const address = `${r.host}:${r.port}`
+    const memberships = await Promise.all(groups.map((g) => client.member({ action: 'list' }, { group: g.id, timeoutMs }).catch(() => null)))
+    const rows = groups.flatMap((g, gi) => {
+      const view = memberships[gi] ?? null
+      const isMember = (id: string) => view === null || view.voters.includes(id) || view.learners.includes(id)
+      const joined = Object.entries(view?.addresses ?? {}).filter(([id]) => !g.replicas.some((r) => r.id === id)).flatMap(([id, address]) => {
         try {
-          const s = await client.status(address, { timeoutMs, digest })
-          return {
-            group: g.id, replica: r.id, address, role: s.role, term: s.term, leader: s.leader,
-            commitIndex: s.commitIndex, appliedIndex: s.appliedIndex, digest: s.digest ?? null, error: null,
-            ...(s.epoch === undefined ? {} : { epoch: s.epoch }),
-            ...(s.keys === undefined ? {} : { keys: s.keys }),
-            ...(s.migrations === undefined ? {} : { migrations: s.migrations }),
-            ...(s.version === undefined ? {} : { version: s.version }),
-            ...(s.uptimeSeconds === undefined ? {} : { uptimeSeconds: s.uptimeSeconds }),
-            ...(s.dataBytes === undefined ? {} : { dataBytes: s.dataBytes }),
-          }
-        } catch (e) {
-          return {
-            group: g.id, replica: r.id, address, role: 'down', term: null, leader: null,
-            commitIndex: null, appliedIndex: null, digest: null, error: e instanceof Error ? e.message : String(e),
-          }
+          return [{ id, ...parseEndpoint(address) }]
+        } catch {
+          return [] // not host:port: nothing to ask
         }
-      }),
-    )
+      })
+      return [...g.replicas, ...joined].map(async (r): Promise<ReplicaRow> => {
+        const row = await statusRow(g.id, r)
+        return isMember(r.id) ? row : { ...row, role: 'removed' }
+      })
+    })
     return await Promise.all(rows)
   } finally {
     await client.close()
+  }
+
+  async function statusRow(group: string, r: { id: string; host: string; port: number }): Promise<ReplicaRow> {
+    const address = `${r.host}:${r.port}`
+    try {
+      const s = await client.status(address, { timeoutMs, digest })
+      return {
+        group, replica: r.id, address, role: s.role, term: s.term, leader: s.leader,
+        commitIndex: s.commitIndex, appliedIndex: s.appliedIndex, digest: s.digest ?? null, error: null,
+        ...(s.epoch === undefined ? {} : { epoch: s.epoch }),
+        ...(s.keys === undefined ? {} : { keys: s.keys }),
+        ...(s.migrations === undefined ? {} : { migrations: s.migrations }),
+        ...(s.version === undefined ? {} : { version: s.version }),
+        ...(s.uptimeSeconds === undefined ? {} : { uptimeSeconds: s.uptimeSeconds }),
+        ...(s.dataBytes === undefined ? {} : { dataBytes: s.dataBytes }),
+      }
+    } catch (e) {
+      return {
+        group, replica: r.id, address, role: 'down', term: null, leader: null,
+        commitIndex: null, appliedIndex: null, digest: null, error: e instanceof Error ? e.message : String(e),
+      }
+    }
   }
 }
 

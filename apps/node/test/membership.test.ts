@@ -87,6 +87,11 @@ describe.concurrent('membership changes with processes', () => {
       expect(r.code, r.stderr).toBe(0)
       expect((JSON.parse(r.stdout) as { members: Array<{ id: string }> }).members.map((m) => m.id).sort()).toEqual([...ids].sort())
     }
+    // kv status lists the newcomer (in no config) and shows the replica replaced as removed.
+    const status = await runKv(['--config', c.configPath, '--json', 'status'])
+    const rows = JSON.parse(status.stdout) as Array<{ replica: string; role: string }>
+    expect(rows.find((r) => r.replica === 'g1-r4')?.role).toMatch(/leader|follower/)
+    expect(rows.find((r) => r.replica === r3)?.role).toBe('removed')
     expectLinearizable(history)
   })
 
