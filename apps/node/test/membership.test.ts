@@ -7,8 +7,9 @@
  */
 import { HistoryRecorder } from '@kv/sim'
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { expectLinearizable, runKv, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
+import { expectLinearizable, repoRoot, runKv, sleep, startCluster, waitFor, type ProcessCluster } from './harness.js'
 import { runWorkload } from './workload.js'
 
 const protocols = [
@@ -161,5 +162,31 @@ describe('membership changes in a sharded cluster', () => {
     // The controller's replicas never had g1-r4 in their config: they learned it from its message.
     expect(c.replicasOf('ctl').some((id) => readFileSync(c.logPath(id), 'utf8').includes('"source":"a message of group g1"'))).toBe(true)
     expectLinearizable(history)
+  })
+})
+
+describe('membership changes with TLS', () => {
+  it('raft: a replica admitted at runtime joins over mutual TLS, votes and holds the data', { timeout: 90_000 }, async (ctx) => {
+    const fixtures = path.join(repoRoot, 'test-fixtures/tls')
+    const c = await startCluster(ctx, {
+      name: 'member-tls', basePort: 23400, protocol: 'raft',
+      configure: (config) => ({ ...config, tls: { caFile: path.join(fixtures, 'ca.crt'), certFile: path.join(fixtures, 'replica.crt'), keyFile: path.join(fixtures, 'replica.key'), requireClientCert: false } }),
+    })
+    await c.waitForLeader()
+    const writer = c.client({ timeoutMs: 10_000 })
+    for (let i = 0; i < 20; i++) await writer.put(`t${i}`, `v${i}`)
+    const address = '127.0.0.1:23409'
+    c.join('g1-r4', 'g1', address)
+    const added = await runKv(['--config', c.configPath, '--json', 'member', 'add', '--group', 'g1', '--id', 'g1-r4', '--host', address], 60_000)
+    expect(added.code, `${added.stdout}\n${added.stderr}\n${c.logTail('g1-r4')}`).toBe(0)
+    const members = JSON.parse(added.stdout) as { members: Array<{ id: string; role: string }> }
+    expect(members.members.find((m) => m.id === 'g1-r4')?.role).toBe('voter')
+    await writer.put('after', 'joined')
+    const ids = [...c.replicasOf('g1')]
+    expect(ids).toContain('g1-r4')
+    await c.waitForConvergence(ids, 30_000)
+    // Its peers accepted its TLS handshakes as g1-r4.
+    expect(readFileSync(c.logPath('g1-r4'), 'utf8')).not.toContain('TLS handshake failed')
+    expect(c.replicasOf('g1').filter((id) => id !== 'g1-r4').some((id) => readFileSync(c.logPath(id), 'utf8').includes('"remoteNodeId":"g1-r4"'))).toBe(true)
   })
 })

@@ -221,8 +221,9 @@ function placementProblems(world: SimWorld): string[] {
 
 function appendProblems(world: SimWorld): string[] {
   // The replica that serves k0 now (in a sharded world, one of the group that owns it), the
-  // furthest applied: one removed from its group (membership changes) stops where it was.
-  const node = world.shardGroups.flatMap((g) => g.nodes).filter((n) => n.alive && n.kv.serves('k0'))
+  // furthest applied among members: one removed from its group (membership changes) stops where
+  // it was, still serving k0 as of the map it last applied.
+  const node = world.shardGroups.flatMap((g) => liveMembers(g)).filter((n) => n.kv.serves('k0'))
     .sort((a, b) => b.kv.appliedIndex - a.kv.appliedIndex)[0]
   if (node === undefined) return ['no live replica serves the appended key']
   const raw = node.kv.get('k0')
