@@ -108,21 +108,20 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // address its add-learner entry carries, learned as the entry is appended (the leader
   // replicates to a learner before the entry commits), from the log on restart, and from the
   // members' contexts a snapshot carries.
-  const addressOf = new Map<string, string>(everyone.map((r) => [r.id, endpointKey(r)]))
   const advertised = endpointKey(me)
-  const learnAddress = (id: string, context: Uint8Array, source = 'the log'): void => {
+  const decoder = new TextDecoder()
+  const learnAddress = (id: string, text: string, source: string): void => {
     if (id === o.id) return
-    const text = new TextDecoder().decode(context)
     const address = parseHostPort(text)
-    if (address === null) return log.warn({ replica: id, context: text }, 'a membership entry names an address that is not host:port; not dialing it')
+    if (address === null) return log.warn({ replica: id, address: text, source }, 'an address that is not host:port; not dialing it')
     if (!peerTransport.setPeer(id, address)) return
-    addressOf.set(id, text)
     peerHosts.set(id, address.host)
     log.info({ replica: id, address: text, source }, 'peer address learned')
   }
   const learnFrom = (entries: readonly Entry[], snapshot: Snapshot | null): void => {
-    for (const [id, context] of Object.entries(snapshot?.memberContexts ?? {})) learnAddress(id, context)
-    for (const e of entries) if (e.type === 'membership' && e.change.type === 'add-learner' && e.change.context.length > 0) learnAddress(e.change.id, e.change.context)
+    const contexts = snapshot?.memberContexts
+    if (contexts !== undefined) for (const id in contexts) learnAddress(id, decoder.decode(contexts[id]), 'a snapshot')
+    for (const e of entries) if (e.type === 'membership' && e.change.type === 'add-learner' && e.change.context.length > 0) learnAddress(e.change.id, decoder.decode(e.change.context), 'the log')
   }
   learnFrom(opened.persisted.entries, opened.persisted.snapshot)
   const unknownPeers = new Set<string>()
@@ -149,7 +148,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     // at once; the replica still finishes Readys in order.
     persist: (ready, done) => {
       if (closing) return
-      if (ready.entries.length > 0 || ready.snapshot !== null) learnFrom(ready.entries, ready.snapshot)
+      learnFrom(ready.entries, ready.snapshot)
       if (!needsSync(ready, lastHard)) return done()
       if (ready.hardState !== null) lastHard = ready.hardState
       const started = performance.now()
@@ -229,7 +228,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       const sender = typeof m.via === 'string' && typeof m.toGroup === 'string' ? m.via : m.from
       if (sender !== from || m.to !== o.id) return log.warn({ from, type: msg.type }, 'peer message with wrong addresses dropped')
       // The sender of a group message may be a member another group admitted at runtime.
-      if (typeof m.toGroup === 'string' && typeof m.fromAddress === 'string' && !peerTransport.hasPeer(m.from)) learnAddress(m.from, new TextEncoder().encode(m.fromAddress), `a message of group ${m.fromGroup as string}`)
+      if (typeof m.toGroup === 'string' && typeof m.fromAddress === 'string' && !peerTransport.hasPeer(m.from)) learnAddress(m.from, m.fromAddress, `a message of group ${m.fromGroup as string}`)
       replica.step(m)
       flushSoon()
     },
@@ -252,7 +251,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
         // The node adds what only the process knows to a status answer.
         const answer = resp.type === 'status'
           ? { ...resp, ...(o.version === undefined ? {} : { version: o.version }), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), ...dataSize.current() }
-          : withLeaderAddress(resp, addressOf)
+          : withLeaderAddress(resp, peerTransport)
         reply(answer as unknown as Parameters<typeof reply>[0])
       })
       flushSoon()
@@ -295,11 +294,11 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
  * A NOT_LEADER answer says where its leader is: a client holding an older config (or shard
  * map) has never heard of a member admitted since.
  */
-function withLeaderAddress<R extends { type: string }>(resp: R, addressOf: ReadonlyMap<string, string>): R {
+function withLeaderAddress<R extends { type: string }>(resp: R, peers: PeerTransport): R {
   const r = resp as R & { code?: unknown; leader?: unknown }
   if (r.type !== 'error' || r.code !== 'NOT_LEADER' || typeof r.leader !== 'string') return resp
-  const leaderAddress = addressOf.get(r.leader)
-  return leaderAddress === undefined ? resp : { ...resp, leaderAddress }
+  const address = peers.peerAddress(r.leader)
+  return address === undefined ? resp : { ...resp, leaderAddress: endpointKey(address) }
 }
 
 /** The replica spec of a replica joining `join.group`: its id must be new to the config. */

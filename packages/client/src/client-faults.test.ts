@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import type { KvClient } from './client.js'
 import { limits } from '@kv/protocol'
@@ -14,20 +13,11 @@ import {
   type Connector,
 } from './index.js'
 import { FakeCluster } from './testing/fake-cluster.js'
-import { clientFor, fastLimits, patientLimits, until, useFakeCluster } from './testing/helpers.js'
+import { clientFor, deadPort, fastLimits, patientLimits, until, useFakeCluster } from './testing/helpers.js'
 
 let cluster: FakeCluster
 let client: KvClient
 useFakeCluster((c, k) => ((cluster = c), (client = k)))
-
-/** A port nothing listens on: bound by the OS, then released. */
-async function deadPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe('the acknowledged watermark', () => {
   it('advances only over a settled prefix when answers come out of order', async () => {

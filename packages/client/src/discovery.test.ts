@@ -6,7 +6,7 @@ import { KvClient } from './client.js'
 import { discoverCluster } from './discovery.js'
 import { ConfigError, UnavailableError } from './errors.js'
 import { CLUSTER_ID, FakeCluster, TOKEN } from './testing/fake-cluster.js'
-import { fastLimits } from './testing/helpers.js'
+import { deadPort, fastLimits } from './testing/helpers.js'
 
 const cleanup: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -23,15 +23,6 @@ async function connect(options: Parameters<typeof KvClient.connect>[0]): Promise
   const client = await KvClient.connect(options)
   cleanup.push(() => client.close())
   return client
-}
-
-/** A port nothing listens on: bound by the OS, then released. */
-async function deadPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 /** Accepts connections and never says a word (a hung process). */

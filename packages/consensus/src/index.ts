@@ -28,7 +28,7 @@ export {
 } from './snapshot-transfer.js'
 export {
   MAX_CHANGE_CONTEXT_BYTES, MAX_MEMBERS, MAX_ROSTER, PROMOTE_MAX_LAG_ENTRIES, applyChange, hasQuorum, initialMembership,
-  isLearner, isMember, isMemberContexts, isMembership, isMembershipChange, isMembershipEntryBody, isMembershipRefusal, isVoter, membersOf,
+  isLearner, isMember, isMemberContexts, isRefusedForNow, isMembership, isMembershipChange, isMembershipEntryBody, isMembershipRefusal, isVoter, membersOf,
   membershipRefusal, quorumOf, sameChange, sameMembership,
   type Membership, type MembershipChange, type MembershipEntry, type MembershipRefusal, type MembershipRefusalReason,
 } from './membership.js'

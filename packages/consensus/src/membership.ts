@@ -48,6 +48,12 @@ export type MembershipRefusalReason =
   /** The leader is handing over (Raft §3.10) and takes no new entries meanwhile. */
   | 'transferring'
 
+/** Refusals that may pass (another change commits, the learner catches up, the hand-over ends):
+ * the same change may be asked for again. The others never pass for that change. */
+export function isRefusedForNow(reason: MembershipRefusalReason): boolean {
+  return reason === 'change-pending' || reason === 'not-caught-up' || reason === 'transferring'
+}
+
 export interface MembershipRefusal {
   readonly type: 'membership-refused'
   readonly reason: MembershipRefusalReason

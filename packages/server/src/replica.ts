@@ -2,6 +2,7 @@ import {
   entryBytes,
   initialMembership,
   isMembershipRefusal,
+  isRefusedForNow,
   isNotLeader,
   maxReadysInFlight,
   membershipFields,
@@ -218,8 +219,7 @@ export class Replica<M extends AnyMachine = AnyMachine> {
     const result = this.core.proposeMembership(change)
     if (isNotLeader(result)) return reply(notLeader(result.leader))
     if (isMembershipRefusal(result)) {
-      // Refused for now (another change pending, a learner still catching up, a hand-over) or for good.
-      const code = result.reason === 'change-pending' || result.reason === 'not-caught-up' || result.reason === 'transferring' ? 'UNAVAILABLE' : 'BAD_REQUEST'
+      const code = isRefusedForNow(result.reason) ? 'UNAVAILABLE' : 'BAD_REQUEST'
       return reply(error(code, `member ${req.action} ${req.replicaId}: ${result.reason}: ${result.message}`))
     }
     this.memberWaiters.set(result.index, reply)

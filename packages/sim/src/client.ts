@@ -105,13 +105,8 @@ export class SimClient {
 
   private replicaGroup(id: string, servers: readonly string[]): ReplicaGroup<string> {
     let g = this.groups.get(id)
-    // Replicas joined the group since (membership changes): ask them too, keeping the leader we believe in.
-    if (g !== undefined && servers.some((s) => !g!.has(s))) {
-      const leader = g.leader
-      g = new ReplicaGroup(id, servers.map((s) => ({ address: s, id: s })), (s) => s)
-      if (leader !== null) g.believeLeader(leader)
-      this.groups.set(id, g)
-    }
+    // Replicas joined the group since (membership changes): ask them too.
+    if (g !== undefined && g.addresses.length < servers.length) for (const s of servers) g.add(s, s)
     if (g === undefined) {
       g = new ReplicaGroup(id, servers.map((s) => ({ address: s, id: s })), (s) => s)
       // Start somewhere random, as a real client's first pick depends on which replica it reaches.

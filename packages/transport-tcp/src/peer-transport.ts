@@ -270,6 +270,11 @@ export class PeerTransport {
     return true
   }
 
+  /** Where `nodeId` is dialed, or undefined when it is not in the address book. */
+  peerAddress(nodeId: string): PeerAddress | undefined {
+    return this.#links.get(nodeId)?.address
+  }
+
   /** `nodeId` is in the address book. */
   hasPeer(nodeId: string): boolean {
     return this.#links.has(nodeId)

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { afterEach, beforeEach } from 'vitest'
 import { createClient, type KvClient } from '../client.js'
 import type { ClientOptions } from '../options.js'
@@ -41,4 +42,13 @@ export function useFakeCluster(set: (cluster: FakeCluster, client: KvClient) => 
     await current?.cluster.close()
     current = null
   })
+}
+
+/** A port nothing listens on: bound by the OS, then released. */
+export async function deadPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
 }
