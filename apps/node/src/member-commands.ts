@@ -1,7 +1,9 @@
 import { BadRequestError, parseEndpoint, UnavailableError, type KvClient, type MembersView } from '@kv/client'
+import { endpointKey, topologyGroups } from '@kv/protocol'
 import type { Command } from 'commander'
 import { UsageError, withClient, type ClientFlags } from './client-commands.js'
 import type { ClusterView } from './client-target.js'
+import { formatRows } from './table.js'
 
 interface MemberFlags {
   group?: string
@@ -168,15 +170,13 @@ async function untilTaken(deadline: number, change: () => Promise<void>): Promis
 
 function printMembers(f: ClientFlags, m: MembersView, view: ClusterView, group: string | undefined): void {
   const configured = new Map<string, string>()
-  for (const g of [...view.topology.groups, ...(view.topology.controller === null ? [] : [view.topology.controller])]) {
+  for (const g of topologyGroups(view.topology)) {
     if (group !== undefined && g.id !== group) continue
-    for (const r of g.replicas) configured.set(r.id, `${r.host}:${r.port}`)
+    for (const r of g.replicas) configured.set(r.id, endpointKey(r))
   }
   const rows = [...m.voters.map((id) => [id, 'voter']), ...m.learners.map((id) => [id, 'learner'])].map(([id, role]) => ({
     id: id!, role: role!, address: m.addresses[id!] ?? configured.get(id!) ?? '-',
   }))
   if (f.json === true) return console.log(JSON.stringify({ replica: m.replicaId, index: m.index, members: rows }))
-  const widths = [Math.max(2, ...rows.map((r) => r.id.length)), 7]
-  console.log(`${['ID'.padEnd(widths[0]!), 'ROLE'.padEnd(widths[1]!), 'ADDRESS'].join('  ')}`)
-  for (const r of rows) console.log([r.id.padEnd(widths[0]!), r.role.padEnd(widths[1]!), r.address].join('  '))
+  console.log(formatRows(['ID', 'ROLE', 'ADDRESS'], rows.map((r) => [r.id, r.role, r.address])))
 }

@@ -6,6 +6,7 @@ import { protocolArg } from './args.js'
 import { UsageError, withClient, type ClientFlags } from './client-commands.js'
 import type { ClusterView } from './client-target.js'
 import { collectStatus } from './status.js'
+import { formatRows } from './table.js'
 
 /** `kv shard add | remove | list`: change and show the shard map (through the controller group). */
 export function addShardCommands(program: Command): void {
@@ -84,10 +85,4 @@ function groupToAdd(view: ClusterView, o: { group: string; replicas?: string; pr
 
 function print(f: ClientFlags, json: unknown, text: string): void {
   console.log(f.json === true ? JSON.stringify(json) : text)
-}
-
-function formatRows(header: string[], cells: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd()
-  return [line(header), ...cells.map(line)].join('\n')
 }

@@ -1,6 +1,7 @@
 import { parseEndpoint } from '@kv/client'
 import { topologyGroups, type GroupSpec } from '@kv/protocol'
 import type { ClusterView } from './client-target.js'
+import { formatRows } from './table.js'
 
 export interface ReplicaRow {
   group: string
@@ -91,9 +92,7 @@ export function formatTable(rows: readonly ReplicaRow[], withDigest = false, wit
     ...(withDigest ? [r.digest ?? '-'] : []),
     ...(withProcess ? [r.version ?? '-', r.uptimeSeconds === undefined ? '-' : duration(r.uptimeSeconds), r.dataBytes === undefined ? '-' : bytes(r.dataBytes)] : []),
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd()
-  return [line(header), ...cells.map(line)].join('\n')
+  return formatRows(header, cells)
 }
 
 /** `kv status`: the table (or JSON); true when every group has a leader. */
